@@ -1,0 +1,41 @@
+# vmrt — the two commands of the README:
+#   make run    install what is missing (Debian, as root), configure, build, run the main job
+#   make test   the same set-up, then every test (native, ASan+UBSan, TSan, aarch64 under qemu, lint)
+# Both are idempotent and quick when nothing changed.
+
+BUILD     ?= build
+MESON_OPTS ?= -Dwerror=true
+
+.PHONY: all deps build run test format lint bench install clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	@ninja -C $(BUILD)
+
+run: build
+	$(BUILD)/tools/vmrt/vmrt run --stats
+
+test: deps
+	@scripts/test.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h' '*.cpp')
+
+lint:
+	@scripts/lint.sh
+
+bench: build
+	$(BUILD)/tools/vmrt/vmrt bench all
+
+install: build
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf build build-asan build-tsan build-aarch64

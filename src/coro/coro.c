@@ -1,0 +1,418 @@
+/* Stackful coroutines.
+ *
+ * Design. A coroutine owns an mmap'ed stack (stack.c) and a saved stack
+ * pointer; vmrt__ctx_switch (arch/) swaps stack pointers, saving only the
+ * callee-saved registers. resume() saves the resumer's stack pointer in the
+ * coroutine (resumer_sp), so the resumer may be a thread stack or another
+ * coroutine, on any thread: a coroutine resumed on thread B after running on
+ * thread A simply returns to B's resumer when it yields.
+ *
+ * State transitions happen on the resumer's side, after the switch is
+ * complete [CORO-PARK]: the coroutine passes its next state (READY, BLOCKED,
+ * SUSPENDED, TERMINATED) as the switch's transfer value and resume() stores
+ * it. So whoever observes a state other than RUNNING knows the coroutine's
+ * stack is no longer in use and may resume it elsewhere or free it.
+ *
+ * Thread-local state (the current coroutine) is always reached through
+ * tls(), a non-inlinable call: a coroutine may migrate between threads at any
+ * switch, and a compiler is allowed to cache the address of a _Thread_local
+ * across a call, which would then point at the previous thread's slot.
+ *
+ * Sanitizers. Under ASan every switch is bracketed by
+ * __sanitizer_start/finish_switch_fiber; under TSan every coroutine is a TSan
+ * fiber. Valgrind learns each stack in stack.c.
+ *
+ * Stack overflow. Each thread that resumes coroutines gets an alternate
+ * signal stack; a SIGSEGV whose address lies in the current coroutine's guard
+ * region prints "vmrt: stack overflow in coroutine 'NAME' (N KiB stack)" and
+ * aborts. Other SIGSEGVs go to the previous handler.
+ */
+#include "coro/coro_internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch/ctx.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VMRT_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define VMRT_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define VMRT_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define VMRT_TSAN 1
+#endif
+#ifdef VMRT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef VMRT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+#define ALTSTACK_SIZE (64u * 1024u)
+
+struct thread_state {
+    vmrt_coro_t *current; /* coroutine running on this thread, NULL on the thread stack */
+    bool initialised;     /* alternate signal stack installed */
+    void *altstack;       /* our alternate signal stack, unmapped at thread exit */
+};
+
+/* initial-exec: one %fs-relative load instead of a __tls_get_addr call (the
+ * library is PIC). Costs a little static TLS space if vmrt is dlopen()ed. */
+static _Thread_local struct thread_state tls_state __attribute__((tls_model("initial-exec")));
+static _Atomic uint64_t next_id = 1;
+static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+static pthread_key_t altstack_key;
+static struct sigaction previous_segv;
+
+__attribute__((noinline)) static struct thread_state *tls(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return &tls_state;
+}
+
+/* ---- stack overflow reporting ------------------------------------------ */
+
+static size_t append(char *buf, size_t pos, size_t cap, const char *s)
+{
+    while (*s && pos + 1 < cap)
+        buf[pos++] = *s++;
+    return pos;
+}
+
+static size_t append_uint(char *buf, size_t pos, size_t cap, size_t v)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n && pos + 1 < cap)
+        buf[pos++] = digits[--n];
+    return pos;
+}
+
+static void report_overflow(const vmrt_coro_t *co)
+{
+    char msg[160];
+    size_t n = append(msg, 0, sizeof msg, "vmrt: stack overflow in coroutine '");
+    n = append(msg, n, sizeof msg, co->name);
+    n = append(msg, n, sizeof msg, "' (");
+    n = append_uint(msg, n, sizeof msg, vmrt__stack_usable(&co->stack) / 1024);
+    n = append(msg, n, sizeof msg, " KiB stack)\n");
+    ssize_t unused = write(STDERR_FILENO, msg, n);
+    (void)unused;
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uctx)
+{
+    vmrt_coro_t *co = tls_state.current;
+    if (co && co->stack.base && vmrt__stack_in_guard(&co->stack, si->si_addr)) {
+        report_overflow(co);
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        sigaction(SIGABRT, &dfl, NULL);
+        abort();
+    }
+    if ((previous_segv.sa_flags & SA_SIGINFO) && previous_segv.sa_sigaction) {
+        previous_segv.sa_sigaction(sig, si, uctx);
+    } else if (previous_segv.sa_handler != SIG_DFL && previous_segv.sa_handler != SIG_IGN) {
+        previous_segv.sa_handler(sig);
+    } else {
+        /* Restore the default action; the faulting instruction re-faults. */
+        struct sigaction dfl = {.sa_handler = SIG_DFL};
+        sigaction(SIGSEGV, &dfl, NULL);
+    }
+}
+
+static void free_altstack(void *p)
+{
+    stack_t off = {.ss_flags = SS_DISABLE};
+    if (sigaltstack(&off, NULL) == 0)
+        munmap(p, ALTSTACK_SIZE);
+}
+
+static void install_handler(void)
+{
+    struct sigaction sa = {.sa_sigaction = segv_handler, .sa_flags = SA_SIGINFO | SA_ONSTACK};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &previous_segv) != 0)
+        return; /* overflow then shows as a plain SIGSEGV; nothing else breaks */
+    (void)pthread_key_create(&altstack_key, free_altstack);
+}
+
+void vmrt__coro_thread_init(void)
+{
+    struct thread_state *t = tls();
+    if (t->initialised)
+        return;
+    t->initialised = true;
+    pthread_once(&handler_once, install_handler);
+    stack_t cur;
+    if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+        return; /* the thread already has one (e.g. ASan's) */
+    void *p = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK_SIZE};
+    if (sigaltstack(&ss, NULL) != 0) {
+        munmap(p, ALTSTACK_SIZE);
+        return;
+    }
+    t->altstack = p;
+    (void)pthread_setspecific(altstack_key, p);
+}
+
+/* ---- switching ----------------------------------------------------------- */
+
+static inline void *encode_state(vmrt_coro_state_t s)
+{
+    return (void *)(uintptr_t)(s + 1);
+}
+
+/* Called on the coroutine's stack right after it was switched to. */
+static inline void arrived(vmrt_coro_t *co)
+{
+#ifdef VMRT_ASAN
+    __sanitizer_finish_switch_fiber(co->asan_fake_stack, &co->resumer_stack_lo,
+                                    &co->resumer_stack_size);
+#else
+    (void)co;
+#endif
+}
+
+/* Leaves co for its resumer, announcing next_state; returns when resumed. */
+static void leave(vmrt_coro_t *co, vmrt_coro_state_t next_state)
+{
+    tls()->current = co->resumer;
+#ifdef VMRT_ASAN
+    __sanitizer_start_switch_fiber(next_state == VMRT_CORO_TERMINATED ? NULL : &co->asan_fake_stack,
+                                   co->resumer_stack_lo, co->resumer_stack_size);
+#endif
+#ifdef VMRT_TSAN
+    __tsan_switch_to_fiber(co->resumer_tsan_fiber, 0);
+#endif
+    vmrt__ctx_switch(&co->sp, co->resumer_sp, encode_state(next_state));
+    arrived(co);
+}
+
+static void coro_main(void *transfer, void *arg)
+{
+    (void)transfer;
+    vmrt_coro_t *co = arg;
+    arrived(co);
+    co->result = co->fn(co->arg);
+    leave(co, VMRT_CORO_TERMINATED);
+    __builtin_unreachable();
+}
+
+int vmrt_coro_resume(vmrt_coro_t *co)
+{
+    if (!co)
+        return -EINVAL;
+    int st = atomic_load_explicit(&co->state, memory_order_acquire);
+    if (st == VMRT_CORO_RUNNING || st == VMRT_CORO_TERMINATED)
+        return VMRT_ESTATE;
+    struct thread_state *t = tls();
+    if (!t->initialised)
+        vmrt__coro_thread_init();
+    if (!co->started) {
+        co->started = true;
+        co->sp =
+            vmrt__ctx_make(vmrt__stack_lo(&co->stack), vmrt__stack_hi(&co->stack), coro_main, co);
+    }
+    co->resumer = t->current;
+    t->current = co;
+    atomic_store_explicit(&co->state, VMRT_CORO_RUNNING, memory_order_relaxed);
+#ifdef VMRT_ASAN
+    void *fake = NULL;
+    __sanitizer_start_switch_fiber(&fake, vmrt__stack_lo(&co->stack),
+                                   vmrt__stack_usable(&co->stack));
+#endif
+#ifdef VMRT_TSAN
+    co->resumer_tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(co->tsan_fiber, 0);
+#endif
+    void *next = vmrt__ctx_switch(&co->resumer_sp, co->sp, NULL);
+#ifdef VMRT_ASAN
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#endif
+    /* [CORO-PARK] the coroutine is fully off its stack now. */
+    atomic_store_explicit(&co->state, (int)((uintptr_t)next - 1), memory_order_release);
+    return 0;
+}
+
+void vmrt_coro_yield(void)
+{
+    vmrt__coro_yield_as(VMRT_CORO_READY);
+}
+
+void vmrt__coro_yield_as(vmrt_coro_state_t state)
+{
+    vmrt_coro_t *co = tls()->current;
+    if (!co)
+        return; /* on a thread stack: nothing to yield to */
+    leave(co, state);
+}
+
+vmrt_coro_t *vmrt_coro_self(void)
+{
+    return tls()->current;
+}
+
+/* ---- creation and accessors --------------------------------------------- */
+
+void vmrt_coro_attr_init(vmrt_coro_attr_t *attr)
+{
+    memset(attr, 0, sizeof *attr);
+    attr->size = sizeof *attr;
+    attr->stack_size = VMRT_CORO_DEFAULT_STACK;
+    attr->priority = VMRT_PRIO_MEDIUM;
+    attr->bind_vcpu = -1;
+}
+
+int vmrt__coro_alloc(vmrt_coro_t **out, size_t stack_size)
+{
+    vmrt_coro_t *co = calloc(1, sizeof *co);
+    if (!co)
+        return -ENOMEM;
+    int err = vmrt__stack_alloc(&co->stack, stack_size);
+    if (err) {
+        free(co);
+        return err;
+    }
+#ifdef VMRT_TSAN
+    co->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    *out = co;
+    return 0;
+}
+
+void vmrt__coro_init(vmrt_coro_t *co, const vmrt_coro_attr_t *attr, vmrt_coro_fn fn, void *arg)
+{
+    vmrt_coro_attr_t defaults;
+    if (!attr) {
+        vmrt_coro_attr_init(&defaults);
+        attr = &defaults;
+    }
+    const char *name = attr->name ? attr->name : "coro";
+    size_t len = strnlen(name, VMRT_CORO_NAME_MAX - 1);
+    memcpy(co->name, name, len);
+    co->name[len] = '\0';
+    co->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    co->fn = fn;
+    co->arg = arg;
+    co->result = NULL;
+    co->started = false;
+    co->resumer = NULL;
+    co->asan_fake_stack = NULL;
+    co->priority = attr->priority <= VMRT_PRIO_LOW ? attr->priority : VMRT_PRIO_MEDIUM;
+    co->affinity = attr->affinity;
+    co->bind_vcpu = attr->bind_vcpu;
+    co->flags = attr->flags;
+    co->userdata = NULL;
+    co->sched = NULL;
+    co->sched_data = NULL;
+    atomic_store_explicit(&co->state, VMRT_CORO_READY, memory_order_relaxed);
+}
+
+int vmrt_coro_create(vmrt_coro_t **out, const vmrt_coro_attr_t *attr, vmrt_coro_fn fn, void *arg)
+{
+    if (!out || !fn)
+        return -EINVAL;
+    size_t stack = attr ? attr->stack_size : VMRT_CORO_DEFAULT_STACK;
+    if (attr && attr->size != sizeof *attr)
+        return -EINVAL;
+    if (stack < VMRT_CORO_MIN_STACK || stack > VMRT_CORO_MAX_STACK)
+        return -EINVAL;
+    vmrt_coro_t *co;
+    int err = vmrt__coro_alloc(&co, stack);
+    if (err)
+        return err;
+    vmrt__coro_init(co, attr, fn, arg);
+    *out = co;
+    return 0;
+}
+
+int vmrt_coro_destroy(vmrt_coro_t *co)
+{
+    if (!co)
+        return 0;
+    if (atomic_load_explicit(&co->state, memory_order_acquire) == VMRT_CORO_RUNNING)
+        return VMRT_ESTATE;
+    vmrt__stack_free(&co->stack);
+#ifdef VMRT_TSAN
+    if (co->tsan_fiber)
+        __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+    free(co);
+    return 0;
+}
+
+vmrt_coro_state_t vmrt_coro_state(const vmrt_coro_t *co)
+{
+    return (vmrt_coro_state_t)atomic_load_explicit(&co->state, memory_order_acquire);
+}
+
+const char *vmrt_coro_state_name(vmrt_coro_state_t state)
+{
+    switch (state) {
+    case VMRT_CORO_READY:
+        return "ready";
+    case VMRT_CORO_RUNNING:
+        return "running";
+    case VMRT_CORO_BLOCKED:
+        return "blocked";
+    case VMRT_CORO_SUSPENDED:
+        return "suspended";
+    case VMRT_CORO_TERMINATED:
+        return "terminated";
+    default:
+        return "invalid";
+    }
+}
+
+const char *vmrt_coro_name(const vmrt_coro_t *co)
+{
+    return co->name;
+}
+uint64_t vmrt_coro_id(const vmrt_coro_t *co)
+{
+    return co->id;
+}
+vmrt_prio_t vmrt_coro_priority(const vmrt_coro_t *co)
+{
+    return co->priority;
+}
+void *vmrt_coro_result(const vmrt_coro_t *co)
+{
+    return co->result;
+}
+void *vmrt_coro_userdata(const vmrt_coro_t *co)
+{
+    return co->userdata;
+}
+void vmrt_coro_set_userdata(vmrt_coro_t *co, void *data)
+{
+    co->userdata = data;
+}
+size_t vmrt_coro_stack_size(const vmrt_coro_t *co)
+{
+    return vmrt__stack_usable(&co->stack);
+}
+
+uint64_t vmrt_coro_created_total(void)
+{
+    return atomic_load_explicit(&next_id, memory_order_relaxed) - 1;
+}

@@ -1,0 +1,31 @@
+/* vmrt CLI: shared helpers and the subcommand entry points. */
+#ifndef VMRT_CLI_H
+#define VMRT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit codes shared by every subcommand. */
+enum {
+    VMRT_EXIT_OK = 0,
+    VMRT_EXIT_FAILURE = 1,
+    VMRT_EXIT_USAGE = 2, /* bad command line */
+};
+
+__attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void die_errno(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void die_usage(const char *fmt, ...);
+
+/* "64M", "1G", "4096", "2k": bytes. Returns 0 or -1 (malformed/overflow). */
+int parse_size(const char *s, uint64_t *out);
+/* "10ms", "2s", "500us", "1.5" (seconds): nanoseconds. */
+int parse_duration(const char *s, uint64_t *out_ns);
+/* Plain unsigned decimal within [min, max]. */
+int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+int cmd_run(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif
