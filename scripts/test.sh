@@ -35,7 +35,7 @@ run_config() {
     echo "build|$name|FAIL" >>"$summary"
     return
   fi
-  meson test -C "$dir" --num-processes "$(nproc)" --print-errorlogs --no-rebuild \
+  VMRT_TEST_CONFIG=$name meson test -C "$dir" --num-processes "$(nproc)" --print-errorlogs --no-rebuild \
     ${VMRT_TEST_ARGS:-} 2>&1 | grep -vE '^(Ok|Expected Fail|Fail|Unexpected Pass|Skipped|Timeout):' || true
   python3 - "$dir/meson-logs/testlog.json" "$name" >>"$summary" <<'PY'
 import json, sys
