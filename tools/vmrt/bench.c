@@ -9,6 +9,7 @@
  * tree's bench/ (when running from a build), else the installed libexecdir.
  */
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,11 +84,30 @@ static const char *bench_dir(void)
     return VMRT_LIBEXECDIR;
 }
 
+/* Finds a bench program: DIR/PROG (installed, flat) or DIR/ * /PROG (build tree). */
+static void find_program(const char *dir, const char *prog, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", dir, prog);
+    if (access(path, X_OK) == 0)
+        return;
+    char pattern[4096];
+    for (int depth = 0; depth < 2; depth++) {
+        snprintf(pattern, sizeof pattern, depth ? "%s/*/*/%s" : "%s/*/%s", dir, prog);
+        glob_t g;
+        int found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+        if (found)
+            snprintf(path, cap, "%s", g.gl_pathv[0]);
+        globfree(&g);
+        if (found)
+            return;
+    }
+}
+
 /* Runs one command and parses the number it prints. Returns 0 or -1. */
 static int run_once(const options_t *o, const bench_cmd_t *cmd, const char *iters, double *out)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", o->dir, cmd->argv[0]);
+    find_program(o->dir, cmd->argv[0], path, sizeof path);
     const char *argv[MAX_ARGS + 1] = {path};
     for (int i = 1; i < MAX_ARGS && cmd->argv[i]; i++)
         argv[i] = strcmp(cmd->argv[i], "@N") ? cmd->argv[i] : iters;
