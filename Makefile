@@ -6,7 +6,7 @@
 BUILD     ?= build
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build run test format lint bench install clean
+.PHONY: all deps build run test format lint bench bench-baseline install clean
 
 all: build
 
@@ -33,6 +33,9 @@ lint:
 
 bench: build
 	$(BUILD)/tools/vmrt/vmrt bench all
+
+bench-baseline: build
+	scripts/icount.sh update $(BUILD)/bench/icount/vmrt-icount bench/icount/baseline.txt
 
 install: build
 	meson install -C $(BUILD)
