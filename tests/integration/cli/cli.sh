@@ -24,4 +24,16 @@ check "unknown command" 2 "vmrt: unknown command 'fly'" "$vmrt" fly
 check "bench unknown suite" 2 "unknown suite 'nosuch'" "$vmrt" bench nosuch
 check "bench bad --reps" 2 "--reps needs a number" "$vmrt" bench --reps 0
 check "bench unknown option" 2 "bench: unknown option '--fast'" "$vmrt" bench --fast
+# A quick JSON run of the coro suite: one well-formed line per peer.
+json=$("$vmrt" bench coro --quick --reps 1 --json 2>/dev/null)
+if python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin.read().splitlines()]
+assert len(rows) >= 3, rows
+for r in rows:
+    for k in ("suite", "bench", "unit", "ours", "peer", "theirs", "ratio"):
+        assert k in r, (k, r)
+    assert r["suite"] == "coro" and r["ours"] > 0 and r["theirs"] > 0, r
+assert {"boost.context", "swapcontext"} <= {r["peer"] for r in rows}, rows
+' <<<"$json"; then echo "ok: bench --json"; else echo "FAIL: bench --json: $json"; fails=$((fails + 1)); fi
 exit $((fails > 0))
