@@ -15,12 +15,6 @@
 
 #include "guest/engine.h"
 
-const vg_opinfo vg_opinfo_table[VG_OP_COUNT] = {
-#define VG_OPINFO(name, mn, ops, types, res) {mn, ops, types, res, #name},
-    VG_OPCODES(VG_OPINFO)
-#undef VG_OPINFO
-};
-
 /* ---- values --------------------------------------------------------------------------------- */
 
 const char *vg_type_name(vg_value v)

@@ -584,6 +584,21 @@ dispatch:
         R[ip->a] = vg_from_int(xo->len == yo->len && !memcmp(vg_bytes(xo), vg_bytes(yo), xo->len));
         NEXT();
     }
+    CASE(SLICE)
+    {
+        vg_value x = R[ip->b], n = R[ip->c];
+        NEED_KIND(x, VG_KIND_BYTES, "bytes");
+        NEED_INT(n);
+        if (vg_int(n) < 0 || (uint64_t)vg_int(n) > vg_obj_of(x)->len)
+            ERR("bad slice length %" PRId64 ": bytes length is %u", vg_int(n), vg_obj_of(x)->len);
+        SAVE();
+        vg_obj *o = host->ops->alloc(host, t, VG_KIND_BYTES, (uint32_t)vg_int(n));
+        if (!o)
+            ERR("out of memory (string of %" PRId64 " bytes)", vg_int(n));
+        memcpy(vg_bytes(o), vg_bytes(vg_obj_of(R[ip->b])), (size_t)vg_int(n)); /* [VG-MOVE] */
+        R[ip->a] = vg_from_obj(o);
+        NEXT();
+    }
     CASE(SPAWN)
     {
         vg_value args[VG_MAX_REGS];

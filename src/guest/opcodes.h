@@ -73,6 +73,7 @@
     X(CAT, "cat", "drr", "-bb", 'b')                                                               \
     X(ITOS, "itos", "dr", "-i", 'b')                                                               \
     X(BEQ, "beq", "drr", "-bb", 'i')                                                               \
+    X(SLICE, "slice", "drr", "-bi", 'b')                                                           \
     X(SPAWN, "spawn", "df*", "--", 'i')                                                            \
     X(JOIN, "join", "dr", "-t", 'x')                                                               \
     X(YIELD, "yield", "", "", '-')                                                                 \
