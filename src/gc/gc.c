@@ -497,6 +497,11 @@ bool vmrt__gc_is_marked(vmrt_gc_t *gc, const void *obj)
     return atomic_load(&gc_hdr(obj)->mark) == gc->epoch;
 }
 
+void vmrt__gc_finish_sweep(vmrt_gc_t *gc)
+{
+    vmrt__gc_sweep_all(gc);
+}
+
 bool vmrt__gc_is_valid(vmrt_gc_t *gc, const void *obj)
 {
     return vmrt__gc_find_object(&gc->heap, (uintptr_t)obj) == gc_hdr(obj);

@@ -355,6 +355,7 @@ int vmrt__gc_step(vmrt_gc_mutator_t *m);                         /* world runnin
 void vmrt__gc_set_step_work(struct vmrt_gc *gc, size_t objects); /* test hook */
 bool vmrt__gc_is_marked(struct vmrt_gc *gc, const void *obj);    /* test hook */
 bool vmrt__gc_is_valid(struct vmrt_gc *gc, const void *obj);     /* test hook */
+void vmrt__gc_finish_sweep(struct vmrt_gc *gc);                  /* test hook */
 
 #define GC_TRACE(gc, ...)                                                                          \
     do {                                                                                           \

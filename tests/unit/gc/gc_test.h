@@ -22,6 +22,7 @@ void vmrt__gc_inject_mmap_failure(int after);
 void vmrt__gc_set_step_work(vmrt_gc_t *gc, size_t objects);
 bool vmrt__gc_is_marked(vmrt_gc_t *gc, const void *obj);
 bool vmrt__gc_is_valid(vmrt_gc_t *gc, const void *obj);
+void vmrt__gc_finish_sweep(vmrt_gc_t *gc);
 const char *vmrt__gc_read_memory_pressure(double *ratio);
 
 /* A short run under sanitizers or emulation. */
