@@ -26,8 +26,8 @@ static void park_locked(struct vmrt_gc *gc, vmrt_gc_mutator_t *m)
     }
     while (gc->stw_seq == seq)
         pthread_cond_wait(&gc->cv_resume, &gc->mu);
-    if (m)
-        m->state = GC_MUT_RUNNING;
+    /* resume_world set m RUNNING: if another pause began meanwhile, it
+     * counts m as running and waits for it to park again. */
 }
 
 __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
@@ -37,7 +37,7 @@ __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
     setjmp(m->regs);
     m->sp = (uintptr_t)&here;
     pthread_mutex_lock(&gc->mu);
-    if (gc->stw && m->state == GC_MUT_RUNNING)
+    while (gc->stw && m->state == GC_MUT_RUNNING)
         park_locked(gc, m);
     pthread_mutex_unlock(&gc->mu);
 }
@@ -118,8 +118,11 @@ void vmrt__gc_resume_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self)
     if (gc->cfg.hooks.resume_world)
         gc->cfg.hooks.resume_world(gc->cfg.hooks.ctx);
     pthread_mutex_lock(&gc->mu);
-    for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next)
+    for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
         __atomic_store_n(&m->fast.poll, 0, __ATOMIC_RELAXED);
+        if (m->state == GC_MUT_PARKED)
+            m->state = GC_MUT_RUNNING;
+    }
     gc->stw = false;
     gc->stw_seq++;
     pthread_cond_broadcast(&gc->cv_resume);
