@@ -71,6 +71,11 @@ typedef struct vmrt_gc_hooks {
      * conservatively: visit(arg, lo, hi) for every [lo, hi). */
     void (*enumerate_stacks)(void *ctx, void (*visit)(void *arg, const void *lo, const void *hi),
                              void *arg);
+    /* With stop_world set: called where a mutator would otherwise wait for
+     * the GC (a safepoint during a pause, waiting for another thread's
+     * collection) — it must let the scheduler stop this thread, e.g. by
+     * polling the scheduler's own safepoint. NULL: the thread spins. */
+    void (*safepoint)(void *ctx);
     void *ctx;
 } vmrt_gc_hooks_t;
 

@@ -33,6 +33,13 @@ static void park_locked(struct vmrt_gc *gc, vmrt_gc_mutator_t *m)
 __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
 {
     struct vmrt_gc *gc = m->gc;
+    if (gc->cfg.hooks.stop_world) {
+        /* The scheduler stops the world: a GC-side park would hide this
+         * thread from it (deadlock). Let it stop us instead. */
+        if (gc->cfg.hooks.safepoint)
+            gc->cfg.hooks.safepoint(gc->cfg.hooks.ctx);
+        return;
+    }
     volatile uintptr_t here = 0;
     setjmp(m->regs);
     m->sp = (uintptr_t)&here;

@@ -10,7 +10,7 @@
 
 #include "runtime/export.h"
 
-#define NAME_MAX_LEN 160
+#define NAME_MAX_LEN   160
 #define LABELS_MAX_LEN 160
 
 static void append_name(char *dst, size_t cap, const char *prefix, const char *key)
@@ -78,8 +78,7 @@ static void walk_value(const char *name, json_t *v, const char *labels, FILE *ou
             else
                 snprintf(idbuf, sizeof idbuf, "%zu", i);
             char sub[LABELS_MAX_LEN];
-            snprintf(sub, sizeof sub, "%s%s%s=\"%s\"", labels, labels[0] ? "," : "", label,
-                     idbuf);
+            snprintf(sub, sizeof sub, "%s%s%s=\"%s\"", labels, labels[0] ? "," : "", label, idbuf);
             walk(el, name, sub, out, typed);
         }
         break;

@@ -18,8 +18,8 @@
 #include "runtime/export.h"
 
 struct vmrt__metrics_server {
-    int fd;               /* listening socket */
-    int stop_pipe[2];     /* written once to stop the thread */
+    int fd;           /* listening socket */
+    int stop_pipe[2]; /* written once to stop the thread */
     pthread_t thread;
     vmrt__snapshot_fn fn;
     void *arg;
@@ -139,8 +139,7 @@ static void serve(struct vmrt__metrics_server *srv, int fd)
     }
     json_decref(snap);
     if (body)
-        respond(fd, "200 OK", stats ? "application/json" : "text/plain; version=0.0.4", body,
-                len);
+        respond(fd, "200 OK", stats ? "application/json" : "text/plain; version=0.0.4", body, len);
     else
         respond(fd, "500 Internal Server Error", "text/plain", "no snapshot\n", 12);
     free(body);
@@ -185,8 +184,7 @@ int vmrt__metrics_start(vmrt__metrics_server_t **out, const char *where, vmrt__s
     srv->arg = arg;
     srv->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    if (srv->fd < 0 ||
-        setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+    if (srv->fd < 0 || setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(srv->fd, (struct sockaddr *)&ss, len) != 0 || listen(srv->fd, 16) != 0 ||
         pipe2(srv->stop_pipe, O_CLOEXEC) != 0)
         goto fail;

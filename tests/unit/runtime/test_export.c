@@ -17,9 +17,9 @@ static json_t *sample(void *arg)
 {
     (void)arg;
     return json_pack("{s:{s:i,s:f,s:b,s:s,s:[{s:i,s:i},{s:i,s:i}]},s:{s:i}}", "sched",
-                     "context_switches_total", 42, "cpu_utilization", 0.5, "preemptive", 1,
-                     "name", "ignored", "vcpus", "id", 0, "switches", 10, "id", 1, "switches", 32,
-                     "gc", "heap_usage", 4096);
+                     "context_switches_total", 42, "cpu_utilization", 0.5, "preemptive", 1, "name",
+                     "ignored", "vcpus", "id", 0, "switches", 10, "id", 1, "switches", 32, "gc",
+                     "heap_usage", 4096);
 }
 
 static int count(const char *hay, const char *needle)
