@@ -76,6 +76,8 @@ static const key_t_ keys[] = {
     {"gc.markers", KT_UINT, F(gc.markers), 0, 64, NULL, "marking threads, 0 = auto"},
     {"gc.compact", KT_BOOL, F(gc.compact), 0, 0, NULL, "evacuate sparse blocks"},
     {"gc.enabled", KT_BOOL, F(gc.enabled), 0, 0, NULL, "automatic collection"},
+    {"gc.scan_coroutine_stacks", KT_BOOL, F(scan_coroutine_stacks), 0, 0, NULL,
+     "scan coroutine stacks conservatively (referents are pinned)"},
     {"sandbox.isolation", KT_ENUM, F(sandbox.isolation_level), 0, 0, isolation_names,
      "none, process, container or full"},
     {"sandbox.net", KT_ENUM, F(sandbox.net), 0, 0, net_names, "none, loopback or host"},

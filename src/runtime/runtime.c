@@ -89,7 +89,7 @@ int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg)
     rt->cfg.gc.hooks = (vmrt_gc_hooks_t){
         .stop_world = gc_stop_world,
         .resume_world = gc_resume_world,
-        .enumerate_stacks = gc_enumerate_stacks,
+        .enumerate_stacks = rt->cfg.scan_coroutine_stacks ? gc_enumerate_stacks : NULL,
         .safepoint = gc_safepoint,
         .ctx = rt->sched,
     };
