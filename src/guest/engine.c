@@ -98,6 +98,12 @@ int vg_thread_new(vg_engine *eng, const vg_func *fn, const vg_value *args, uint3
     for (uint32_t i = 0; i < nargs; i++)
         t->stack[i] = args[i];
     t->sp = fn->nregs;
+    if (eng->opts.jit_threshold) { /* a thread's entry counts as a call */
+        vg_func *f = (vg_func *)fn;
+        uint32_t h = atomic_fetch_add_explicit(&f->hot, 1, memory_order_relaxed) + 1;
+        if (h >= eng->opts.jit_threshold)
+            vg_jit_request(eng, f);
+    }
     const vg_code *c = atomic_load_explicit(&fn->code1, memory_order_acquire);
     t->frames[0] = (vg_frame){.fn = fn, .code = c ? c : &fn->code0, .ret_reg = -1};
     t->nframes = 1;
