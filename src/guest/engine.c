@@ -150,7 +150,8 @@ vg_thread *vg_engine_thread(vg_engine *eng, int64_t id)
 void vg_thread_body(vg_thread *t)
 {
     atomic_store(&t->state, VG_T_RUNNING);
-    vg_interp_run(t);
+    if (!atomic_load(&t->eng->halt))
+        vg_interp_run(t);
     if (!atomic_load(&t->eng->failed))
         vg_thread_release_stacks(t);
     atomic_store(&t->state, VG_T_DONE);
@@ -226,8 +227,14 @@ void vg_engine_fail(vg_engine *eng, vg_thread *t, const char *fmt, ...)
     }
     eng->error = b.p;
     atomic_store(&eng->failed, true);
+    atomic_store(&eng->halt, true);
     pthread_mutex_unlock(&eng->lock);
     eng->host->ops->stop(eng->host);
+}
+
+void vg_engine_halt(vg_engine *eng)
+{
+    atomic_store(&eng->halt, true);
 }
 
 void vg_engine_deadlock(vg_engine *eng)
@@ -258,6 +265,7 @@ void vg_engine_deadlock(vg_engine *eng)
         sb_printf(&b, "  ... and %" PRIu64 " more blocked threads\n", blocked - shown);
     eng->error = b.p;
     atomic_store(&eng->failed, true);
+    atomic_store(&eng->halt, true);
     pthread_mutex_unlock(&eng->lock);
     eng->host->ops->stop(eng->host);
 }
