@@ -56,6 +56,7 @@ typedef struct vg_engine {
     vg_thread **threads;    /* by id */
     uint64_t nthreads, threads_cap;
     _Atomic bool failed;
+    _Atomic bool halt;      /* the run is ending: guest threads unwind at their next check */
     char *error;            /* message + guest stack trace */
     const void *const *labels; /* interpreter dispatch table (computed goto), or NULL */
     _Atomic uint64_t translations;
@@ -83,6 +84,10 @@ vg_thread *vg_engine_thread(vg_engine *eng, int64_t id);
  * stops the host. Later errors are ignored. */
 void vg_engine_fail(vg_engine *eng, vg_thread *t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Ends the run: every guest thread returns from vg_thread_body() at its
+ * next safepoint or wake-up (used by adapters to unwind threads at teardown;
+ * blocking operations then return VMRT_ECANCELED). */
+void vg_engine_halt(vg_engine *eng);
 /* Called by the adapter when every guest thread is blocked forever. */
 void vg_engine_deadlock(vg_engine *eng);
 

@@ -126,6 +126,7 @@ struct lhost {
     uint64_t alive; /* guest threads started and not done */
     uint64_t picks;
     bool stop, main_done;
+    bool quit; /* teardown: the io and jit coroutines return */
     lthread *current;
     vg_thread *main;
     timer *timers;
@@ -728,7 +729,18 @@ static void local_io(vg_host *hh, vg_thread *self, vg_io_req *req)
     h->io_head = &n;
     h->io_pending++;
     h->st.io_requests++;
-    block(h, n.lt);
+    if (block(h, n.lt) == 0)
+        return;
+    for (ionode **pp = &h->io_head; *pp; pp = &(*pp)->next) { /* cancelled: unlink */
+        if (*pp == &n) {
+            *pp = n.next;
+            h->io_pending--;
+            break;
+        }
+    }
+    if (n.connecting && n.fd >= 0)
+        close(n.fd);
+    req->result = -ECANCELED;
 }
 
 /* One round of the io coroutine: run new requests, poll the waiting ones. */
@@ -776,7 +788,7 @@ static void io_round(lhost *h)
 static void *io_entry(void *arg)
 {
     lhost *h = arg;
-    for (;;) {
+    while (!h->quit) {
         io_round(h);
         vmrt_coro_yield();
     }
@@ -812,10 +824,11 @@ static void *jit_entry(void *arg)
             j->fn(j->arg);
             free(j);
             h->st.jit_tasks++;
+        } else if (h->quit) {
+            return NULL;
         }
         vmrt_coro_yield();
     }
-    return NULL;
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
@@ -837,13 +850,42 @@ static void reap(lhost *h, lthread *lt)
     lt->t->host_data = NULL;
 }
 
+/* Teardown: wakes every blocked guest thread with VMRT_ECANCELED and runs
+ * all threads until they return (the engine is halted, so they unwind at
+ * once), then lets the jit coroutine drain its queue and both helper
+ * coroutines return. No coroutine is left suspended mid-stack. */
+static void unwind_all(lhost *h)
+{
+    vg_engine_halt(h->base.eng);
+    h->stop = true;
+    for (uint32_t i = 0; i < h->nall; i++)
+        if (h->all[i]->co && h->all[i]->state == LT_BLOCKED)
+            wake(h, h->all[i], VMRT_ECANCELED);
+    lthread *lt;
+    while ((lt = pick(h))) {
+        lt->state = LT_RUNNING;
+        vmrt_coro_resume(lt->co);
+        if (vmrt_coro_state(lt->co) == VMRT_CORO_TERMINATED)
+            reap(h, lt);
+        else if (lt->state == LT_BLOCKED) /* blocked again while unwinding: cancel again */
+            wake(h, lt, VMRT_ECANCELED);
+    }
+    h->quit = true;
+    while (vmrt_coro_state(h->jit_co) != VMRT_CORO_TERMINATED)
+        vmrt_coro_resume(h->jit_co);
+    while (vmrt_coro_state(h->io_co) != VMRT_CORO_TERMINATED)
+        vmrt_coro_resume(h->io_co);
+}
+
 static int local_run(vg_host *hh, vg_thread *main_t)
 {
     lhost *h = L(hh);
     h->main = main_t;
     int rc = local_thread_start(hh, main_t);
-    if (rc)
+    if (rc) {
+        unwind_all(h);
         return rc;
+    }
     while (!h->stop && !h->main_done) {
         if (h->ntimers)
             fire_timers(h, vmrt_now_ns());
@@ -878,6 +920,7 @@ static int local_run(vg_host *hh, vg_thread *main_t)
         }
         break;
     }
+    unwind_all(h);
     return 0;
 }
 

@@ -186,7 +186,7 @@ static const void *const *interp(vg_thread *t, bool want_labels)
 #define AFTER_BLOCK()                                                                              \
     do {                                                                                           \
         t->waiting = NULL;                                                                         \
-        if (atomic_load_explicit(&eng->failed, memory_order_relaxed))                              \
+        if (atomic_load_explicit(&eng->halt, memory_order_relaxed))                              \
             goto out;                                                                              \
     } while (0)
 #define CMP_JUMP(cond, jump_if)                                                                    \
@@ -921,7 +921,7 @@ poll:
             vg_jit_request(eng, f);
     }
     host->ops->safepoint(host, t);
-    if (atomic_load_explicit(&eng->failed, memory_order_relaxed))
+    if (atomic_load_explicit(&eng->halt, memory_order_relaxed))
         goto out;
     if (fr->code->tier == 0) {
         const vg_code *c1 = atomic_load_explicit(&fr->fn->code1, memory_order_acquire);
