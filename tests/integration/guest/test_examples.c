@@ -154,7 +154,17 @@ static int run_driver(const char *const *args)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        execv(VMRT_GUEST_EXE, (char *const *)args);
+        /* In a cross build run under an emulator (Meson's exe wrapper, e.g.
+         * qemu-aarch64), the driver needs the wrapper too. */
+        const char *wrapper = getenv("MESON_EXE_WRAPPER");
+        if (wrapper && *wrapper) {
+            const char *wargs[16] = {wrapper};
+            for (int i = 0; args[i] && i < 14; i++)
+                wargs[i + 1] = args[i];
+            execv(wrapper, (char *const *)wargs);
+        } else {
+            execv(VMRT_GUEST_EXE, (char *const *)args);
+        }
         _exit(127);
     }
     int st;
