@@ -41,7 +41,6 @@ static bool dq_push(gc_deque_t *d, void *x)
     if (b - t >= (int64_t)GC_DQ_CAP)
         return false;
     atomic_store_explicit(&d->buf[b & (GC_DQ_CAP - 1)], x, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
     return true;
 }
@@ -49,9 +48,10 @@ static bool dq_push(gc_deque_t *d, void *x)
 static void *dq_pop(gc_deque_t *d)
 {
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
-    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    /* seq_cst store then seq_cst load: the store-load order the algorithm
+     * needs (a fence in the original; TSan does not model fences). */
+    atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
     if (t > b) {
         atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
         return NULL;
@@ -68,9 +68,8 @@ static void *dq_pop(gc_deque_t *d)
 
 static void *dq_steal(gc_deque_t *d)
 {
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-    atomic_thread_fence(memory_order_seq_cst);
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
     if (t >= b)
         return NULL;
     void *x = atomic_load_explicit(&d->buf[t & (GC_DQ_CAP - 1)], memory_order_relaxed);
