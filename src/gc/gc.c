@@ -88,6 +88,20 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
     gc->cfg = *cfg;
     if (!gc->cfg.step_budget_ns)
         gc->cfg.step_budget_ns = 500000u;
+    /* Address space to reserve: VMRT_GC_RESERVE (bytes, K/M/G suffix)
+     * overrides the configuration. Emulators such as qemu-user slow down
+     * every later mmap in proportion to large reservations. */
+    const char *rs = getenv("VMRT_GC_RESERVE");
+    if (rs && *rs) {
+        char *end;
+        unsigned long long v = strtoull(rs, &end, 10);
+        int shift = *end == 'K' || *end == 'k'   ? 10
+                    : *end == 'M' || *end == 'm' ? 20
+                    : *end == 'G' || *end == 'g' ? 30
+                                                 : 0;
+        if (v && v < (1ull << (63 - shift)))
+            gc->cfg.reserve = (size_t)(v << shift);
+    }
     const char *tr = getenv("VMRT_GCTRACE");
     gc->trace = tr && tr[0] && strcmp(tr, "0") != 0;
     pthread_mutex_init(&gc->mu, NULL);
@@ -102,7 +116,7 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
     atomic_store(&gc->trigger, (int)cfg->trigger);
     vmrt__gc_pacer_init(gc);
     gc->cycle_t0 = vmrt_now_ns();
-    int rc = vmrt__gc_heap_init(&gc->heap, cfg->reserve, cfg->max_heap, cfg->retain_bytes);
+    int rc = vmrt__gc_heap_init(&gc->heap, gc->cfg.reserve, cfg->max_heap, cfg->retain_bytes);
     if (!rc)
         rc = vmrt__gc_markers_start(gc);
     if (rc) {

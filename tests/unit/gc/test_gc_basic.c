@@ -13,6 +13,11 @@ VT_DEFINE_GLOBALS;
 static vmrt_gc_t *new_gc(vmrt_gc_config_t *cfg, vmrt_gc_mutator_t **m)
 {
     vmrt_gc_t *gc;
+    vmrt_gc_config_t def;
+    if (!cfg) {
+        gc_test_config(&def);
+        cfg = &def;
+    }
     ASSERT_OK(vmrt_gc_new(&gc, cfg));
     ASSERT_OK(vmrt_gc_thread_attach(gc, m));
     return gc;
@@ -290,7 +295,7 @@ static void test_heap_limit(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.max_heap = 2 << 20;
     cfg.near_limit = raise_once;
     vmrt_gc_mutator_t *m;
@@ -326,8 +331,10 @@ static void test_injected_mmap_failure(void **state)
 {
     (void)state;
     vmrt_gc_t *gc;
+    vmrt_gc_config_t cfg;
+    gc_test_config(&cfg);
     vmrt__gc_inject_mmap_failure(0);
-    ASSERT_EQ(vmrt_gc_new(&gc, NULL), -ENOMEM);
+    ASSERT_EQ(vmrt_gc_new(&gc, &cfg), -ENOMEM);
     ASSERT_NULL(gc);
     vmrt__gc_inject_mmap_failure(-1);
     vmrt_gc_mutator_t *m;
@@ -347,7 +354,7 @@ static void test_incremental_steps(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.incremental = true;
     cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
     cfg.threshold_bytes = 1 << 20;
@@ -384,7 +391,7 @@ static void test_enabled_switch(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
     cfg.threshold_bytes = 1 << 20;
     cfg.enabled = false;
@@ -412,7 +419,7 @@ static void test_triggers(void **state)
     ASSERT_NOT_NULL(src); /* /proc/meminfo at least */
     ASSERT_TRUE(ratio >= 0 && ratio <= 1.5);
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.trigger = VMRT_GC_TRIGGER_TIME_BASED;
     cfg.interval_ns = 100000000;
     vmrt_gc_mutator_t *m;
@@ -460,7 +467,7 @@ static void test_callbacks_and_adaptive(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.on_cycle_start = on_start;
     cfg.on_cycle_end = on_end;
     cfg.user = &starts;
