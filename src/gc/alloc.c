@@ -30,6 +30,18 @@ static inline void init_header(gc_hdr_t *h, const vmrt_gc_type_t *t, uint32_t le
 
 static int alloc_slow(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t, size_t len, void **out);
 
+/* Zeroes a small payload inline (a libc call costs more than the stores). */
+static inline void zero_payload(void *p, size_t n)
+{
+    if (n <= 64) {
+        uint64_t *w = p;
+        for (size_t i = 0; i < (n + 7) / 8; i++)
+            __atomic_store_n(&w[i], 0, __ATOMIC_RELAXED); /* not turned into a memset call */
+    } else {
+        memset(p, 0, n);
+    }
+}
+
 void *vmrt_gc_alloc(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
 {
 #if !VMRT_STRESS_GC
@@ -41,7 +53,7 @@ void *vmrt_gc_alloc(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
             m->free[c] = f->next;
             gc_hdr_t *h = (gc_hdr_t *)f;
             init_header(h, t, 0, m->epoch, (uint8_t)c);
-            memset(h + 1, 0, t->size);
+            zero_payload(h + 1, t->size);
             return h + 1;
         }
     }

@@ -102,6 +102,9 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
         if (v && v < (1ull << (63 - shift)))
             gc->cfg.reserve = (size_t)(v << shift);
     }
+    const char *mk = getenv("VMRT_GC_MARKERS");
+    if (mk && *mk)
+        gc->cfg.markers = (unsigned)strtoul(mk, NULL, 10);
     const char *tr = getenv("VMRT_GCTRACE");
     gc->trace = tr && tr[0] && strcmp(tr, "0") != 0;
     pthread_mutex_init(&gc->mu, NULL);

@@ -151,6 +151,8 @@ typedef struct gc_marker {
     unsigned id;
     _Atomic uint64_t steals;
     uint32_t seed;
+    gc_block_t *lb_block; /* live-bytes accumulator: block ... */
+    uint32_t lb_bytes;    /* ... and bytes not yet added to its live_bytes */
 } gc_marker_t;
 
 typedef struct gc_satb_buf {
@@ -254,8 +256,10 @@ struct vmrt_gc {
     unsigned nmarkers;
     pthread_mutex_t mk_lock;
     pthread_cond_t mk_cv, mk_done_cv;
-    uint64_t mk_job;     /* job sequence */
-    unsigned mk_running; /* helpers still in the job */
+    uint64_t mk_job;            /* job sequence */
+    unsigned mk_running;        /* helpers that joined the job and are still in it */
+    bool mk_closed;             /* the job terminated: late helpers do not join */
+    _Atomic unsigned mk_joined; /* markers in the job (the initiator included) */
     bool mk_quit;
     uint64_t mk_deadline; /* ns, 0 = none */
     _Atomic bool mk_stop;
@@ -315,6 +319,7 @@ void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
 bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns); /* true: no grey left */
 void vmrt__gc_trace_obj(gc_hdr_t *h, vmrt_gc_visitor_t *v);
 bool vmrt__gc_grey_empty(struct vmrt_gc *gc);
+void vmrt__gc_mark_flush(gc_marker_t *mk);
 void vmrt__gc_grey_clear(struct vmrt_gc *gc);
 
 /* barrier.c */

@@ -13,9 +13,15 @@
  * others); a full deque spills to a shared overflow stack under a mutex.
  *
  * Termination: a marker with no work increments mk_idle and watches the
- * deques; it leaves when mk_idle reaches the number of markers (then no
- * deque can gain work: only busy markers push) or when the step's deadline
- * stopped the job.
+ * deques; it leaves when mk_idle reaches the number of markers that joined
+ * the job (then no deque can gain work: only busy markers push) or when the
+ * step's deadline stopped the job. Helpers join when they wake up, unless
+ * the job is already over: on a loaded machine the pause never waits for a
+ * helper thread that was not scheduled in time.
+ *
+ * Live bytes per block (for compaction and early freeing) are accumulated
+ * per marker while consecutive objects fall in the same block, and flushed
+ * with one atomic add.
  */
 #include <errno.h>
 #include <sched.h>
@@ -164,6 +170,14 @@ static inline bool has_refs(const vmrt_gc_type_t *t)
     return t->ref_map || t->elem_refs || t->trace;
 }
 
+void vmrt__gc_mark_flush(gc_marker_t *mk)
+{
+    if (mk->lb_bytes)
+        atomic_fetch_add_explicit(&mk->lb_block->live_bytes, mk->lb_bytes, memory_order_relaxed);
+    mk->lb_bytes = 0;
+    mk->lb_block = NULL;
+}
+
 /* Greys obj if it is white. Any thread during a pause. */
 void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
@@ -172,10 +186,14 @@ void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
     if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e ||
         atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
         return;
-    gc_block_t *b = vmrt__gc_block_of(&gc->heap, (uintptr_t)h);
+    gc_block_t *b = &gc->heap.blocks[((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT];
     if (b->kind == GC_BLOCK_LARGE_CONT)
         b -= b->run;
-    atomic_fetch_add_explicit(&b->live_bytes, (uint32_t)obj_bytes(h), memory_order_relaxed);
+    if (b != mk->lb_block) {
+        vmrt__gc_mark_flush(mk);
+        mk->lb_block = b;
+    }
+    mk->lb_bytes += (uint32_t)obj_bytes(h);
     if (has_refs(gc_type(h)))
         grey_push(gc, mk, obj);
 }
@@ -215,6 +233,9 @@ static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
         return;
     }
     void **o = obj;
+    for (uint64_t m = t->ref_map; m; m &= m - 1) /* start loading the children's headers */
+        if (o[__builtin_ctzll(m)])
+            __builtin_prefetch((char *)o[__builtin_ctzll(m)] - GC_HDR, 1);
     for (uint64_t m = t->ref_map; m; m &= m - 1) {
         void *p = o[__builtin_ctzll(m)];
         if (p)
@@ -259,10 +280,9 @@ static void *steal(struct vmrt_gc *gc, gc_marker_t *mk)
 /* No work found: wait for global termination or new work. */
 static bool terminate(struct vmrt_gc *gc)
 {
-    unsigned n = gc->nmarkers;
     atomic_fetch_add(&gc->mk_idle, 1);
     for (unsigned spins = 0;; spins++) {
-        if (atomic_load(&gc->mk_stop) || atomic_load(&gc->mk_idle) == n)
+        if (atomic_load(&gc->mk_stop) || atomic_load(&gc->mk_idle) == atomic_load(&gc->mk_joined))
             return true;
         if (!vmrt__gc_grey_empty(gc)) {
             atomic_fetch_sub(&gc->mk_idle, 1);
@@ -279,13 +299,13 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
     size_t limit = gc->mk_work_limit;
     for (unsigned n = 1;; n++) {
         if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
-            return;
+            break;
         void *o = dq_pop(&mk->dq);
         if (!o)
             o = steal(gc, mk);
         if (!o) {
             if (terminate(gc))
-                return;
+                break;
             continue;
         }
         scan(gc, mk, o);
@@ -294,6 +314,7 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
         if (deadline && (n & 63) == 0 && vmrt_now_ns() >= deadline)
             atomic_store(&gc->mk_stop, true);
     }
+    vmrt__gc_mark_flush(mk);
 }
 
 static void *marker_main(void *arg)
@@ -308,6 +329,10 @@ static void *marker_main(void *arg)
         if (gc->mk_quit)
             break;
         seen = gc->mk_job;
+        if (gc->mk_closed)
+            continue;
+        atomic_fetch_add(&gc->mk_joined, 1);
+        gc->mk_running++;
         pthread_mutex_unlock(&gc->mk_lock);
         mark_loop(gc, mk);
         pthread_mutex_lock(&gc->mk_lock);
@@ -322,6 +347,7 @@ static void *marker_main(void *arg)
  * Returns true when nothing grey is left. Caller: the pause initiator. */
 bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns)
 {
+    vmrt__gc_mark_flush(&gc->markers[0]);
     if (vmrt__gc_grey_empty(gc))
         return true;
     atomic_store(&gc->mk_stop, false);
@@ -329,14 +355,17 @@ bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns)
     atomic_store(&gc->mk_work, 0);
     pthread_mutex_lock(&gc->mk_lock);
     gc->mk_deadline = deadline_ns;
-    gc->mk_running = gc->nmarkers - 1;
-    if (gc->mk_running) {
+    gc->mk_running = 0;
+    gc->mk_closed = false;
+    atomic_store(&gc->mk_joined, 1);
+    if (gc->nmarkers > 1) {
         gc->mk_job++;
         pthread_cond_broadcast(&gc->mk_cv);
     }
     pthread_mutex_unlock(&gc->mk_lock);
     mark_loop(gc, &gc->markers[0]);
     pthread_mutex_lock(&gc->mk_lock);
+    gc->mk_closed = true;
     while (gc->mk_running)
         pthread_cond_wait(&gc->mk_done_cv, &gc->mk_lock);
     pthread_mutex_unlock(&gc->mk_lock);
