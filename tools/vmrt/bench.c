@@ -62,6 +62,39 @@ static const bench_case_t cases[] = {
      "20000",
      {"vmrt", {"vmrt-bench-coro", "create_unpooled", "@N"}},
      {{"boost.context", {"peer-boost-context", "create", "@N"}}}},
+    /* gc: GCBench (N = max tree depth; Boehm's original is 16) and
+     * binary-trees (N = max depth), vs bdwgc, glibc malloc/free, Go. */
+#define GC_PEERS3(b, m)                                                                            \
+    {{"bdwgc", {"peer-gc-bdwgc", b, m, "@N"}},                                                     \
+     {"malloc", {"peer-gc-malloc", b, m, "@N"}},                                                   \
+     {"go", {"peer-gc-go", b, m, "@N"}}}
+#define GC_PEERS2(b, m, mode)                                                                      \
+    {{"bdwgc", {"peer-gc-bdwgc", b, m, "@N", mode}}, {"go", {"peer-gc-go", b, m, "@N"}}}
+    {"gc", "gcbench", "ms", "16", "14", {"vmrt", {"vmrt-bench-gc", "gcbench", "time", "@N"}},
+     GC_PEERS3("gcbench", "time")},
+    {"gc", "gcbench_rss", "KiB", "16", "14", {"vmrt", {"vmrt-bench-gc", "gcbench", "rss", "@N"}},
+     GC_PEERS3("gcbench", "rss")},
+    {"gc", "gcbench_pause_max", "us", "16", "14",
+     {"vmrt", {"vmrt-bench-gc", "gcbench", "pause_max", "@N"}},
+     GC_PEERS2("gcbench", "pause_max", "stw")},
+    {"gc", "gcbench_pause_p99", "us", "16", "14",
+     {"vmrt", {"vmrt-bench-gc", "gcbench", "pause_p99", "@N"}},
+     GC_PEERS2("gcbench", "pause_p99", "stw")},
+    {"gc", "gcbench_inc_p99", "us", "16", "14",
+     {"vmrt", {"vmrt-bench-gc", "gcbench", "pause_p99", "@N", "inc"}},
+     GC_PEERS2("gcbench", "pause_p99", "inc")},
+    {"gc", "gcbench_inc_ms", "ms", "16", "14",
+     {"vmrt", {"vmrt-bench-gc", "gcbench", "time", "@N", "inc"}},
+     GC_PEERS2("gcbench", "time", "inc")},
+    {"gc", "binarytrees", "ms", "18", "16",
+     {"vmrt", {"vmrt-bench-gc", "binarytrees", "time", "@N"}}, GC_PEERS3("binarytrees", "time")},
+    {"gc", "binarytrees_rss", "KiB", "18", "16",
+     {"vmrt", {"vmrt-bench-gc", "binarytrees", "rss", "@N"}}, GC_PEERS3("binarytrees", "rss")},
+    {"gc", "binarytrees_p99", "us", "18", "16",
+     {"vmrt", {"vmrt-bench-gc", "binarytrees", "pause_p99", "@N"}},
+     GC_PEERS2("binarytrees", "pause_p99", "stw")},
+#undef GC_PEERS3
+#undef GC_PEERS2
 };
 
 typedef struct options {
