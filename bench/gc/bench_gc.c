@@ -167,6 +167,11 @@ int main(int argc, char **argv)
                 (unsigned long long)st.pause_count, (double)st.pause_max / 1e6,
                 (double)st.pause_p99 / 1e6, (unsigned long long)(st.bytes_moved >> 10),
                 ru.ru_maxrss, (double)st.gc_time / 1e6);
+    if (getenv("VMRT_BENCH_VERBOSE"))
+        for (int i = 0; i < VMRT_GC_PAUSE_BUCKETS; i++)
+            if (st.pause_hist[i])
+                fprintf(stderr, "  pauses in [%.3f, %.3f) ms: %llu\n", (double)(1ull << i) / 1e6,
+                        (double)(2ull << i) / 1e6, (unsigned long long)st.pause_hist[i]);
     const char *metric = argv[2];
     if (!strcmp(metric, "time"))
         printf("%.3f\n", (double)(t1 - t0) / 1e6);

@@ -106,7 +106,7 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
     if (mk && *mk)
         gc->cfg.markers = (unsigned)strtoul(mk, NULL, 10);
     const char *tr = getenv("VMRT_GCTRACE");
-    gc->trace = tr && tr[0] && strcmp(tr, "0") != 0;
+    gc->trace = tr && tr[0] ? atoi(tr) : 0;
     pthread_mutex_init(&gc->mu, NULL);
     pthread_mutex_init(&gc->roots_lock, NULL);
     pthread_cond_init(&gc->cv_parked, NULL);
@@ -275,6 +275,17 @@ static void pause_end(vmrt_gc_t *gc, vmrt_gc_mutator_t *m, uint64_t t0)
     vmrt__gc_stats_pause(gc, d);
 }
 
+/* VMRT_GCTRACE=2: one line per pause: stopping, marking, finishing. */
+static void trace_pause(vmrt_gc_t *gc, const char *kind, uint64_t t0, uint64_t t1, uint64_t t2)
+{
+    if (gc->trace < 2)
+        return;
+    uint64_t t3 = vmrt_now_ns();
+    fprintf(stderr, "gc %llu %s pause %.3f ms: stop+roots %.3f, mark %.3f, finish %.3f\n",
+            (unsigned long long)gc->cycle, kind, (double)(t3 - t0) / 1e6, (double)(t1 - t0) / 1e6,
+            (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6);
+}
+
 static void set_marking(vmrt_gc_t *gc, uint32_t on)
 {
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
@@ -318,7 +329,7 @@ static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
         deadline = 0;
     }
     vmrt__gc_satb_drain(gc, &gc->markers[0]);
-    bool done = vmrt__gc_mark_drain(gc, deadline);
+    bool done = vmrt__gc_mark_drain(gc, deadline, !deadline || gc->cfg.parallel_steps);
     pthread_mutex_lock(&gc->st.lock);
     gc->st.cycle_mark_ns += vmrt_now_ns() - t0;
     pthread_mutex_unlock(&gc->st.lock);
@@ -333,7 +344,7 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     vmrt__gc_weak_process(gc);
     vmrt__gc_finalize_process(gc);
     vmrt__gc_scan_conservative(gc, &gc->markers[0], true);
-    vmrt__gc_mark_drain(gc, 0);
+    vmrt__gc_mark_drain(gc, 0, true);
     gc->mk_work_limit = saved_limit;
     vmrt__gc_tlab_release_all(gc);
     if (force_compact || gc->compact_next || gc->cfg.compact)
@@ -434,8 +445,11 @@ static int start_incremental(vmrt_gc_mutator_t *m)
         rc = pause_begin(gc, m, &t0);
         if (!rc) {
             begin_cycle(gc);
-            bool done = mark_some(gc, vmrt_now_ns() + gc->cfg.step_budget_ns);
+            uint64_t t1 = vmrt_now_ns();
+            bool done = mark_some(gc, t1 + gc->cfg.step_budget_ns);
+            uint64_t t2 = vmrt_now_ns();
             size_t live = done ? finish_cycle(gc, false) : 0;
+            trace_pause(gc, "start", t0, t1, t2);
             pause_end(gc, m, t0);
             if (done)
                 after_cycle(gc, live);
@@ -459,9 +473,12 @@ int vmrt__gc_step(vmrt_gc_mutator_t *m)
         pause_end(gc, m, t0);
         return 0;
     }
-    uint64_t deadline = atomic_load(&gc->incremental) ? t0 + gc->cfg.step_budget_ns : 0;
+    uint64_t t1 = vmrt_now_ns();
+    uint64_t deadline = atomic_load(&gc->incremental) ? t1 + gc->cfg.step_budget_ns : 0;
     bool done = mark_some(gc, deadline);
+    uint64_t t2 = vmrt_now_ns();
     size_t live = done ? finish_cycle(gc, false) : 0;
+    trace_pause(gc, done ? "final" : "step", t0, t1, t2);
     pause_end(gc, m, t0);
     pthread_mutex_lock(&gc->st.lock);
     gc->st.s.incremental_steps++;

@@ -234,7 +234,7 @@ struct vmrt_gc {
     _Atomic bool enabled, incremental;
     _Atomic int trigger;
     bool compact_next; /* compact at the end of this cycle */
-    bool trace;        /* VMRT_GCTRACE */
+    int trace;         /* VMRT_GCTRACE: 1 a line per cycle, 2 also per pause */
     /* roots */
     pthread_mutex_t roots_lock;
     void ***globals;
@@ -316,7 +316,8 @@ void vmrt__gc_roots_destroy(struct vmrt_gc *gc);
 int vmrt__gc_markers_start(struct vmrt_gc *gc);
 void vmrt__gc_markers_stop(struct vmrt_gc *gc);
 void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
-bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns); /* true: no grey left */
+bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns,
+                         bool parallel); /* true: no grey left */
 void vmrt__gc_trace_obj(gc_hdr_t *h, vmrt_gc_visitor_t *v);
 bool vmrt__gc_grey_empty(struct vmrt_gc *gc);
 void vmrt__gc_mark_flush(gc_marker_t *mk);

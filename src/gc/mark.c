@@ -281,7 +281,10 @@ static void *steal(struct vmrt_gc *gc, gc_marker_t *mk)
 static bool terminate(struct vmrt_gc *gc)
 {
     atomic_fetch_add(&gc->mk_idle, 1);
+    uint64_t deadline = gc->mk_deadline;
     for (unsigned spins = 0;; spins++) {
+        if (deadline && (spins & 15) == 15 && vmrt_now_ns() >= deadline)
+            atomic_store(&gc->mk_stop, true);
         if (atomic_load(&gc->mk_stop) || atomic_load(&gc->mk_idle) == atomic_load(&gc->mk_joined))
             return true;
         if (!vmrt__gc_grey_empty(gc)) {
@@ -343,9 +346,11 @@ static void *marker_main(void *arg)
     return NULL;
 }
 
-/* Drains the grey set with all markers until deadline_ns (0: until empty).
- * Returns true when nothing grey is left. Caller: the pause initiator. */
-bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns)
+/* Drains the grey set until deadline_ns (0: until empty), with all markers
+ * when parallel, else on the calling thread alone (marker 0 steals what
+ * earlier parallel jobs left on the other deques). Returns true when nothing
+ * grey is left. Caller: the pause initiator. */
+bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns, bool parallel)
 {
     vmrt__gc_mark_flush(&gc->markers[0]);
     if (vmrt__gc_grey_empty(gc))
@@ -358,7 +363,7 @@ bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns)
     gc->mk_running = 0;
     gc->mk_closed = false;
     atomic_store(&gc->mk_joined, 1);
-    if (gc->nmarkers > 1) {
+    if (gc->nmarkers > 1 && parallel) {
         gc->mk_job++;
         pthread_cond_broadcast(&gc->mk_cv);
     }

@@ -214,6 +214,7 @@ static void run_round(uint64_t seed, unsigned threads, uint64_t ns, long *ops, l
     cfg.step_budget_ns = 30000;
     cfg.markers = gc_test_under_qemu() ? 1 : 3;
     cfg.compact_live_ratio = 0.5;
+    cfg.parallel_steps = true;
     vmrt_gc_t *gc;
     ASSERT_OK(vmrt_gc_new(&gc, &cfg));
     worker_t ws[8];
