@@ -156,7 +156,7 @@ int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
     pthread_mutex_lock(&gc->mu);
     while (gc->stw)
         pthread_cond_wait(&gc->cv_resume, &gc->mu);
-    m->epoch = gc->epoch;
+    vmrt__gc_mutator_set_epoch(m, gc->epoch);
     m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
     m->next = gc->mutators;
     if (gc->mutators)
@@ -290,7 +290,7 @@ static void set_marking(vmrt_gc_t *gc, uint32_t on)
 {
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
         m->fast.marking = on;
-        m->epoch = gc->epoch;
+        vmrt__gc_mutator_set_epoch(m, gc->epoch);
     }
 }
 

@@ -167,6 +167,7 @@ struct vmrt_gc_mutator {
     vmrt_gc_mutator_fast_t fast;   /* must be first: read by inline fast paths */
     gc_free_t *free[GC_NCLASSES];  /* allocation caches (free lists) per class */
     gc_block_t *tlab[GC_NCLASSES]; /* block each free list comes from */
+    uint64_t hdrw[GC_NCLASSES];    /* second header word of a new object, per class */
     struct vmrt_gc *gc;
     gc_satb_buf_t *satb; /* write-barrier buffer */
     void ***roots;       /* handle scope: addresses of root slots */
@@ -297,6 +298,7 @@ void vmrt__gc_inject_mmap_failure(int after);                 /* test hook */
 int vmrt__gc_commit(void *p, size_t len);
 
 /* alloc.c */
+void vmrt__gc_mutator_set_epoch(vmrt_gc_mutator_t *m, uint8_t epoch);
 void vmrt__gc_tlab_release_all(struct vmrt_gc *gc); /* in a pause */
 void vmrt__gc_tlab_release(vmrt_gc_mutator_t *m);
 
