@@ -77,11 +77,12 @@ static inline const vmrt_gc_type_t *gc_type(const gc_hdr_t *h)
 }
 
 enum gc_block_kind {
-    GC_BLOCK_FREE = 0,   /* committed, unused */
-    GC_BLOCK_UNMAPPED,   /* never used, or returned to the OS */
-    GC_BLOCK_SMALL,      /* slots of one size class */
-    GC_BLOCK_LARGE,      /* first block of a large object */
-    GC_BLOCK_LARGE_CONT, /* following blocks of a large object */
+    GC_BLOCK_UNMAPPED = 0, /* never used, or returned to the OS (0: the descriptor table
+                              stays untouched, so it costs no RSS, until blocks are used) */
+    GC_BLOCK_FREE,         /* committed, unused */
+    GC_BLOCK_SMALL,        /* slots of one size class */
+    GC_BLOCK_LARGE,        /* first block of a large object */
+    GC_BLOCK_LARGE_CONT,   /* following blocks of a large object */
 };
 
 typedef struct gc_block {
@@ -259,6 +260,7 @@ struct vmrt_gc {
     pthread_cond_t mk_cv, mk_done_cv;
     uint64_t mk_job;            /* job sequence */
     unsigned mk_running;        /* helpers that joined the job and are still in it */
+    bool mk_parallel;           /* helpers may run: mark with an atomic exchange */
     bool mk_closed;             /* the job terminated: late helpers do not join */
     _Atomic unsigned mk_joined; /* markers in the job (the initiator included) */
     bool mk_quit;

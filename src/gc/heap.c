@@ -99,8 +99,6 @@ int vmrt__gc_heap_init(gc_heap_t *h, size_t reserve, size_t limit, size_t retain
         munmap((void *)base, reserve);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < h->nblocks; i++)
-        h->blocks[i].kind = GC_BLOCK_UNMAPPED;
     h->limit = limit;
     h->retain = retain;
     h->gen = 1;

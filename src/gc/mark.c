@@ -19,6 +19,14 @@
  * the job is already over: on a loaded machine the pause never waits for a
  * helper thread that was not scheduled in time.
  *
+ * The grey set holds two kinds of items: marked objects to scan (from the
+ * roots and the barrier), and edges (a child pointer | 1) that scanning
+ * pushes without looking at the child. A marker puts popped edges through
+ * a small FIFO after prefetching the child's header, and marks the child
+ * when it leaves the FIFO, so header cache misses overlap instead of
+ * stalling the scan one by one. Marking is an atomic exchange of the mark
+ * byte only while helpers run; single-threaded drains use a plain store.
+ *
  * Live bytes per block (for compaction and early freeing) are accumulated
  * per marker while consecutive objects fall in the same block, and flushed
  * with one atomic add.
@@ -126,11 +134,19 @@ static void *ovf_pop(struct vmrt_gc *gc)
 }
 
 static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
+static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
 
 static inline void grey_push(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
     if (!dq_push(&mk->dq, obj) && !ovf_push(gc, obj))
         scan(gc, mk, obj); /* out of memory for the grey set: scan it right here */
+}
+
+static inline void edge_push(struct vmrt_gc *gc, gc_marker_t *mk, void *child)
+{
+    void *e = (void *)((uintptr_t)child | 1);
+    if (!dq_push(&mk->dq, e) && !ovf_push(gc, e))
+        process_edge(gc, mk, child);
 }
 
 bool vmrt__gc_grey_empty(struct vmrt_gc *gc)
@@ -178,14 +194,20 @@ void vmrt__gc_mark_flush(gc_marker_t *mk)
     mk->lb_block = NULL;
 }
 
-/* Greys obj if it is white. Any thread during a pause. */
-void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+/* Marks obj if it is white and accounts its bytes; true if it must be
+ * scanned. */
+static inline bool shade(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
     gc_hdr_t *h = gc_hdr(obj);
     uint8_t e = gc->epoch;
-    if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e ||
-        atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
-        return;
+    if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e)
+        return false;
+    if (gc->mk_parallel) {
+        if (atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
+            return false;
+    } else {
+        atomic_store_explicit(&h->mark, e, memory_order_relaxed);
+    }
     gc_block_t *b = &gc->heap.blocks[((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT];
     if (b->kind == GC_BLOCK_LARGE_CONT)
         b -= b->run;
@@ -194,15 +216,27 @@ void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
         mk->lb_block = b;
     }
     mk->lb_bytes += (uint32_t)obj_bytes(h);
-    if (has_refs(gc_type(h)))
+    return has_refs(gc_type(h));
+}
+
+/* Greys obj if it is white. Any thread during a pause. */
+void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    if (shade(gc, mk, obj))
         grey_push(gc, mk, obj);
+}
+
+static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    if (shade(gc, mk, obj))
+        scan(gc, mk, obj);
 }
 
 static void mark_visit(vmrt_gc_visitor_t *v, void **slot)
 {
     void *p = *slot;
     if (p)
-        vmrt__gc_mark_obj(v->gc, v->mk, p);
+        edge_push(v->gc, v->mk, p);
 }
 
 /* Calls v->fn on every reference slot of the object. */
@@ -233,19 +267,16 @@ static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
         return;
     }
     void **o = obj;
-    for (uint64_t m = t->ref_map; m; m &= m - 1) /* start loading the children's headers */
-        if (o[__builtin_ctzll(m)])
-            __builtin_prefetch((char *)o[__builtin_ctzll(m)] - GC_HDR, 1);
     for (uint64_t m = t->ref_map; m; m &= m - 1) {
         void *p = o[__builtin_ctzll(m)];
         if (p)
-            vmrt__gc_mark_obj(gc, mk, p);
+            edge_push(gc, mk, p);
     }
     if (t->elem_refs) {
         void **e = (void **)((char *)obj + t->size);
         for (uint32_t i = 0; i < h->length; i++)
             if (e[i])
-                vmrt__gc_mark_obj(gc, mk, e[i]);
+                edge_push(gc, mk, e[i]);
     }
 }
 
@@ -296,27 +327,50 @@ static bool terminate(struct vmrt_gc *gc)
     }
 }
 
+#define GC_RING 8 /* edges in flight between prefetch and marking */
+
 static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
 {
     uint64_t deadline = gc->mk_deadline;
     size_t limit = gc->mk_work_limit;
-    for (unsigned n = 1;; n++) {
+    void *ring[GC_RING];
+    unsigned rh = 0, rn = 0, n = 0;
+    for (;;) {
         if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
             break;
         void *o = dq_pop(&mk->dq);
         if (!o)
             o = steal(gc, mk);
-        if (!o) {
+        if (!o && rn) { /* drain the FIFO before going idle */
+            o = ring[rh];
+            rh = (rh + 1) % GC_RING;
+            rn--;
+            process_edge(gc, mk, o);
+        } else if (!o) {
             if (terminate(gc))
                 break;
             continue;
+        } else if ((uintptr_t)o & 1) {
+            void *c = (void *)((uintptr_t)o & ~(uintptr_t)1);
+            __builtin_prefetch(gc_hdr(c), 1);
+            if (rn < GC_RING) {
+                ring[(rh + rn++) % GC_RING] = c;
+                continue;
+            }
+            void *x = ring[rh];
+            ring[rh] = c;
+            rh = (rh + 1) % GC_RING;
+            process_edge(gc, mk, x);
+        } else {
+            scan(gc, mk, o);
         }
-        scan(gc, mk, o);
         if (limit && atomic_fetch_add(&gc->mk_work, 1) + 1 >= limit)
             atomic_store(&gc->mk_stop, true);
-        if (deadline && (n & 63) == 0 && vmrt_now_ns() >= deadline)
+        if (deadline && (++n & 63) == 0 && vmrt_now_ns() >= deadline)
             atomic_store(&gc->mk_stop, true);
     }
+    for (; rn; rn--, rh = (rh + 1) % GC_RING) /* stopped early: the edges stay grey */
+        edge_push(gc, mk, ring[rh]);
     vmrt__gc_mark_flush(mk);
 }
 
@@ -362,8 +416,9 @@ bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns, bool parallel
     gc->mk_deadline = deadline_ns;
     gc->mk_running = 0;
     gc->mk_closed = false;
+    gc->mk_parallel = gc->nmarkers > 1 && parallel;
     atomic_store(&gc->mk_joined, 1);
-    if (gc->nmarkers > 1 && parallel) {
+    if (gc->mk_parallel) {
         gc->mk_job++;
         pthread_cond_broadcast(&gc->mk_cv);
     }
@@ -373,6 +428,7 @@ bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns, bool parallel
     gc->mk_closed = true;
     while (gc->mk_running)
         pthread_cond_wait(&gc->mk_done_cv, &gc->mk_lock);
+    gc->mk_parallel = false;
     pthread_mutex_unlock(&gc->mk_lock);
     return vmrt__gc_grey_empty(gc);
 }
