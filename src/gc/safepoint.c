@@ -8,8 +8,11 @@
  * bumps stw_seq and broadcasts. Two initiators never deadlock: one that
  * finds a pause already requested parks like any mutator and retries.
  *
- * Before sleeping, a mutator saves its registers (setjmp) and stack
- * pointer so that conservative scanning sees every reference it holds.
+ * Before sleeping, a mutator saves its registers (setjmp) and its frame
+ * address so that conservative scanning sees every reference it holds:
+ * [frame, stack top) holds the callers' frames and, at the frame address,
+ * the caller's frame pointer (which setjmp stores mangled); the other
+ * callee-saved registers are plain in the jmp_buf.
  */
 #include <pthread.h>
 
@@ -33,9 +36,8 @@ static void park_locked(struct vmrt_gc *gc, vmrt_gc_mutator_t *m)
 __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
 {
     struct vmrt_gc *gc = m->gc;
-    volatile uintptr_t here = 0;
     setjmp(m->regs);
-    m->sp = (uintptr_t)&here;
+    m->sp = (uintptr_t)__builtin_frame_address(0);
     pthread_mutex_lock(&gc->mu);
     while (gc->stw && m->state == GC_MUT_RUNNING)
         park_locked(gc, m);
@@ -45,9 +47,8 @@ __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
 void vmrt_gc_thread_block(vmrt_gc_mutator_t *m)
 {
     struct vmrt_gc *gc = m->gc;
-    volatile uintptr_t here = 0;
     setjmp(m->regs);
-    m->sp = (uintptr_t)&here;
+    m->sp = (uintptr_t)__builtin_frame_address(0);
     pthread_mutex_lock(&gc->mu);
     m->state = GC_MUT_BLOCKED;
     if (gc->stw) {
@@ -81,9 +82,8 @@ static unsigned count_stopped(struct vmrt_gc *gc, vmrt_gc_mutator_t *self)
 int vmrt__gc_stop_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self)
 {
     if (self) {
-        volatile uintptr_t here = 0;
         setjmp(self->regs);
-        self->sp = (uintptr_t)&here;
+        self->sp = (uintptr_t)__builtin_frame_address(0);
     }
     pthread_mutex_lock(&gc->mu);
     while (gc->stw)

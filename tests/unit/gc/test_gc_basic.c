@@ -211,6 +211,7 @@ static void test_conservative_roots_pin(void **state)
         if (i == 2500)
             obj = n;
     }
+    ASSERT_NOT_NULL(obj);
     words[3] = (uintptr_t)obj + 8; /* an interior pointer is enough */
     uintptr_t addr = (uintptr_t)obj;
     obj = NULL;
