@@ -354,7 +354,8 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     set_marking(gc, 0);
     atomic_store(&gc->phase, GC_IDLE);
     vmrt__gc_pacer_cycle_end(gc, live);
-    atomic_fetch_sub(&gc->alloc_bytes, gc->pacer.alloc_at_start);
+    size_t a = atomic_load(&gc->alloc_bytes); /* keep what was allocated during the cycle */
+    atomic_store(&gc->alloc_bytes, a > gc->pacer.alloc_at_start ? a - gc->pacer.alloc_at_start : 0);
     gc->compact_next = false;
     return live;
 }
