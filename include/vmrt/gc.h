@@ -121,7 +121,7 @@ struct vmrt_gc_stats {
     uint64_t pause_time;   /* total time the world was stopped */
     uint64_t pause_count;  /* number of pauses */
     uint64_t pause_max;    /* longest pause */
-    uint64_t pause_p50;    /* from the histogram (upper bucket bound) */
+    uint64_t pause_p50;    /* from a histogram: at most 25% over, never under */
     uint64_t pause_p99;
     uint64_t pause_hist[VMRT_GC_PAUSE_BUCKETS]; /* bucket i: pauses in [2^i, 2^(i+1)) ns */
     uint64_t bytes_allocated;                   /* total */

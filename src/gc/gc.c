@@ -363,7 +363,7 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
 static void after_cycle(vmrt_gc_t *gc, size_t live)
 {
     pthread_mutex_lock(&gc->heap.lock);
-    vmrt__gc_heap_trim(&gc->heap);
+    vmrt__gc_heap_trim(&gc->heap, vmrt__gc_heap_headroom(gc));
     pthread_mutex_unlock(&gc->heap.lock);
     vmrt__gc_stats_cycle_end(gc, live);
 }

@@ -215,6 +215,7 @@ typedef struct gc_stats_state {
     uint64_t cycle_start_ns;
     uint64_t cycle_mark_ns, cycle_sweep_ns, cycle_compact_ns, cycle_pause_max;
     uint64_t cycle_freed, cycle_moved;
+    uint64_t fine[VMRT_GC_PAUSE_BUCKETS * 4]; /* pauses, 4 sub-buckets per power of two */
 } gc_stats_state_t;
 
 enum gc_phase { GC_IDLE = 0, GC_MARKING = 1 };
@@ -293,7 +294,7 @@ static inline uintptr_t gc_block_addr(const gc_heap_t *h, const gc_block_t *b)
 }
 int vmrt__gc_block_alloc(gc_heap_t *h, size_t n, gc_block_t **out); /* h->lock held */
 void vmrt__gc_block_free(gc_heap_t *h, gc_block_t *b);              /* h->lock held */
-void vmrt__gc_heap_trim(gc_heap_t *h);                              /* h->lock held */
+void vmrt__gc_heap_trim(gc_heap_t *h, size_t keep);                 /* h->lock held */
 void vmrt__gc_small_init(gc_heap_t *h, gc_block_t *b, unsigned cls);
 gc_hdr_t *vmrt__gc_find_object(gc_heap_t *h, uintptr_t addr); /* interior -> header */
 void vmrt__gc_inject_mmap_failure(int after);                 /* test hook */
@@ -346,6 +347,7 @@ void vmrt__gc_finalize_destroy(struct vmrt_gc *gc);
 bool vmrt__gc_should_start(struct vmrt_gc *gc);
 void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live);
 size_t vmrt__gc_heap_usage(struct vmrt_gc *gc);
+size_t vmrt__gc_heap_headroom(struct vmrt_gc *gc);
 const char *vmrt__gc_read_memory_pressure(double *ratio); /* NULL: no source */
 void vmrt__gc_pacer_init(struct vmrt_gc *gc);
 

@@ -33,6 +33,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -309,7 +310,7 @@ static void *steal(struct vmrt_gc *gc, gc_marker_t *mk)
 }
 
 /* No work found: wait for global termination or new work. */
-static bool terminate(struct vmrt_gc *gc)
+static bool terminate(struct vmrt_gc *gc, gc_marker_t *mk)
 {
     atomic_fetch_add(&gc->mk_idle, 1);
     uint64_t deadline = gc->mk_deadline;
@@ -322,8 +323,22 @@ static bool terminate(struct vmrt_gc *gc)
             atomic_fetch_sub(&gc->mk_idle, 1);
             return false;
         }
-        if (spins > 16)
+        if (spins < 64)
+            continue;
+        if (mk->id != 0) {
+            /* A helper idle this long leaves the job rather than take CPU time
+             * from the markers that still work (idle first, so that the count
+             * never looks terminated while a marker is busy). */
+            atomic_fetch_sub(&gc->mk_idle, 1);
+            atomic_fetch_sub(&gc->mk_joined, 1);
+            return true;
+        }
+        if (spins < 256) {
             sched_yield();
+        } else {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
@@ -347,7 +362,7 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
             rn--;
             process_edge(gc, mk, o);
         } else if (!o) {
-            if (terminate(gc))
+            if (terminate(gc, mk))
                 break;
             continue;
         } else if ((uintptr_t)o & 1) {

@@ -72,7 +72,7 @@ void vmrt__gc_sweep_all(struct vmrt_gc *gc)
             }
         }
     }
-    vmrt__gc_heap_trim(h);
+    vmrt__gc_heap_trim(h, vmrt__gc_heap_headroom(gc));
     pthread_mutex_unlock(&h->lock);
 }
 
