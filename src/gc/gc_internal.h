@@ -145,9 +145,13 @@ typedef struct gc_deque {
     _Atomic(void *) *buf;
 } gc_deque_t;
 
+#define GC_PRIV 256 /* grey items a marker keeps private before sharing */
+
 typedef struct gc_marker {
     struct vmrt_gc *gc;
-    gc_deque_t dq;
+    void *priv[GC_PRIV]; /* private LIFO of grey items: no atomics */
+    unsigned npriv;
+    gc_deque_t dq; /* shared with stealers */
     pthread_t thread;
     unsigned id;
     _Atomic uint64_t steals;

@@ -27,6 +27,10 @@
  * stalling the scan one by one. Marking is an atomic exchange of the mark
  * byte only while helpers run; single-threaded drains use a plain store.
  *
+ * Each marker first pushes to a private LIFO (plain stores; the deque's pop
+ * costs a full fence) and moves the older half of it to its deque when the
+ * LIFO fills up or, every 64 pushes, when another marker is idle.
+ *
  * Live bytes per block (for compaction and early freeing) are accumulated
  * per marker while consecutive objects fall in the same block, and flushed
  * with one atomic add.
@@ -35,6 +39,7 @@
 #include <sched.h>
 #include <time.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "gc_internal.h"
@@ -137,19 +142,49 @@ static void *ovf_pop(struct vmrt_gc *gc)
 static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
 static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
 
+/* Moves the older half of the private LIFO (all of it when `all`) to the
+ * shared deque. Returns false if the grey set cannot grow (no memory). */
+static bool publish(struct vmrt_gc *gc, gc_marker_t *mk, bool all)
+{
+    unsigned n = all ? mk->npriv : mk->npriv / 2, k = 0;
+    for (; k < n; k++)
+        if (!dq_push(&mk->dq, mk->priv[k]) && !ovf_push(gc, mk->priv[k]))
+            break;
+    memmove(mk->priv, mk->priv + k, (mk->npriv - k) * sizeof(void *));
+    mk->npriv -= k;
+    return k == n;
+}
+
+static inline bool push_item(struct vmrt_gc *gc, gc_marker_t *mk, void *item)
+{
+    if (mk->npriv == GC_PRIV && !publish(gc, mk, false) && mk->npriv == GC_PRIV)
+        return false;
+    mk->priv[mk->npriv++] = item;
+    if ((mk->npriv & 63) == 0 && gc->mk_parallel &&
+        atomic_load_explicit(&gc->mk_idle, memory_order_relaxed))
+        publish(gc, mk, false);
+    return true;
+}
+
+static inline void *pop_item(gc_marker_t *mk)
+{
+    return mk->npriv ? mk->priv[--mk->npriv] : dq_pop(&mk->dq);
+}
+
 static inline void grey_push(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
-    if (!dq_push(&mk->dq, obj) && !ovf_push(gc, obj))
+    if (!push_item(gc, mk, obj))
         scan(gc, mk, obj); /* out of memory for the grey set: scan it right here */
 }
 
 static inline void edge_push(struct vmrt_gc *gc, gc_marker_t *mk, void *child)
 {
-    void *e = (void *)((uintptr_t)child | 1);
-    if (!dq_push(&mk->dq, e) && !ovf_push(gc, e))
+    if (!push_item(gc, mk, (void *)((uintptr_t)child | 1)))
         process_edge(gc, mk, child);
 }
 
+/* Whether nothing is grey in the shared structures (private LIFOs are
+ * published whenever no job runs, so outside jobs this is the whole set). */
 bool vmrt__gc_grey_empty(struct vmrt_gc *gc)
 {
     if (atomic_load_explicit(&gc->novf_hint, memory_order_acquire))
@@ -163,6 +198,8 @@ bool vmrt__gc_grey_empty(struct vmrt_gc *gc)
 /* Drops every grey object (restarting a mark). In a pause. */
 void vmrt__gc_grey_clear(struct vmrt_gc *gc)
 {
+    for (unsigned i = 0; i < gc->nmarkers; i++)
+        gc->markers[i].npriv = 0;
     for (unsigned i = 0; i < gc->nmarkers; i++)
         while (!dq_empty(&gc->markers[i].dq))
             (void)dq_steal(&gc->markers[i].dq);
@@ -353,7 +390,7 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
     for (;;) {
         if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
             break;
-        void *o = dq_pop(&mk->dq);
+        void *o = pop_item(mk);
         if (!o)
             o = steal(gc, mk);
         if (!o && rn) { /* drain the FIFO before going idle */
@@ -386,6 +423,7 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
     }
     for (; rn; rn--, rh = (rh + 1) % GC_RING) /* stopped early: the edges stay grey */
         edge_push(gc, mk, ring[rh]);
+    publish(gc, mk, true);
     vmrt__gc_mark_flush(mk);
 }
 
@@ -422,6 +460,7 @@ static void *marker_main(void *arg)
 bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns, bool parallel)
 {
     vmrt__gc_mark_flush(&gc->markers[0]);
+    publish(gc, &gc->markers[0], true); /* what the roots and the barrier greyed */
     if (vmrt__gc_grey_empty(gc))
         return true;
     atomic_store(&gc->mk_stop, false);
