@@ -71,6 +71,11 @@ typedef struct vmrt_gc_hooks {
      * conservatively: visit(arg, lo, hi) for every [lo, hi). */
     void (*enumerate_stacks)(void *ctx, void (*visit)(void *arg, const void *lo, const void *hi),
                              void *arg);
+    /* With stop_world set: called where a mutator would otherwise wait for
+     * the GC (a safepoint during a pause, waiting for another thread's
+     * collection) — it must let the scheduler stop this thread, e.g. by
+     * polling the scheduler's own safepoint. NULL: the thread spins. */
+    void (*safepoint)(void *ctx);
     void *ctx;
 } vmrt_gc_hooks_t;
 
@@ -231,6 +236,15 @@ VMRT_API int vmrt_gc_push_root(vmrt_gc_mutator_t *m, void *slot);
 
 /* Conservative ranges: [lo, hi) is scanned word by word; any word that
  * points into a live object keeps it alive and pins it. */
+/* A root enumerator, for embedders that keep references outside the heap
+ * in places of their own (an interpreter's register stacks): called in every
+ * pause that scans roots, and again when compaction moves objects; it must
+ * call vmrt_gc_visit(v, slot) on each such slot holding a reference (never on
+ * other words), and may be called on any GC thread with the world stopped. */
+typedef void (*vmrt_gc_root_fn)(vmrt_gc_visitor_t *v, void *arg);
+VMRT_API int vmrt_gc_root_fn_add(vmrt_gc_t *gc, vmrt_gc_root_fn fn, void *arg);
+VMRT_API int vmrt_gc_root_fn_remove(vmrt_gc_t *gc, vmrt_gc_root_fn fn, void *arg);
+
 VMRT_API int vmrt_gc_conservative_add(vmrt_gc_t *gc, const void *lo, const void *hi);
 VMRT_API int vmrt_gc_conservative_remove(vmrt_gc_t *gc, const void *lo);
 

@@ -246,6 +246,11 @@ struct vmrt_gc {
     pthread_mutex_t roots_lock;
     void ***globals;
     size_t nglobals, globals_cap;
+    struct gc_root_fn {
+        vmrt_gc_root_fn fn;
+        void *arg;
+    } *root_fns; /* embedder root enumerators, under roots_lock */
+    size_t nroot_fns, root_fns_cap;
     gc_range_t *ranges;
     size_t nranges, ranges_cap;
     /* write barrier: full buffers, lock-free push */

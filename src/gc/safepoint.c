@@ -15,6 +15,7 @@
  * callee-saved registers are plain in the jmp_buf.
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include "gc_internal.h"
 
@@ -36,6 +37,13 @@ static void park_locked(struct vmrt_gc *gc, vmrt_gc_mutator_t *m)
 __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
 {
     struct vmrt_gc *gc = m->gc;
+    if (gc->cfg.hooks.stop_world) {
+        /* The scheduler stops the world: a GC-side park would hide this
+         * thread from it (deadlock). Let it stop us instead. */
+        if (gc->cfg.hooks.safepoint)
+            gc->cfg.hooks.safepoint(gc->cfg.hooks.ctx);
+        return;
+    }
     setjmp(m->regs);
     m->sp = (uintptr_t)__builtin_frame_address(0);
     pthread_mutex_lock(&gc->mu);
@@ -86,8 +94,20 @@ int vmrt__gc_stop_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self)
         self->sp = (uintptr_t)__builtin_frame_address(0);
     }
     pthread_mutex_lock(&gc->mu);
-    while (gc->stw)
+    while (gc->stw) {
+        if (gc->cfg.hooks.stop_world) {
+            /* Another thread's pause, run by the scheduler: let it stop us
+             * there rather than park where it cannot see us. */
+            pthread_mutex_unlock(&gc->mu);
+            if (gc->cfg.hooks.safepoint)
+                gc->cfg.hooks.safepoint(gc->cfg.hooks.ctx);
+            else
+                sched_yield();
+            pthread_mutex_lock(&gc->mu);
+            continue;
+        }
         park_locked(gc, self);
+    }
     gc->stw = true;
     if (gc->cfg.hooks.stop_world) {
         pthread_mutex_unlock(&gc->mu);
