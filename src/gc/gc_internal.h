@@ -249,7 +249,7 @@ struct vmrt_gc {
     struct gc_root_fn {
         vmrt_gc_root_fn fn;
         void *arg;
-    } *root_fns; /* embedder root enumerators, under roots_lock */
+    } * root_fns; /* embedder root enumerators, under roots_lock */
     size_t nroot_fns, root_fns_cap;
     gc_range_t *ranges;
     size_t nranges, ranges_cap;
