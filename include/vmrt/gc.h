@@ -96,6 +96,9 @@ typedef struct vmrt_gc_config {
     bool incremental;          /* mark in bounded steps (default false: stop-the-world) */
     uint64_t step_budget_ns;   /* incremental: one step's time budget (default 500 us) */
     unsigned markers;          /* marking threads including the caller, 0 = auto */
+    bool parallel_steps;       /* incremental steps use the marker threads too (default:
+                                  only full collections and final pauses do; a helper that
+                                  the OS does not schedule in time stalls a step) */
     bool compact;              /* evacuate sparse blocks after marking (default true) */
     double compact_live_ratio; /* a block with less live data than this ratio is sparse (0.3) */
     bool scan_thread_stacks;   /* scan attached threads' stacks conservatively (default false) */
@@ -123,7 +126,7 @@ struct vmrt_gc_stats {
     uint64_t pause_time;   /* total time the world was stopped */
     uint64_t pause_count;  /* number of pauses */
     uint64_t pause_max;    /* longest pause */
-    uint64_t pause_p50;    /* from the histogram (upper bucket bound) */
+    uint64_t pause_p50;    /* from a histogram: at most 25% over, never under */
     uint64_t pause_p99;
     uint64_t pause_hist[VMRT_GC_PAUSE_BUCKETS]; /* bucket i: pauses in [2^i, 2^(i+1)) ns */
     uint64_t bytes_allocated;                   /* total */

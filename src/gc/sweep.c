@@ -8,9 +8,12 @@
  * [INV-EPOCH]. Large objects are swept in the pause (a list walk).
  *
  * Sweeping a block rebuilds its free list from every slot that is free,
- * forwarded (evacuated) or unmarked, and runs with the block owned by the
- * sweeper (b->owned), so no lock is held while touching its memory.
+ * forwarded (evacuated) or unmarked, clearing the payload of the last two
+ * (free slots hold zeroes [INV-ZERO], so allocation need not clear), and runs with the block owned
+ * by the sweeper (b->owned), so no lock is held while touching its memory.
  */
+#include <string.h>
+
 #include "gc_internal.h"
 
 size_t vmrt__gc_sweep_block(struct vmrt_gc *gc, gc_block_t *b)
@@ -23,10 +26,13 @@ size_t vmrt__gc_sweep_block(struct vmrt_gc *gc, gc_block_t *b)
     for (size_t i = b->nslots; i-- > 0;) {
         gc_hdr_t *h = (gc_hdr_t *)(start + i * ss);
         uintptr_t t = h->type;
-        if (t && !(t & 1)) {
-            if (atomic_load_explicit(&h->mark, memory_order_relaxed) == epoch)
-                continue;
-            freed += ss;
+        if (t) {
+            if (!(t & 1)) {
+                if (atomic_load_explicit(&h->mark, memory_order_relaxed) == epoch)
+                    continue;
+                freed += ss;
+            }
+            memset(h + 1, 0, ss - GC_HDR); /* [INV-ZERO]: dead or evacuated payload */
         }
         gc_free_t *f = (gc_free_t *)h;
         f->zero = 0;
@@ -66,7 +72,7 @@ void vmrt__gc_sweep_all(struct vmrt_gc *gc)
             }
         }
     }
-    vmrt__gc_heap_trim(h);
+    vmrt__gc_heap_trim(h, vmrt__gc_heap_headroom(gc));
     pthread_mutex_unlock(&h->lock);
 }
 
