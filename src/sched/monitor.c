@@ -12,7 +12,7 @@
  *
  * Every 10 ms it updates each vCPU's load EWMA (running + queued) and every
  * 100 ms rebalances affine work from the hottest vCPU (mapper.c).
- * When every vCPU is parked it sleeps 20 ms per round instead.
+ * When every vCPU is parked it sleeps until one wakes up (at most 50 ms).
  */
 #include "sched/sched_internal.h"
 
@@ -81,8 +81,15 @@ static void *monitor_main(void *arg)
             vmrt__rebalance(s);
         uint64_t online = atomic_load_explicit(&s->online_mask, relaxed);
         uint64_t idle = atomic_load_explicit(&s->idle_mask, relaxed);
-        uint64_t sleep = online && (idle & online) == online ? 20000000 : tick;
-        vmrt__futex_wait(&s->monitor_word, 0, sleep);
+        bool all_idle = online && (idle & online) == online;
+        if (all_idle) { /* a vCPU leaving park wakes us (monitor_idle) */
+            atomic_store_explicit(&s->monitor_idle, 1, seq_cst);
+            if ((atomic_load_explicit(&s->idle_mask, seq_cst) & online) == online)
+                vmrt__futex_wait(&s->monitor_word, 0, 50000000);
+            atomic_store_explicit(&s->monitor_idle, 0, relaxed);
+        } else {
+            vmrt__futex_wait(&s->monitor_word, 0, tick);
+        }
     }
     return NULL;
 }

@@ -55,6 +55,7 @@ static void preempted_yield(vcpu_t *v, _Atomic uint64_t *counter)
     vmrt__preempt_clear(v);
     atomic_store_explicit(counter, atomic_load_explicit(counter, relaxed) + 1, relaxed);
     v->take_oldest = true;
+    v->preempted = true;
     vmrt__coro_yield_as(VMRT_CORO_READY);
 }
 
@@ -83,7 +84,7 @@ void vmrt__preempt_for_high(struct vmrt_sched *s)
         vcpu_t *v = s->vcpus[i];
         if (!v || atomic_load_explicit(&v->online, relaxed) != V_ONLINE)
             continue;
-        int p = atomic_load_explicit(&v->running_prio, relaxed);
+        int p = atomic_load_explicit(&v->running_prio, seq_cst);
         if (p >= VMRT_PRIO_COUNT)
             return; /* between coroutines: it will pick the High one */
         if (p > worst_prio) {

@@ -145,8 +145,6 @@ enum {
     T_SUSPEND_REQ = 1u << 1, /* suspend at the next scheduling point */
     T_POOLED = 1u << 2,      /* spawned on the scheduler's pool */
     T_LIVE = 1u << 3,        /* scheduled and not yet terminated */
-    T_YIELD = 1u << 4,       /* it yielded (round-robin: take the oldest next) */
-    T_PREEMPTED = 1u << 5,
 };
 
 #define JOIN_DONE   ((wait_t *)(uintptr_t)1)
@@ -260,7 +258,8 @@ typedef struct vcpu {
     uint64_t monitor_busy_ns;
     uint64_t last_run_ns[VMRT_PRIO_COUNT]; /* coarse time a level last ran (anti-starvation) */
     uint32_t pick_count;
-    bool take_oldest;
+    bool take_oldest; /* round-robin: next pick takes the oldest [SCHED-FAIR] */
+    bool preempted;   /* the coroutine just resumed was preempted */
     uint64_t rng;
     uint64_t started_ns;
     vmrt_coro_t *cache[VCPU_CACHE]; /* terminated pooled coroutines kept for reuse */
@@ -317,7 +316,8 @@ struct vmrt_sched {
     /* monitor */
     pthread_t monitor;
     bool has_monitor;
-    _Atomic uint32_t monitor_word;
+    _Atomic uint32_t monitor_word; /* futex; 1 = stop */
+    _Atomic uint32_t monitor_idle; /* monitor in its long sleep: wake it on unpark */
     uint64_t monitor_tick_ns;
     /* stop the world */
     pthread_mutex_t stw_lock;

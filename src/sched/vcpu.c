@@ -78,7 +78,7 @@ static task_t *take_level(vcpu_t *v, int p)
     task_t *t = vmrt__fifo_pop(&v->inbox[p]);
     if (t)
         return t;
-    bool fair = ++v->pick_count % FAIR_EVERY == 0;
+    bool fair = v->pick_count % FAIR_EVERY == 0;
     if (fair && (t = take_global(v, p)))
         return t;
     if ((v->take_oldest || fair) && vmrt__deque_size(&v->dq[p])) {
@@ -108,6 +108,7 @@ task_t *vmrt__vcpu_pick(vcpu_t *v)
     struct vmrt_sched *s = v->s;
     uint64_t now = atomic_load_explicit(&s->coarse_now, relaxed);
     task_t *t;
+    v->pick_count++;
     if (s->cfg.starvation_ns) {
         for (int p = VMRT_PRIO_LOW; p > VMRT_PRIO_HIGH; p--) {
             if (now - v->last_run_ns[p] > s->cfg.starvation_ns && level_has_work(v, p) &&
@@ -181,6 +182,9 @@ static void park_vcpu(vcpu_t *v)
     atomic_store_explicit(&v->c.idle_ns, atomic_load_explicit(&v->c.idle_ns, relaxed) + (t1 - t0),
                           relaxed);
     atomic_store_explicit(&s->coarse_now, t1, relaxed);
+    if (atomic_load_explicit(&s->monitor_idle, relaxed) &&
+        atomic_exchange_explicit(&s->monitor_idle, 0, relaxed))
+        vmrt__futex_wake(&s->monitor_word, 1);
     if (atomic_fetch_and_explicit(&s->idle_mask, ~bit, seq_cst) & bit)
         return; /* timeout or spurious */
     count(&v->c.wakeups);
@@ -310,10 +314,15 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
     }
     atomic_store_explicit(&v->current, t, relaxed);
     atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
-    atomic_store_explicit(&v->running_prio, (int)co->priority, relaxed);
-    atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
     if (atomic_load_explicit(&v->preempt_req, relaxed))
-        vmrt__preempt_clear(v);
+        vmrt__preempt_clear(v); /* stale: meant for the previous coroutine */
+    atomic_store_explicit(&v->running_prio, (int)co->priority, seq_cst);
+    /* A High coroutine that became ready while we picked saw no running
+     * priority here and skipped us: yield to it at the first safepoint. */
+    if (co->priority != VMRT_PRIO_HIGH &&
+        atomic_load_explicit(&s->global[VMRT_PRIO_HIGH].count, seq_cst))
+        vmrt__preempt_request(v);
+    atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
     if (t->ready_ns) {
         vmrt__record_latency(s, vmrt_now_ns() - t->ready_ns);
         t->ready_ns = 0;
@@ -325,12 +334,14 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
     atomic_store_explicit(&v->in_run, 0, release);
     switch (vmrt_coro_state(co)) {
     case VMRT_CORO_READY:
-        flags = atomic_fetch_and_explicit(&t->flags, ~(uint32_t)(T_YIELD | T_PREEMPTED), relaxed);
-        if (flags & (T_YIELD | T_PREEMPTED))
-            v->take_oldest = true;
-        if (flags & T_SUSPEND_REQ) {
+        if (atomic_load_explicit(&t->flags, relaxed) & T_SUSPEND_REQ) {
             atomic_fetch_and_explicit(&t->flags, ~(uint32_t)T_SUSPEND_REQ, relaxed);
             suspend_now(t);
+        } else if (v->preempted) {
+            /* [SCHED-FAIR] a preempted coroutine goes to the global FIFO, so
+             * CPU-bound coroutines take turns across all vCPUs (as in Go). */
+            v->preempted = false;
+            vmrt__sched_ready(s, t, NULL);
         } else {
             vmrt__sched_ready(s, t, v);
         }
