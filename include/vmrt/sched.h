@@ -141,7 +141,8 @@ VMRT_API void vmrt_safepoint_slow(void);
  * slice is spent, a higher-priority coroutine waits, or the world stops. */
 static inline void vmrt_safepoint(void)
 {
-    if (__builtin_expect(vmrt_safepoint_flag != 0, 0))
+    /* a relaxed atomic load: a plain mov on x86-64 and aarch64 */
+    if (__builtin_expect(__atomic_load_n(&vmrt_safepoint_flag, __ATOMIC_RELAXED) != 0, 0))
         vmrt_safepoint_slow();
 }
 

@@ -31,7 +31,7 @@ static uint64_t vcpu_queued(vcpu_t *v)
 static void check_slice(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
 {
     uint64_t seq = atomic_load_explicit(&v->run_seq, relaxed);
-    task_t *t = atomic_load_explicit(&v->current, relaxed);
+    task_t *t = atomic_load_explicit(&v->current, acquire);
     if (!t || seq != v->monitor_seq) {
         v->monitor_seq = seq;
         v->monitor_ticks = 0;

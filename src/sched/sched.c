@@ -114,9 +114,9 @@ static int factory_init(vmrt_coro_t *co, void *arg)
         return -ENOMEM;
     t->co = co;
     t->s = arg;
-    atomic_init(&t->vcpu, -1);
-    atomic_init(&t->migrate_to, -1);
-    atomic_init(&t->flags, T_POOLED);
+    atomic_store(&t->vcpu, -1);
+    atomic_store(&t->migrate_to, -1);
+    atomic_store(&t->flags, T_POOLED);
     co->userdata = t;
     vmrt__reg_add(arg, t);
     return 0;

@@ -312,7 +312,7 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
         vmrt__stw_check(v);
         return;
     }
-    atomic_store_explicit(&v->current, t, relaxed);
+    atomic_store_explicit(&v->current, t, release);
     atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
     if (atomic_load_explicit(&v->preempt_req, relaxed))
         vmrt__preempt_clear(v); /* stale: meant for the previous coroutine */
