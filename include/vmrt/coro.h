@@ -103,9 +103,6 @@ VMRT_API size_t vmrt_coro_stack_size(const vmrt_coro_t *co);
  * unwound). Returns 0 or VMRT_ESTATE if it is running. NULL is a no-op. */
 VMRT_API int vmrt_coro_destroy(vmrt_coro_t *co);
 
-/* Total coroutines created by this process so far (diagnostics). */
-VMRT_API uint64_t vmrt_coro_created_total(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -251,6 +251,14 @@ VMRT_API size_t vmrt_coro_table(vmrt_sched_t *s, vmrt_coro_info_t *out, size_t m
 VMRT_API int vmrt_sched_stop_world(vmrt_sched_t *s);
 VMRT_API int vmrt_sched_start_world(vmrt_sched_t *s);
 
+/* For code on a vCPU that must wait while another thread has the world
+ * stopped but cannot yield (it holds per-thread state, e.g. a GC mutator):
+ * stops the calling vCPU in place — counted as stopped, its coroutine's stack
+ * published up to this frame with registers spilled — until the world is
+ * started again. Returns at once when no stop is in progress or when called
+ * off a vCPU. */
+VMRT_API void vmrt_sched_stw_wait(void);
+
 /* Calls cb for every started, not terminated coroutine of s, with its stack
  * bounds [lo, hi) and the saved stack pointer (live data lies in [sp, hi)).
  * For the calling coroutine sp is the caller's current frame. Call it with

@@ -24,6 +24,7 @@
 #include "sched/sched_internal.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
@@ -112,6 +113,27 @@ void vmrt__stw_check(vcpu_t *v)
         vmrt__futex_wait(&s->stw_word, word, 0);
     }
     atomic_store_explicit(&v->stw_stopped, 0, release);
+}
+
+void vmrt_sched_stw_wait(void)
+{
+    vcpu_t *v = vmrt__vcpu_self();
+    if (!v)
+        return;
+    struct vmrt_sched *s = v->s;
+    vmrt_coro_t *co = vmrt_coro_self();
+    while (atomic_load_explicit(&s->stw, seq_cst)) {
+        jmp_buf regs; /* spills callee-saved registers onto this stack */
+        volatile char here = 0;
+        setjmp(regs);
+        if (co) /* publish the live extent for vmrt_sched_for_each_stack */
+            co->sp =
+                (void *)((uintptr_t)&regs < (uintptr_t)&here ? (uintptr_t)&regs : (uintptr_t)&here);
+        atomic_store_explicit(&v->in_run, 0, release);
+        vmrt__stw_check(v);
+        atomic_store_explicit(&v->in_run, 1, seq_cst); /* then re-check [SCHED-STW] */
+        (void)here;
+    }
 }
 
 int vmrt_sched_stop_world(vmrt_sched_t *s)

@@ -1,0 +1,493 @@
+/* SandboxedVm: configuration, the plan, and starting the guest.
+ *
+ * vmrt_sandbox_new() validates the configuration and turns it into the plan
+ * that the child executes (sandbox_internal.h): namespaces, rlimits, cgroups,
+ * the new root, the seccomp program. Every limit that the host cannot
+ * enforce as asked is either refused (strict, or no fallback exists) or
+ * downgraded to a weaker mechanism and noted in the report.
+ *
+ * Starting: clone() with the namespace flags, CLONE_PIDFD and — where the
+ * child's code may share the parent's memory (not under ASan/TSan, not for
+ * _spawn, not where the kernel or an emulator refuses) — CLONE_VM, which
+ * saves copying the page tables. All signals are blocked around clone so no
+ * handler of the parent runs on the child's stack; the child restores the
+ * mask just before exec. The parent then reads the channel until end-of-file
+ * (exec done) or an error message (set-up failed: step + errno).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox_private.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SB_SHARE_VM 0
+#else
+#define SB_SHARE_VM 1
+#endif
+
+#define EXEC_STACK  (256u << 10)
+#define SPAWN_STACK (8u << 20)
+
+static _Thread_local char last_error[256];
+
+int vmrt__sb_fail(int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+const char *vmrt_sandbox_error(void)
+{
+    return last_error;
+}
+
+void vmrt__sb_note(vmrt_sandbox_report_t *r, const char *fmt, ...)
+{
+    if (r->n_notes >= VMRT_SANDBOX_MAX_NOTES)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->notes[r->n_notes++], sizeof r->notes[0], fmt, ap);
+    va_end(ap);
+}
+
+void vmrt_sandbox_config_init(vmrt_sandbox_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
+    cfg->enable_seccomp = true;
+    cfg->enable_namespaces = true;
+    cfg->enable_cgroups = true;
+    cfg->isolation_level = VMRT_ISOLATION_PROCESS;
+    cfg->stdin_fd = cfg->stdout_fd = cfg->stderr_fd = -1;
+}
+
+void vmrt_limits_init(vmrt_limits_t *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->size = sizeof *lim;
+}
+
+/* A downgrade: an error under strict, else a note. */
+static int downgrade(vmrt_sandbox_t *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int downgrade(vmrt_sandbox_t *sb, const char *fmt, ...)
+{
+    char buf[112];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (sb->cfg.strict)
+        return vmrt__sb_fail(VMRT_EUNSUPPORTED, "strict: %s", buf);
+    vmrt__sb_note(&sb->report, "%s", buf);
+    return 0;
+}
+
+static void add_rlimit(sb_plan_t *p, int resource, uint64_t soft, uint64_t hard)
+{
+    p->rlimits[p->n_rlimits].resource = resource;
+    p->rlimits[p->n_rlimits].rl.rlim_cur = soft;
+    p->rlimits[p->n_rlimits].rl.rlim_max = hard;
+    p->n_rlimits++;
+}
+
+static bool cg_has(const vmrt_sandbox_t *sb, sb_ctrl_t c)
+{
+    return sb->cg.version && (sb->cg.needed & (1u << c));
+}
+
+/* rlimits, and the fallbacks for limits whose cgroup is missing. */
+static int plan_limits(vmrt_sandbox_t *sb)
+{
+    const vmrt_limits_t *l = &sb->lim;
+    sb_plan_t *p = &sb->plan;
+    int err = 0;
+    if (l->max_cpu_time_ns) {
+        uint64_t s = (l->max_cpu_time_ns + 999999999u) / 1000000000u;
+        add_rlimit(p, RLIMIT_CPU, s, s + 1);
+        if (!cg_has(sb, SB_CG_CPUACCT))
+            err = downgrade(sb, "max_cpu_time: per process (RLIMIT_CPU), no cgroup for the tree");
+    }
+    if (l->max_open_files)
+        add_rlimit(p, RLIMIT_NOFILE, l->max_open_files, l->max_open_files);
+    if (l->max_file_size)
+        add_rlimit(p, RLIMIT_FSIZE, l->max_file_size, l->max_file_size);
+    if (!err && l->max_memory && !cg_has(sb, SB_CG_MEMORY)) {
+        add_rlimit(p, RLIMIT_AS, l->max_memory, l->max_memory);
+        err = downgrade(sb, "max_memory: address space per process (RLIMIT_AS), no memory cgroup");
+    }
+    if (!err && l->max_processes && !cg_has(sb, SB_CG_PIDS)) {
+        if (!vmrt__sb_host()->root) {
+            add_rlimit(p, RLIMIT_NPROC, l->max_processes, l->max_processes);
+            err = downgrade(sb, "max_processes: per user (RLIMIT_NPROC), no pids cgroup");
+        } else {
+            err = downgrade(sb, "max_processes: not enforced (root, no pids cgroup)");
+        }
+    }
+    if (!err && l->cpu_quota > 0 && !cg_has(sb, SB_CG_CPU))
+        err = downgrade(sb, "cpu_quota: not enforced (no cpu cgroup)");
+    if (!err && l->vcpus && !cg_has(sb, SB_CG_CPUSET))
+        err = downgrade(sb, "vcpus: not enforced (no cpuset cgroup)");
+    if (!err && l->max_disk_io)
+        err = downgrade(sb, "max_disk_io: budget from %s, checked every %u ms",
+                        cg_has(sb, SB_CG_IO) ? "blkio/io.stat + /proc/PID/io" : "/proc/PID/io",
+                        SB_POLL_MS);
+    return err;
+}
+
+static int plan_binds(vmrt_sandbox_t *sb, const char *const *list, bool writable)
+{
+    sb_plan_t *p = &sb->plan;
+    for (; list && *list; list++) {
+        if ((*list)[0] != '/')
+            return vmrt__sb_fail(-EINVAL, "%s: path must be absolute: %s",
+                                 writable ? "--rw" : "--ro", *list);
+        if (p->n_binds == SB_MAX_BINDS)
+            return vmrt__sb_fail(-E2BIG, "too many --ro/--rw paths (max %d)", SB_MAX_BINDS);
+        struct stat st;
+        if (stat(*list, &st) != 0)
+            return vmrt__sb_fail(-errno, "%s %s: %s", writable ? "--rw" : "--ro", *list,
+                                 strerror(errno));
+        sb_bind_t *b = &p->binds[p->n_binds];
+        if (!(b->path = strdup(*list)))
+            return -ENOMEM;
+        b->writable = writable;
+        b->is_dir = S_ISDIR(st.st_mode);
+        p->n_binds++;
+    }
+    return 0;
+}
+
+static int plan_container(vmrt_sandbox_t *sb)
+{
+    const vmrt_sandbox_host_t *h = vmrt__sb_host();
+    sb_plan_t *p = &sb->plan;
+    bool full = sb->cfg.isolation_level == VMRT_ISOLATION_FULL;
+    if (!h->root && !h->user_namespaces)
+        return vmrt__sb_fail(VMRT_EUNSUPPORTED, "namespaces: not root and no user namespaces");
+    p->clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (sb->cfg.net != VMRT_NET_HOST)
+        p->clone_flags |= CLONE_NEWNET;
+    if (!h->root) {
+        p->clone_flags |= CLONE_NEWUSER;
+        p->map_user = true;
+        snprintf(p->uid_map, sizeof p->uid_map, "0 %u 1", (unsigned)geteuid());
+        snprintf(p->gid_map, sizeof p->gid_map, "0 %u 1", (unsigned)getegid());
+    }
+    if (p->n_cgroup_fds)
+        p->cgroupns_late = true;
+    else
+        p->clone_flags |= CLONE_NEWCGROUP;
+    p->lo_up = sb->cfg.net == VMRT_NET_LOOPBACK;
+    p->new_root = true;
+    p->use_mknod = h->root && !p->map_user;
+    p->hostname = sb->cfg.hostname ? sb->cfg.hostname : "vmrt";
+    p->sysdirs = vmrt__sb_sysdirs(&p->n_sysdirs);
+    uint64_t size = sb->lim.max_memory ? sb->lim.max_memory : 256ull << 20;
+    snprintf(p->root_opts, sizeof p->root_opts, "mode=0755,size=%" PRIu64, size);
+    snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777,size=%" PRIu64, size);
+    int err = plan_binds(sb, sb->cfg.ro_paths, false);
+    if (!err)
+        err = plan_binds(sb, sb->cfg.rw_paths, true);
+    if (err || !full)
+        return err;
+    p->ro_root = p->hidepid = p->drop_caps = true;
+    p->landlock_abi = h->landlock_abi;
+    if (!p->landlock_abi)
+        err = downgrade(sb, "landlock: not available on this kernel");
+    return err;
+}
+
+static int plan_seccomp(vmrt_sandbox_t *sb)
+{
+    const vmrt_sandbox_host_t *h = vmrt__sb_host();
+    if (!sb->cfg.enable_seccomp)
+        return 0;
+    if (!h->seccomp)
+        return downgrade(sb, "seccomp: not available on this host");
+    int err = vmrt__sb_filter_build(&sb->cfg.filter, sb->cfg.isolation_level, &sb->filter);
+    if (err)
+        return err;
+    sb->plan.prog.len = sb->filter.len;
+    sb->plan.prog.filter = sb->filter.insns;
+    sb->plan.want_listener = sb->filter.has_notify;
+    if (sb->filter.len && !h->seccomp_notify)
+        vmrt__sb_note(&sb->report, "seccomp: kills report no syscall name (no user notification)");
+    return 0;
+}
+
+static int plan_network(vmrt_sandbox_t *sb)
+{
+    vmrt_sandbox_config_t *c = &sb->cfg;
+    if (c->net > VMRT_NET_HOST)
+        return vmrt__sb_fail(-EINVAL, "net: bad mode %d", (int)c->net);
+    if (c->net == VMRT_NET_DEFAULT)
+        c->net = c->isolation_level >= VMRT_ISOLATION_CONTAINER ? VMRT_NET_NONE : VMRT_NET_HOST;
+    if (c->isolation_level == VMRT_ISOLATION_FULL && c->net != VMRT_NET_NONE)
+        return vmrt__sb_fail(-EINVAL, "net: isolation full has no network");
+    if (c->isolation_level == VMRT_ISOLATION_PROCESS && c->net != VMRT_NET_HOST)
+        return vmrt__sb_fail(-EINVAL, "net: none/loopback need isolation container");
+    if (!sb->lim.max_network_bandwidth)
+        return 0;
+    if (c->net == VMRT_NET_NONE) {
+        vmrt__sb_note(&sb->report, "max_network_bandwidth: no network, nothing to shape");
+        return 0;
+    }
+    return vmrt__sb_fail(VMRT_EUNSUPPORTED,
+                         "max_network_bandwidth: shaping needs --net none (not implemented for "
+                         "loopback/host)");
+}
+
+static int plan_all(vmrt_sandbox_t *sb)
+{
+    vmrt_sandbox_config_t *c = &sb->cfg;
+    sb_plan_t *p = &sb->plan;
+    p->level = c->isolation_level;
+    p->stdio[0] = c->stdin_fd;
+    p->stdio[1] = c->stdout_fd;
+    p->stdio[2] = c->stderr_fd;
+    p->cwd = c->cwd;
+    int err = plan_network(sb);
+    if (err)
+        return err;
+    if (c->isolation_level == VMRT_ISOLATION_NONE) {
+        const vmrt_limits_t *l = &sb->lim;
+        if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_processes ||
+            l->max_open_files || l->max_file_size || l->vcpus || l->cpu_quota > 0)
+            err = downgrade(sb, "isolation none: only the wall time and in-process caps apply");
+        return err;
+    }
+    p->setsid = p->no_new_privs = true;
+    if (c->enable_cgroups) {
+        err = vmrt__sb_cgroup_create(&sb->cg, &sb->lim, p, &sb->report, c->strict);
+        if (err)
+            return err;
+    }
+    err = plan_limits(sb);
+    if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
+        if (c->enable_namespaces)
+            err = plan_container(sb);
+        else
+            err = downgrade(sb, "namespaces disabled: runs as isolation process");
+    }
+    if (!err)
+        err = plan_seccomp(sb);
+    return err;
+}
+
+/* Copies a versioned struct: fields beyond the caller's size keep defaults. */
+static int copy_versioned(void *dst, size_t dst_size, const void *src, size_t src_size)
+{
+    if (src_size < sizeof(size_t) || src_size > dst_size)
+        return -EINVAL;
+    memcpy(dst, src, src_size);
+    *(size_t *)dst = dst_size;
+    return 0;
+}
+
+int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
+                     const vmrt_limits_t *limits)
+{
+    last_error[0] = '\0';
+    vmrt_sandbox_t *sb = calloc(1, sizeof *sb);
+    if (!sb)
+        return -ENOMEM;
+    vmrt_sandbox_config_init(&sb->cfg);
+    vmrt_limits_init(&sb->lim);
+    sb->pid = sb->pidfd = sb->listener = sb->chan = -1;
+    int err = 0;
+    if (cfg && copy_versioned(&sb->cfg, sizeof sb->cfg, cfg, cfg->size))
+        err = vmrt__sb_fail(-EINVAL, "config: bad size (call vmrt_sandbox_config_init)");
+    if (!err && limits && copy_versioned(&sb->lim, sizeof sb->lim, limits, limits->size))
+        err = vmrt__sb_fail(-EINVAL, "limits: bad size (call vmrt_limits_init)");
+    if (!err && (unsigned)sb->cfg.isolation_level > VMRT_ISOLATION_FULL)
+        err = vmrt__sb_fail(-EINVAL, "isolation: bad level %d", (int)sb->cfg.isolation_level);
+    if (!err && (sb->lim.cpu_quota < 0 || sb->lim.cpu_quota != sb->lim.cpu_quota))
+        err = vmrt__sb_fail(-EINVAL, "cpu_quota: must be positive");
+    sb->report.level = sb->cfg.isolation_level;
+    sb->report.syscall_nr = -1;
+    if (!err)
+        err = plan_all(sb);
+    if (err) {
+        vmrt_sandbox_free(sb);
+        return err;
+    }
+    *out = sb;
+    return 0;
+}
+
+/* --- starting --------------------------------------------------------- */
+
+static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
+{
+    unsigned long flags = sb->plan.clone_flags | SIGCHLD;
+    int pidfd = -1;
+    pid_t pid = -1;
+    if (share_vm)
+        pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_VM | CLONE_PIDFD),
+                    &sb->plan, &pidfd);
+    if (pid < 0)
+        pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_PIDFD), &sb->plan,
+                    &pidfd);
+    if (pid < 0 && errno == EINVAL) { /* no CLONE_PIDFD (old kernel, emulator) */
+        pid = clone(vmrt__sb_child_main, stack_top, (int)flags, &sb->plan);
+        pidfd = -1;
+    }
+    sb->pidfd = pidfd;
+    return pid;
+}
+
+/* Reads the child's messages until exec (EOF). Returns 0 or -errno. */
+static int await_exec(vmrt_sandbox_t *sb)
+{
+    int err = 0;
+    for (;;) {
+        if (sb->listener >= 0) {
+            struct pollfd pf[2] = {{sb->chan, POLLIN, 0}, {sb->listener, POLLIN, 0}};
+            if (poll(pf, 2, -1) < 0 && errno != EINTR)
+                return -errno;
+            if (pf[1].revents & POLLIN)
+                vmrt__sb_take_notification(sb);
+            if (!(pf[0].revents & (POLLIN | POLLHUP)))
+                continue;
+        }
+        sb_msg_t m;
+        ssize_t n = recv(sb->chan, &m, sizeof m, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return err;
+        if (m.kind == SB_MSG_ERROR) {
+            sb->report.reason = VMRT_END_SETUP_FAILED;
+            snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "%s", m.step);
+            sb->report.setup_errno = m.err;
+            vmrt__sb_fail(-m.err, "set-up step %s: %s", m.step, strerror(m.err));
+            err = -m.err;
+        } else if (m.kind == SB_MSG_LISTENER) {
+            sb->listener = sb->pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, sb->pidfd, m.fd, 0) : -1;
+            char ack = 1;
+            (void)!send(sb->chan, &ack, 1, MSG_NOSIGNAL);
+        }
+    }
+}
+
+static int start(vmrt_sandbox_t *sb)
+{
+    if (sb->pid >= 0 || sb->report.reason != VMRT_END_RUNNING)
+        return vmrt__sb_fail(VMRT_ESTATE, "sandbox already started");
+    sb_plan_t *p = &sb->plan;
+    bool share_vm = SB_SHARE_VM && !p->fn;
+    sb->stack_size = p->fn ? SPAWN_STACK : EXEC_STACK;
+    sb->stack = mmap(NULL, sb->stack_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (sb->stack == MAP_FAILED) {
+        sb->stack = NULL;
+        return -errno;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return -errno;
+    sb->chan = sv[0];
+    p->chan = sv[1];
+    p->parent_pid = getpid();
+    p->path_env = getenv("PATH");
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &p->parent_mask);
+    sb->report.wall_ns = 0;
+    sb->start_ns = vmrt_now_ns();
+    pid_t pid = do_clone(sb, (char *)sb->stack + sb->stack_size, share_vm);
+    int clone_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &p->parent_mask, NULL);
+    close(sv[1]);
+    if (pid < 0) {
+        sb->report.reason = VMRT_END_SETUP_FAILED;
+        snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "clone");
+        sb->report.setup_errno = clone_errno;
+        return vmrt__sb_fail(-clone_errno, "clone: %s", strerror(clone_errno));
+    }
+    sb->pid = pid;
+    sb->report.pid = pid;
+    int err = await_exec(sb);
+    munmap(sb->stack, sb->stack_size);
+    sb->stack = NULL;
+    if (err)
+        vmrt__sb_reap(sb);
+    return err;
+}
+
+int vmrt_sandbox_exec(vmrt_sandbox_t *sb, char *const argv[], char *const envp[])
+{
+    if (!argv || !argv[0])
+        return vmrt__sb_fail(-EINVAL, "exec: empty command");
+    sb->plan.argv = argv;
+    sb->plan.envp = envp;
+    sb->plan.fn = NULL;
+    return start(sb);
+}
+
+int vmrt_sandbox_spawn(vmrt_sandbox_t *sb, vmrt_sandbox_fn fn, void *arg)
+{
+    if (!fn)
+        return vmrt__sb_fail(-EINVAL, "spawn: no function");
+    if (sb->cfg.isolation_level == VMRT_ISOLATION_NONE) {
+        if (sb->report.reason != VMRT_END_RUNNING || sb->ran_inline)
+            return VMRT_ESTATE;
+        sb->start_ns = vmrt_now_ns();
+        sb->inline_ret = fn(arg);
+        sb->ran_inline = true;
+        return 0;
+    }
+    sb->plan.fn = fn;
+    sb->plan.fn_arg = arg;
+    return start(sb);
+}
+
+pid_t vmrt_sandbox_pid(const vmrt_sandbox_t *sb)
+{
+    return sb->pid;
+}
+
+void vmrt_sandbox_free(vmrt_sandbox_t *sb)
+{
+    if (!sb)
+        return;
+    if (sb->pid > 0) {
+        vmrt__sb_kill_tree(sb);
+        vmrt__sb_reap(sb);
+    }
+    vmrt__sb_cgroup_destroy(&sb->cg);
+    for (unsigned i = 0; i < sb->plan.n_cgroup_fds; i++)
+        close(sb->plan.cgroup_fds[i]);
+    for (unsigned i = 0; i < sb->plan.n_binds; i++)
+        free((char *)sb->plan.binds[i].path);
+    vmrt__sb_filter_free(&sb->filter);
+    if (sb->stack)
+        munmap(sb->stack, sb->stack_size);
+    if (sb->chan >= 0)
+        close(sb->chan);
+    if (sb->pidfd >= 0)
+        close(sb->pidfd);
+    if (sb->listener >= 0)
+        close(sb->listener);
+    free(sb);
+}

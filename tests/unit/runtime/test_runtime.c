@@ -1,0 +1,130 @@
+/* The runtime object: coroutines on the scheduler allocating in the GC heap
+ * through per-thread mutators, collections that stop every vCPU, and the
+ * statistics snapshot in JSON, Prometheus and text. */
+#include "harness.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <vmrt/vmrt.h>
+
+VT_DEFINE_GLOBALS;
+
+typedef struct node {
+    struct node *next;
+    uint64_t value;
+} node_t;
+
+static const vmrt_gc_type_t node_type = {
+    .name = "node",
+    .size = sizeof(node_t),
+    .ref_map = 1u, /* word 0: next */
+};
+
+typedef struct job {
+    vmrt_runtime_t *rt;
+    uint64_t sum;
+} job_t;
+
+/* Builds a list of 2000 nodes kept in a rooted slot, collecting now and then;
+ * the sum proves the list survived every collection. */
+static void *worker(void *arg)
+{
+    job_t *j = arg;
+    vmrt_gc_mutator_t *m = vmrt_runtime_mutator(j->rt);
+    ASSERT_NOT_NULL(m);
+    void *head = NULL;
+    ASSERT_OK(vmrt_gc_root_add(vmrt_runtime_gc(j->rt), &head));
+    for (uint64_t i = 1; i <= 2000; i++) {
+        m = vmrt_runtime_mutator(j->rt); /* the vCPU (thread) may change across a yield */
+        node_t *n = vmrt_gc_alloc(m, &node_type);
+        ASSERT_NOT_NULL(n);
+        n->value = i;
+        vmrt_gc_write(m, n, &n->next, head);
+        head = n;
+        if (i % 500 == 0) {
+            ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL));
+            vmrt_yield();
+        }
+    }
+    uint64_t sum = 0;
+    for (node_t *n = head; n; n = n->next)
+        sum += n->value;
+    j->sum = sum;
+    ASSERT_OK(vmrt_gc_root_remove(vmrt_runtime_gc(j->rt), &head));
+    return NULL;
+}
+
+static void test_runtime_gc_on_scheduler(void **state)
+{
+    (void)state;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 2;
+    vmrt_runtime_t *rt;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_OK(vmrt_runtime_start(rt));
+    enum { N = 4 };
+    job_t jobs[N];
+    vmrt_coro_t *cos[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (job_t){rt, 0};
+        ASSERT_OK(vmrt_runtime_spawn(rt, &cos[i], NULL, worker, &jobs[i]));
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(vmrt_sched_join(cos[i], NULL));
+        ASSERT_EQ(jobs[i].sum, 2000u * 2001u / 2);
+    }
+    ASSERT_OK(vmrt_runtime_set_guest_stat(rt, "threads", 4));
+
+    char *json = vmrt_runtime_stats_json(rt);
+    ASSERT_NOT_NULL(json);
+    ASSERT_NOT_NULL(strstr(json, "\"context_switches_total\""));
+    ASSERT_NOT_NULL(strstr(json, "\"gc_count\""));
+    ASSERT_NOT_NULL(strstr(json, "\"threads\""));
+    free(json);
+
+    char buf[1 << 15] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    ASSERT_OK(vmrt_runtime_stats_prometheus(rt, f));
+    fclose(f);
+    ASSERT_NOT_NULL(strstr(buf, "vmrt_gc_gc_count "));
+    ASSERT_NOT_NULL(strstr(buf, "vmrt_sched_vcpus_context_switches_total{vcpu=\"0\"}"));
+
+    memset(buf, 0, sizeof buf);
+    f = fmemopen(buf, sizeof buf - 1, "w");
+    ASSERT_OK(vmrt_runtime_stats_print(rt, f));
+    fclose(f);
+    ASSERT_NOT_NULL(strstr(buf, "scheduler: 2 vCPUs"));
+    ASSERT_NOT_NULL(strstr(buf, "gc:"));
+
+    vmrt_gc_stats_t gs;
+    vmrt_gc_stats(vmrt_runtime_gc(rt), &gs);
+    ASSERT_TRUE(gs.gc_count >= N * 4);
+    ASSERT_OK(vmrt_runtime_shutdown(rt, 5000000000ull));
+    vmrt_runtime_destroy(rt);
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    vmrt_runtime_t *rt;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.size = 1;
+    ASSERT_EQ(vmrt_runtime_new(&rt, &cfg), -EINVAL);
+    vmrt_runtime_config_init(&cfg);
+    strcpy(cfg.metrics_listen, "8.8.8.8:80");
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_EQ(vmrt_runtime_start(rt), -EADDRNOTAVAIL);
+    vmrt_runtime_destroy(rt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runtime_gc_on_scheduler),
+        cmocka_unit_test(test_bad_config),
+    };
+    VT_RUN("runtime", tests);
+}

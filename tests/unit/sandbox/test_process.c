@@ -1,0 +1,225 @@
+/* Isolation level PROCESS: exit and signal reports, rlimits, no_new_privs,
+ * die-with-parent, own session, closed fds, wall and CPU time, file size,
+ * set-up failures, kill. Seccomp is off here (test_seccomp covers it) so
+ * these also run under qemu-user. */
+#include "sb_helpers.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+
+VT_DEFINE_GLOBALS;
+
+static void cfg_process(vmrt_sandbox_config_t *c)
+{
+    sbt_config(c, VMRT_ISOLATION_PROCESS);
+    c->enable_seccomp = false;
+}
+
+static void test_exit_code_and_stdout(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    char *argv[] = {"/bin/sh", "-c", "echo hello; exit 3", NULL};
+    sbt_run_t run;
+    sbt_run(&c, NULL, argv, NULL, NULL, &run);
+    ASSERT_OK(run.start_err);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 3);
+    ASSERT_STR_EQ(run.out, "hello\n");
+    ASSERT_TRUE(run.r.wall_ns > 0);
+    ASSERT_TRUE(run.r.pid > 0);
+}
+
+static void test_signal_reported(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    char *argv[] = {"/bin/sh", "-c", "kill -TERM $$", NULL};
+    sbt_run_t run;
+    sbt_run(&c, NULL, argv, NULL, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_SIGNALED);
+    ASSERT_EQ(run.r.signal, SIGTERM);
+}
+
+static void test_path_search_and_enoent(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    char *ok[] = {"true", NULL};
+    sbt_run_t run;
+    sbt_run(&c, NULL, ok, NULL, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    char *missing[] = {"/nonexistent/prog", NULL};
+    sbt_run(&c, NULL, missing, NULL, NULL, &run);
+    ASSERT_EQ(run.start_err, -ENOENT);
+    SBT_ASSERT_REASON(&run, VMRT_END_SETUP_FAILED);
+    ASSERT_STR_EQ(run.r.setup_step, "execve");
+    ASSERT_EQ(run.r.setup_errno, ENOENT);
+}
+
+static int leaked_fd = -1;
+
+/* Inside the child: checks what PROCESS promises. Each failed check is a
+ * distinct exit code. */
+static int check_process_props(void *arg)
+{
+    (void)arg;
+    if (fcntl(leaked_fd, F_GETFD) != -1 || errno != EBADF)
+        return 10; /* fd not closed */
+    if (getsid(0) != getpid() || getpgid(0) != getpid())
+        return 11; /* own session and group */
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+        return 12;
+    int sig = 0;
+    if (prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) != 0 || sig != SIGKILL)
+        return 13; /* die with parent */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur != 64 || rl.rlim_max != 64)
+        return 14;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur != 1 << 20)
+        return 15;
+    if (fcntl(1, F_GETFD) < 0)
+        return 16; /* stdio kept */
+    return 0;
+}
+
+static void test_process_properties(void **state)
+{
+    (void)state;
+    leaked_fd = open("/dev/null", O_RDONLY); /* not CLOEXEC: must still be closed */
+    ASSERT_TRUE(leaked_fd > 2);
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_open_files = 64;
+    l.max_file_size = 1 << 20;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, check_process_props, NULL, &run);
+    close(leaked_fd);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 0);
+}
+
+static int sleep_long(void *arg)
+{
+    (void)arg;
+    sleep(30);
+    return 0;
+}
+
+static void test_wall_time_limit(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_wall_time_ns = 200000000;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, sleep_long, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_WALL_TIME_LIMIT);
+    ASSERT_IN_RANGE(run.r.wall_ns, 150000000, 5000000000ull);
+}
+
+static int spin(void *arg)
+{
+    (void)arg;
+    for (volatile unsigned long i = 0;; i++)
+        ;
+    return 0;
+}
+
+static void test_cpu_time_limit(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    c.enable_cgroups = false; /* RLIMIT_CPU alone: SIGXCPU */
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_cpu_time_ns = 1000000000;
+    l.max_wall_time_ns = 20000000000ull;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, spin, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_CPU_TIME_LIMIT);
+    ASSERT_TRUE(run.r.cpu_user_ns + run.r.cpu_sys_ns >= 900000000ull);
+    ASSERT_EQ(run.r.n_notes, 1); /* per-process only: reported */
+}
+
+static int write_big(void *arg)
+{
+    int fd = open((const char *)arg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    char buf[65536] = {0};
+    for (int i = 0; i < 64; i++)
+        if (write(fd, buf, sizeof buf) < 0)
+            return 1;
+    return 0;
+}
+
+static void test_file_size_limit(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/vmrt-fsize-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    close(fd);
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_file_size = 256 << 10;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, write_big, path, &run);
+    struct stat st;
+    ASSERT_OK(stat(path, &st));
+    unlink(path);
+    SBT_ASSERT_REASON(&run, VMRT_END_FILE_SIZE_LIMIT);
+    ASSERT_EQ(st.st_size, 256 << 10);
+}
+
+static void test_kill(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    vmrt_sandbox_t *sb;
+    ASSERT_OK(vmrt_sandbox_new(&sb, &c, NULL));
+    char *argv[] = {"/bin/sh", "-c", "sleep 30 & sleep 30", NULL};
+    ASSERT_OK(vmrt_sandbox_exec(sb, argv, NULL));
+    ASSERT_EQ(vmrt_sandbox_exec(sb, argv, NULL), VMRT_ESTATE); /* one run per sandbox */
+    pid_t pid = vmrt_sandbox_pid(sb);
+    ASSERT_TRUE(pid > 0);
+    ASSERT_OK(vmrt_sandbox_kill(sb));
+    vmrt_sandbox_report_t r;
+    ASSERT_OK(vmrt_sandbox_wait(sb, &r));
+    ASSERT_EQ(r.reason, VMRT_END_KILLED);
+    ASSERT_EQ(r.signal, SIGKILL);
+    /* The background sleep, in the guest's process group, died too. */
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    ASSERT_EQ(kill(-pid, 0), -1);
+    ASSERT_EQ(errno, ESRCH);
+    vmrt_sandbox_free(sb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_exit_code_and_stdout),
+        cmocka_unit_test(test_signal_reported),
+        cmocka_unit_test(test_path_search_and_enoent),
+        cmocka_unit_test(test_process_properties),
+        cmocka_unit_test(test_wall_time_limit),
+        cmocka_unit_test(test_cpu_time_limit),
+        cmocka_unit_test(test_file_size_limit),
+        cmocka_unit_test(test_kill),
+    };
+    VT_RUN("sandbox_process", tests);
+}

@@ -1,0 +1,178 @@
+/* Sandbox API: defaults, validation errors that name the field, names,
+ * report formats, level NONE. No host feature needed. */
+#include "sb_helpers.h"
+
+#include <jansson.h>
+
+VT_DEFINE_GLOBALS;
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    vmrt_sandbox_config_init(&c);
+    ASSERT_EQ(c.size, sizeof c);
+    ASSERT_TRUE(c.enable_seccomp && c.enable_namespaces && c.enable_cgroups);
+    ASSERT_EQ(c.isolation_level, VMRT_ISOLATION_PROCESS);
+    ASSERT_EQ(c.stdout_fd, -1);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    ASSERT_EQ(l.size, sizeof l);
+    ASSERT_EQ(l.max_memory, 0);
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    vmrt_sandbox_t *sb = NULL;
+    vmrt_sandbox_config_t c;
+    vmrt_sandbox_config_init(&c);
+    c.size = sizeof c + 8;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "config"));
+    vmrt_sandbox_config_init(&c);
+    c.isolation_level = (vmrt_isolation_t)9;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "isolation"));
+    vmrt_sandbox_config_init(&c);
+    c.isolation_level = VMRT_ISOLATION_FULL;
+    c.net = VMRT_NET_HOST;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "net"));
+    ASSERT_NULL(sb);
+}
+
+static void test_unknown_syscall_named(void **state)
+{
+    (void)state;
+    if (!vmrt_sandbox_host()->seccomp)
+        VT_SKIP("seccomp not available (e.g. under qemu-user)");
+    const char *deny[] = {"no_such_syscall", NULL};
+    vmrt_sandbox_config_t c;
+    vmrt_sandbox_config_init(&c);
+    c.filter.denied = deny;
+    vmrt_sandbox_t *sb;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "no_such_syscall"));
+}
+
+static void test_bad_profile_file(void **state)
+{
+    (void)state;
+    if (!vmrt_sandbox_host()->seccomp)
+        VT_SKIP("seccomp not available (e.g. under qemu-user)");
+    vmrt_sandbox_config_t c;
+    vmrt_sandbox_config_init(&c);
+    c.filter.profile = "/nonexistent/profile.json";
+    vmrt_sandbox_t *sb;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "/nonexistent/profile.json"));
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    vmrt_isolation_t l;
+    ASSERT_OK(vmrt_isolation_parse("container", &l));
+    ASSERT_EQ(l, VMRT_ISOLATION_CONTAINER);
+    ASSERT_EQ(vmrt_isolation_parse("jail", &l), -EINVAL);
+    ASSERT_STR_EQ(vmrt_isolation_name(VMRT_ISOLATION_FULL), "full");
+    ASSERT_STR_EQ(vmrt_end_reason_name(VMRT_END_SECCOMP_VIOLATION), "seccomp_violation");
+    ASSERT_STR_EQ(vmrt_end_reason_name(VMRT_END_OUT_OF_MEMORY), "out_of_memory");
+    ASSERT_STR_EQ(vmrt_end_reason_name(VMRT_END_SETUP_FAILED), "setup_failed");
+}
+
+static void test_report_formats(void **state)
+{
+    (void)state;
+    vmrt_sandbox_report_t r;
+    memset(&r, 0, sizeof r);
+    r.reason = VMRT_END_SECCOMP_VIOLATION;
+    r.signal = 9;
+    r.syscall_nr = 321;
+    snprintf(r.syscall_name, sizeof r.syscall_name, "bpf");
+    r.level = VMRT_ISOLATION_CONTAINER;
+    r.peak_memory = 12345;
+    r.n_notes = 1;
+    snprintf(r.notes[0], sizeof r.notes[0], "a downgrade");
+    char *s = vmrt_sandbox_report_json(&r);
+    ASSERT_NOT_NULL(s);
+    json_error_t e;
+    json_t *o = json_loads(s, 0, &e);
+    ASSERT_NOT_NULL(o);
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "reason")), "seccomp_violation");
+    ASSERT_STR_EQ(json_string_value(json_object_get(o, "syscall")), "bpf");
+    ASSERT_EQ(json_integer_value(json_object_get(o, "syscall_nr")), 321);
+    ASSERT_EQ(json_integer_value(json_object_get(o, "peak_memory_bytes")), 12345);
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(o, "notes"), 0)),
+                  "a downgrade");
+    json_decref(o);
+    free(s);
+    char buf[2048] = "";
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    ASSERT_OK(vmrt_sandbox_report_print(&r, f));
+    fclose(f);
+    ASSERT_NOT_NULL(strstr(buf, "reason: seccomp_violation\n"));
+    ASSERT_NOT_NULL(strstr(buf, "syscall: bpf (321)\n"));
+    ASSERT_NOT_NULL(strstr(buf, "note: a downgrade\n"));
+}
+
+static int ret_arg(void *arg)
+{
+    return (int)(intptr_t)arg;
+}
+
+static void test_none_spawn_inline(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    vmrt_sandbox_config_init(&c);
+    c.isolation_level = VMRT_ISOLATION_NONE;
+    vmrt_sandbox_t *sb;
+    ASSERT_OK(vmrt_sandbox_new(&sb, &c, NULL));
+    vmrt_sandbox_report_t r;
+    ASSERT_EQ(vmrt_sandbox_wait(sb, &r), VMRT_ESTATE); /* nothing started */
+    ASSERT_OK(vmrt_sandbox_spawn(sb, ret_arg, (void *)(intptr_t)7));
+    ASSERT_EQ(vmrt_sandbox_pid(sb), -1); /* ran in this thread */
+    ASSERT_OK(vmrt_sandbox_wait(sb, &r));
+    ASSERT_EQ(r.reason, VMRT_END_EXITED);
+    ASSERT_EQ(r.exit_code, 7);
+    vmrt_sandbox_free(sb);
+}
+
+static void test_none_limits_downgrade_or_strict(void **state)
+{
+    (void)state;
+    vmrt_sandbox_config_t c;
+    vmrt_sandbox_config_init(&c);
+    c.isolation_level = VMRT_ISOLATION_NONE;
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_memory = 1 << 20;
+    vmrt_sandbox_t *sb;
+    ASSERT_OK(vmrt_sandbox_new(&sb, &c, &l));
+    vmrt_sandbox_report_t r;
+    ASSERT_OK(vmrt_sandbox_spawn(sb, ret_arg, NULL));
+    ASSERT_OK(vmrt_sandbox_wait(sb, &r));
+    ASSERT_EQ(r.n_notes, 1); /* the downgrade is reported */
+    ASSERT_NOT_NULL(strstr(r.notes[0], "none"));
+    vmrt_sandbox_free(sb);
+    c.strict = true;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), VMRT_EUNSUPPORTED);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "strict"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_unknown_syscall_named),
+        cmocka_unit_test(test_bad_profile_file),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_report_formats),
+        cmocka_unit_test(test_none_spawn_inline),
+        cmocka_unit_test(test_none_limits_downgrade_or_strict),
+    };
+    VT_RUN("sandbox_api", tests);
+}
