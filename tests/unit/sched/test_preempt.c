@@ -275,7 +275,9 @@ static void test_stop_world(void **state)
     vmrt_coro_t *sp[3];
     for (int i = 0; i < 3; i++)
         ASSERT_OK(vmrt_sched_spawn(s, &sp[i], NULL, spinner, (void *)&counts[i]));
-    usleep(10000);
+    for (int i = 0; i < 3; i++) /* every spinner has started (slices rotate them) */
+        while (!atomic_load(&counts[i]))
+            usleep(1000);
     for (int round = 0; round < 3; round++) {
         ASSERT_OK(vmrt_sched_stop_world(s));
         uint64_t before[3];
