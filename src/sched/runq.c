@@ -121,6 +121,20 @@ task_t *vmrt__deque_steal(deque_t *d, bool *retry)
     return t;
 }
 
+task_t *vmrt__deque_take_oldest(deque_t *d)
+{
+    /* The owner knows bottom exactly: no fence needed, only the CAS that
+     * arbitrates with thieves. */
+    int64_t b = atomic_load_explicit(&d->bottom, relaxed);
+    int64_t top = atomic_load_explicit(&d->top, acquire);
+    while (top < b) {
+        task_t *t = atomic_load_explicit(&d->buf[top & d->mask], relaxed);
+        if (atomic_compare_exchange_weak_explicit(&d->top, &top, top + 1, seq_cst, acquire))
+            return t;
+    }
+    return NULL;
+}
+
 int64_t vmrt__deque_size(deque_t *d)
 {
     int64_t b = atomic_load_explicit(&d->bottom, relaxed);

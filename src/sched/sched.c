@@ -176,8 +176,8 @@ int vmrt_sched_new(vmrt_sched_t **out, const vmrt_sched_config_t *cfg)
     vmrt_pool_config_init(&pc);
     pc.max_coroutines = cfg->max_coroutines;
     pc.stack_size = s->cfg.stack_size;
-    pc.idle_max = 4096;
-    pc.idle_high_water = 256;
+    pc.idle_max = 16384;
+    pc.idle_high_water = 4096; /* warm stacks: reuse without page faults */
     pc.factory.init = factory_init;
     pc.factory.fini = factory_fini;
     pc.factory.arg = s;
@@ -410,7 +410,7 @@ void vmrt_sched_destroy(vmrt_sched_t *s)
 
 /* ---- making coroutines ready --------------------------------------------------- */
 
-static _Thread_local unsigned sample_tick;
+static _Thread_local unsigned sample_tick __attribute__((tls_model("initial-exec")));
 
 void vmrt__sched_ready(struct vmrt_sched *s, task_t *t, vcpu_t *from)
 {

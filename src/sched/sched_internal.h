@@ -190,6 +190,8 @@ bool vmrt__deque_push(deque_t *d, task_t *t); /* owner; false if full */
 task_t *vmrt__deque_pop(deque_t *d);          /* owner, newest */
 /* Anyone: oldest; *retry set when a race was lost. */
 task_t *vmrt__deque_steal(deque_t *d, bool *retry);
+/* Owner only: the oldest (round-robin after a yield). */
+task_t *vmrt__deque_take_oldest(deque_t *d);
 int64_t vmrt__deque_size(deque_t *d);
 
 /* A locked FIFO (global queues, per-vCPU inboxes). */
@@ -227,7 +229,7 @@ void vmrt__timer_move(struct vcpu *from, struct vcpu *to);
 
 enum { V_OFFLINE = 0, V_ONLINE, V_RETIRING };
 
-#define VCPU_CACHE 32
+#define VCPU_CACHE 256
 
 typedef struct vcpu_counters {
     _Atomic uint64_t switches, steals, preempt_coop, preempt_signal, parks, wakeups, migrations,

@@ -23,7 +23,7 @@
 #define FAIR_EVERY  61 /* take the oldest local / global work every N picks */
 #define SPIN_ROUNDS 8
 
-static _Thread_local vcpu_t *tls_vcpu;
+static _Thread_local vcpu_t *tls_vcpu __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline)) vcpu_t *vmrt__vcpu_self(void)
 {
@@ -67,7 +67,7 @@ static void take_batch(vcpu_t *v, int p)
 static task_t *take_global(vcpu_t *v, int p)
 {
     task_t *t = vmrt__fifo_pop(&v->s->global[p]);
-    if (t)
+    if (t && p != VMRT_PRIO_HIGH) /* High work stays global: any vCPU takes it at once */
         take_batch(v, p);
     return t;
 }
@@ -83,12 +83,8 @@ static task_t *take_level(vcpu_t *v, int p)
         return t;
     if ((v->take_oldest || fair) && vmrt__deque_size(&v->dq[p])) {
         v->take_oldest = false;
-        bool retry;
-        do {
-            retry = false;
-            t = vmrt__deque_steal(&v->dq[p], &retry);
-        } while (!t && retry);
-    } else {
+        t = vmrt__deque_take_oldest(&v->dq[p]);
+    } else if (vmrt__deque_size(&v->dq[p])) { /* skip the fence of an empty pop */
         t = vmrt__deque_pop(&v->dq[p]);
     }
     if (t)
@@ -123,8 +119,6 @@ task_t *vmrt__vcpu_pick(vcpu_t *v)
             v->last_run_ns[p] = now;
             return t;
         }
-        if (p == VMRT_PRIO_HIGH && (t = vmrt__steal(v, p)))
-            return t;
         v->last_run_ns[p] = now; /* nothing waits at this level: not starved */
     }
     return NULL;
@@ -214,12 +208,16 @@ static task_t *find_work(vcpu_t *v)
             atomic_fetch_add_explicit(&s->nspinning, 1, seq_cst);
             spinning = true;
         }
+        /* Spin briefly (SPIN_ROUNDS), re-checking our queues and stealing.
+         * Longer spins lose on a small shared host: a spinner holds the core
+         * that a vCPU just woken by futex needs. */
         for (int round = 0; round < (spinning ? SPIN_ROUNDS : 1) && !t; round++) {
             for (int p = 0; p < VMRT_PRIO_COUNT && !t; p++)
                 t = vmrt__steal(v, p);
-            if (!t)
-                for (int i = 0; i < 32; i++)
-                    cpu_relax();
+            if (!t && spinning)
+                t = vmrt__vcpu_pick(v);
+            for (int i = 0; !t && i < 32; i++)
+                cpu_relax();
         }
         if (spinning && atomic_fetch_sub_explicit(&s->nspinning, 1, seq_cst) == 1 && t)
             vmrt__wake_idle(s); /* the last spinner found work: there may be more */
@@ -305,23 +303,26 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
         atomic_store_explicit(&t->wait, NULL, relaxed);
         spin_unlock(&t->wait_lock);
     }
+    if (atomic_load_explicit(&v->preempt_req, relaxed))
+        vmrt__preempt_clear(v); /* stale: meant for the previous coroutine */
+    atomic_store_explicit(&v->running_prio, (int)co->priority, relaxed);
+    /* One full fence per switch: in_run (and running_prio before it) are
+     * published before we look at stw [SCHED-STW] and at the High queue. */
     atomic_store_explicit(&v->in_run, 1, seq_cst);
-    if (atomic_load_explicit(&s->stw, seq_cst)) { /* [SCHED-STW] do not start anything */
+    if (atomic_load_explicit(&s->stw, seq_cst)) { /* do not start anything */
+        atomic_store_explicit(&v->running_prio, VMRT_PRIO_COUNT, relaxed);
         atomic_store_explicit(&v->in_run, 0, release);
         vmrt__sched_ready(s, t, v);
         vmrt__stw_check(v);
         return;
     }
-    atomic_store_explicit(&v->current, t, release);
-    atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
-    if (atomic_load_explicit(&v->preempt_req, relaxed))
-        vmrt__preempt_clear(v); /* stale: meant for the previous coroutine */
-    atomic_store_explicit(&v->running_prio, (int)co->priority, seq_cst);
     /* A High coroutine that became ready while we picked saw no running
      * priority here and skipped us: yield to it at the first safepoint. */
     if (co->priority != VMRT_PRIO_HIGH &&
         atomic_load_explicit(&s->global[VMRT_PRIO_HIGH].count, seq_cst))
         vmrt__preempt_request(v);
+    atomic_store_explicit(&v->current, t, release);
+    atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
     atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
     if (t->ready_ns) {
         vmrt__record_latency(s, vmrt_now_ns() - t->ready_ns);
