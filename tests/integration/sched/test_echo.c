@@ -60,7 +60,7 @@ static void *client(void *arg)
     int id = (int)(intptr_t)arg;
     int fd = connect_client();
     for (int r = 0; r < ROUNDS; r++) {
-        char msg[64], back[64];
+        char msg[64], back[64] = {0};
         int len = snprintf(msg, sizeof msg, "client %d round %d", id, r);
         ASSERT_EQ(vmrt_io_write(fd, msg, (size_t)len, 5000000000ull), len);
         ssize_t got = 0;
