@@ -89,8 +89,10 @@ VMRT_API int vmrt_sched_spawn(vmrt_sched_t *s, vmrt_coro_t **out, const vmrt_cor
                               vmrt_coro_fn fn, void *arg);
 
 /* Waits until co terminated and stores its result (may be NULL). A spawned
- * coroutine is recycled by join. Returns 0, VMRT_ECANCELED (it was cancelled
- * before it started), -EINVAL. */
+ * coroutine is recycled by join. A plain thread joining on a scheduler
+ * without vCPU threads runs run_one itself meanwhile. Returns 0,
+ * VMRT_ECANCELED (cancelled before it started, or the joining coroutine was
+ * cancelled), -EINVAL. */
 VMRT_API int vmrt_sched_join(vmrt_coro_t *co, void **result);
 
 /* Gives up the right to join a spawned coroutine. */

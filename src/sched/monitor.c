@@ -48,6 +48,27 @@ static void check_slice(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
         vmrt__preempt_request(v);
 }
 
+/* [SCHED-FAIR] the newest-first end of a deque must not starve its oldest
+ * entry: when a deque's top has not moved for a time slice, the vCPU's next
+ * pick at that level takes the oldest. (A fixed "every N picks" rule would
+ * also start old subtrees of fork-join work early, turning depth-first into
+ * breadth-first and keeping thousands of stacks alive.) */
+static void check_queue_age(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
+{
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++) {
+        int64_t top = atomic_load_explicit(&v->dq[p].top, relaxed);
+        if (!vmrt__deque_size(&v->dq[p]) || top != v->mon_top[p]) {
+            v->mon_top[p] = top;
+            v->mon_top_ticks[p] = 0;
+            continue;
+        }
+        if (++v->mon_top_ticks[p] * tick >= s->cfg.time_slice_ns) {
+            atomic_fetch_or_explicit(&v->fair_req, 1u << p, relaxed);
+            v->mon_top_ticks[p] = 0;
+        }
+    }
+}
+
 static void update_load(vcpu_t *v)
 {
     uint64_t now_load = vcpu_queued(v) * 1000;
@@ -74,6 +95,7 @@ static void *monitor_main(void *arg)
             vmrt__timer_run(v, now);
             if (s->cfg.preemptive && !v->is_embed)
                 check_slice(s, v, tick);
+            check_queue_age(s, v, tick);
             if (rounds % 10 == 0)
                 update_load(v);
         }

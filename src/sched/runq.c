@@ -5,9 +5,10 @@
  * the bottom, so the newest ready coroutine runs next (message-passing
  * locality; the "next slot" of other schedulers) and fork-join trees run
  * depth first, keeping few stacks alive. Thieves take from the top (the
- * oldest). The owner also takes from the top after a yield and every
- * FAIR_EVERY picks, so the bottom cannot starve the rest of the queue
- * [SCHED-FAIR]. Indices grow monotonically (no ABA on top).
+ * oldest). The owner also takes from the top after a yield, and when the
+ * monitor saw the top wait for a whole time slice, so the bottom cannot
+ * starve the rest of the queue [SCHED-FAIR]. Indices grow monotonically
+ * (no ABA on top).
  *
  * Global queues and per-vCPU inboxes are spinlocked FIFOs with an atomic
  * count read without the lock to skip empty queues.

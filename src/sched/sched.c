@@ -575,6 +575,13 @@ int vmrt_sched_join(vmrt_coro_t *co, void **result)
         if (cur != JOIN_DONE)
             return -EINVAL; /* detached or already being joined */
     } else {
+        if (!w.task && !atomic_load(&t->s->online_mask)) {
+            /* a plain thread joining on a scheduler without vCPU threads
+             * drives it itself */
+            while (atomic_load_explicit(&w.state, acquire) != W_WOKEN)
+                if (vmrt_sched_run_one(t->s) <= 0)
+                    sched_yield();
+        }
         int err = vmrt__park(&w, 0);
         if (err) { /* the joiner was cancelled */
             cur = &w;

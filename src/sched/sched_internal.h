@@ -260,8 +260,11 @@ typedef struct vcpu {
     uint64_t monitor_busy_ns;
     uint64_t last_run_ns[VMRT_PRIO_COUNT]; /* coarse time a level last ran (anti-starvation) */
     uint32_t pick_count;
-    bool take_oldest; /* round-robin: next pick takes the oldest [SCHED-FAIR] */
-    bool preempted;   /* the coroutine just resumed was preempted */
+    bool take_oldest;                 /* round-robin: next pick takes the oldest [SCHED-FAIR] */
+    bool preempted;                   /* the coroutine just resumed was preempted */
+    _Atomic uint32_t fair_req;        /* bit p: the oldest of deque p waited a slice (monitor) */
+    int64_t mon_top[VMRT_PRIO_COUNT]; /* monitor-private: deque tops last tick */
+    unsigned mon_top_ticks[VMRT_PRIO_COUNT];
     uint64_t rng;
     uint64_t started_ns;
     vmrt_coro_t *cache[VCPU_CACHE]; /* terminated pooled coroutines kept for reuse */

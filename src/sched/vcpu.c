@@ -81,8 +81,12 @@ static task_t *take_level(vcpu_t *v, int p)
     bool fair = v->pick_count % FAIR_EVERY == 0;
     if (fair && (t = take_global(v, p)))
         return t;
-    if ((v->take_oldest || fair) && vmrt__deque_size(&v->dq[p])) {
+    uint32_t bit = 1u << p;
+    bool starving = atomic_load_explicit(&v->fair_req, relaxed) & bit;
+    if ((v->take_oldest || starving) && vmrt__deque_size(&v->dq[p])) {
         v->take_oldest = false;
+        if (starving)
+            atomic_fetch_and_explicit(&v->fair_req, ~bit, relaxed);
         t = vmrt__deque_take_oldest(&v->dq[p]);
     } else if (vmrt__deque_size(&v->dq[p])) { /* skip the fence of an empty pop */
         t = vmrt__deque_pop(&v->dq[p]);
@@ -191,11 +195,11 @@ static task_t *find_work(vcpu_t *v)
     for (;;) {
         if (atomic_load_explicit(&s->stw, acquire))
             vmrt__stw_check(v);
+        if (atomic_load_explicit(&v->online, acquire) != V_ONLINE)
+            return NULL; /* retiring: the remover moves our queues elsewhere */
         task_t *t = vmrt__vcpu_pick(v);
         if (t)
             return t;
-        if (atomic_load_explicit(&v->online, acquire) != V_ONLINE)
-            return NULL;
         uint64_t due = atomic_load_explicit(&v->timers.earliest, acquire);
         if (due != UINT64_MAX && vmrt__timer_run(v, vmrt_now_ns()))
             continue;

@@ -55,6 +55,10 @@ static void test_mutex(void **state)
     ASSERT_EQ(counter, 17000);
     ASSERT_EQ(vmrt_mutex_trylock(mtx), 0);
     ASSERT_EQ(vmrt_mutex_trylock(mtx), -EBUSY);
+    uint64_t t0 = vmrt_now_ns();
+    ASSERT_EQ(vmrt_mutex_timedlock(mtx, 2000000), VMRT_ETIMEOUT);
+    ASSERT_TRUE(vmrt_now_ns() - t0 >= 2000000);
+    ASSERT_EQ(vmrt_mutex_timedlock(mtx, VMRT_NOWAIT), VMRT_ETIMEOUT);
     ASSERT_EQ(vmrt_mutex_destroy(mtx), -EBUSY);
     ASSERT_OK(vmrt_mutex_unlock(mtx));
     ASSERT_EQ(vmrt_mutex_unlock(mtx), VMRT_ESTATE);
