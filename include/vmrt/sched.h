@@ -89,8 +89,10 @@ VMRT_API int vmrt_sched_spawn(vmrt_sched_t *s, vmrt_coro_t **out, const vmrt_cor
                               vmrt_coro_fn fn, void *arg);
 
 /* Waits until co terminated and stores its result (may be NULL). A spawned
- * coroutine is recycled by join. Returns 0, VMRT_ECANCELED (it was cancelled
- * before it started), -EINVAL. */
+ * coroutine is recycled by join. A plain thread joining on a scheduler
+ * without vCPU threads runs run_one itself meanwhile. Returns 0,
+ * VMRT_ECANCELED (cancelled before it started, or the joining coroutine was
+ * cancelled), -EINVAL. */
 VMRT_API int vmrt_sched_join(vmrt_coro_t *co, void **result);
 
 /* Gives up the right to join a spawned coroutine. */
@@ -141,7 +143,8 @@ VMRT_API void vmrt_safepoint_slow(void);
  * slice is spent, a higher-priority coroutine waits, or the world stops. */
 static inline void vmrt_safepoint(void)
 {
-    if (__builtin_expect(vmrt_safepoint_flag != 0, 0))
+    /* a relaxed atomic load: a plain mov on x86-64 and aarch64 */
+    if (__builtin_expect(__atomic_load_n(&vmrt_safepoint_flag, __ATOMIC_RELAXED) != 0, 0))
         vmrt_safepoint_slow();
 }
 

@@ -147,6 +147,7 @@ int vmrt_vcpu_remove(vmrt_sched_t *s, unsigned id)
     }
     atomic_store(&v->online, V_RETIRING);
     atomic_fetch_and(&s->online_mask, ~(1ull << id));
+    vmrt__preempt_request(v); /* its coroutine yields at the next safepoint */
     if (v->has_thread) {
         atomic_fetch_and(&s->idle_mask, ~(1ull << id));
         atomic_store(&v->park_word, 1);

@@ -12,7 +12,7 @@
  *
  * Every 10 ms it updates each vCPU's load EWMA (running + queued) and every
  * 100 ms rebalances affine work from the hottest vCPU (mapper.c).
- * When every vCPU is parked it sleeps 20 ms per round instead.
+ * When every vCPU is parked it sleeps until one wakes up (at most 50 ms).
  */
 #include "sched/sched_internal.h"
 
@@ -31,7 +31,7 @@ static uint64_t vcpu_queued(vcpu_t *v)
 static void check_slice(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
 {
     uint64_t seq = atomic_load_explicit(&v->run_seq, relaxed);
-    task_t *t = atomic_load_explicit(&v->current, relaxed);
+    task_t *t = atomic_load_explicit(&v->current, acquire);
     if (!t || seq != v->monitor_seq) {
         v->monitor_seq = seq;
         v->monitor_ticks = 0;
@@ -46,6 +46,27 @@ static void check_slice(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
     }
     if (vmrt__work_visible(v) || atomic_load_explicit(&t->flags, relaxed) & T_SUSPEND_REQ)
         vmrt__preempt_request(v);
+}
+
+/* [SCHED-FAIR] the newest-first end of a deque must not starve its oldest
+ * entry: when a deque's top has not moved for a time slice, the vCPU's next
+ * pick at that level takes the oldest. (A fixed "every N picks" rule would
+ * also start old subtrees of fork-join work early, turning depth-first into
+ * breadth-first and keeping thousands of stacks alive.) */
+static void check_queue_age(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
+{
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++) {
+        int64_t top = atomic_load_explicit(&v->dq[p].top, relaxed);
+        if (!vmrt__deque_size(&v->dq[p]) || top != v->mon_top[p]) {
+            v->mon_top[p] = top;
+            v->mon_top_ticks[p] = 0;
+            continue;
+        }
+        if (++v->mon_top_ticks[p] * tick >= s->cfg.time_slice_ns) {
+            atomic_fetch_or_explicit(&v->fair_req, 1u << p, relaxed);
+            v->mon_top_ticks[p] = 0;
+        }
+    }
 }
 
 static void update_load(vcpu_t *v)
@@ -74,6 +95,7 @@ static void *monitor_main(void *arg)
             vmrt__timer_run(v, now);
             if (s->cfg.preemptive && !v->is_embed)
                 check_slice(s, v, tick);
+            check_queue_age(s, v, tick);
             if (rounds % 10 == 0)
                 update_load(v);
         }
@@ -81,8 +103,15 @@ static void *monitor_main(void *arg)
             vmrt__rebalance(s);
         uint64_t online = atomic_load_explicit(&s->online_mask, relaxed);
         uint64_t idle = atomic_load_explicit(&s->idle_mask, relaxed);
-        uint64_t sleep = online && (idle & online) == online ? 20000000 : tick;
-        vmrt__futex_wait(&s->monitor_word, 0, sleep);
+        bool all_idle = online && (idle & online) == online;
+        if (all_idle) { /* a vCPU leaving park wakes us (monitor_idle) */
+            atomic_store_explicit(&s->monitor_idle, 1, seq_cst);
+            if ((atomic_load_explicit(&s->idle_mask, seq_cst) & online) == online)
+                vmrt__futex_wait(&s->monitor_word, 0, 50000000);
+            atomic_store_explicit(&s->monitor_idle, 0, relaxed);
+        } else {
+            vmrt__futex_wait(&s->monitor_word, 0, tick);
+        }
     }
     return NULL;
 }

@@ -1,5 +1,6 @@
-/* I/O readiness for coroutines: one epoll instance per scheduler, served by a
- * poller thread started at the first wait.
+/* I/O readiness for coroutines: one epoll instance per process (fds are
+ * process-wide), served by a poller thread started at the first wait and
+ * shared by the schedulers that use it.
  *
  * Each fd has a poll descriptor (allocated in chunks on first use) holding
  * at most one read and one write waiter plus "ready" bits. Fds are
@@ -40,8 +41,7 @@ struct netpoll {
     _Atomic(pd_t *) chunks[PD_CHUNKS];
 };
 
-/* Poll descriptors are global (fds are process-wide); the epoll instance
- * belongs to the first scheduler that waits on I/O... kept per process. */
+/* The process-wide poller, reference-counted by schedulers. */
 static struct netpoll *global_np;
 static pthread_mutex_t np_lock = PTHREAD_MUTEX_INITIALIZER;
 static int np_users;
@@ -105,6 +105,9 @@ static void *poller_main(void *arg)
 
 static struct netpoll *netpoll_get(struct vmrt_sched *s)
 {
+    struct netpoll *have = __atomic_load_n(&s->np, __ATOMIC_ACQUIRE);
+    if (have)
+        return have;
     pthread_mutex_lock(&s->np_lock);
     if (s->np) {
         pthread_mutex_unlock(&s->np_lock);
@@ -132,7 +135,7 @@ static struct netpoll *netpoll_get(struct vmrt_sched *s)
     }
     if (global_np) {
         np_users++;
-        s->np = global_np;
+        __atomic_store_n(&s->np, global_np, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&np_lock);
     pthread_mutex_unlock(&s->np_lock);
@@ -146,7 +149,7 @@ void vmrt__netpoll_fini(struct vmrt_sched *s)
         pthread_mutex_unlock(&s->np_lock);
         return;
     }
-    s->np = NULL;
+    __atomic_store_n(&s->np, NULL, __ATOMIC_RELEASE);
     pthread_mutex_lock(&np_lock);
     if (--np_users == 0) {
         struct netpoll *np = global_np;
@@ -245,16 +248,15 @@ static int io_wait(int fd, int events, uint64_t deadline)
 static void make_nonblock(int fd)
 {
     vmrt_sched_t *s = vmrt_sched_current();
-    pd_t *pd = NULL;
-    if (s && s->np)
-        pd = pd_get(s->np, fd);
-    if (pd && pd->nonblock)
+    struct netpoll *np = s ? __atomic_load_n(&s->np, __ATOMIC_ACQUIRE) : NULL;
+    pd_t *pd = np ? pd_get(np, fd) : NULL;
+    if (pd && __atomic_load_n(&pd->nonblock, __ATOMIC_RELAXED))
         return;
     int fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK))
         (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     if (pd)
-        pd->nonblock = true;
+        __atomic_store_n(&pd->nonblock, true, __ATOMIC_RELAXED);
 }
 
 int vmrt_io_wait(int fd, int events, uint64_t timeout_ns)
@@ -353,7 +355,8 @@ int vmrt_io_close(int fd)
         if (pd->ww)
             vmrt__wake(pd->ww, -EBADF);
         pd->rw = pd->ww = NULL;
-        pd->registered = pd->rready = pd->wready = pd->nonblock = false;
+        pd->registered = pd->rready = pd->wready = false;
+        __atomic_store_n(&pd->nonblock, false, __ATOMIC_RELAXED);
         spin_unlock(&pd->lock);
     }
     pthread_mutex_unlock(&np_lock);

@@ -56,6 +56,7 @@ static void preempted_yield(vcpu_t *v, _Atomic uint64_t *counter)
     vmrt__preempt_clear(v);
     atomic_store_explicit(counter, atomic_load_explicit(counter, relaxed) + 1, relaxed);
     v->take_oldest = true;
+    v->preempted = true;
     vmrt__coro_yield_as(VMRT_CORO_READY);
 }
 
@@ -73,27 +74,24 @@ void vmrt_safepoint_slow(void)
         preempted_yield(v, &v->c.preempt_coop);
 }
 
+/* Asks every vCPU that runs lower-priority work to yield at its next
+ * safepoint: the first to get there runs the High coroutine, the others
+ * resume their work after one switch. Asking only the lowest one would leave
+ * the High coroutine waiting whenever the host deschedules that vCPU's
+ * thread (a 2-core VM shared with other load does, often). */
 void vmrt__preempt_for_high(struct vmrt_sched *s)
 {
     if (atomic_load_explicit(&s->idle_mask, relaxed))
         return; /* an idle vCPU was woken for it */
     unsigned n = atomic_load_explicit(&s->nslots, acquire);
-    vcpu_t *worst = NULL;
-    int worst_prio = VMRT_PRIO_HIGH;
     for (unsigned i = 0; i < n; i++) {
         vcpu_t *v = s->vcpus[i];
         if (!v || atomic_load_explicit(&v->online, relaxed) != V_ONLINE)
             continue;
-        int p = atomic_load_explicit(&v->running_prio, relaxed);
-        if (p >= VMRT_PRIO_COUNT)
-            return; /* between coroutines: it will pick the High one */
-        if (p > worst_prio) {
-            worst_prio = p;
-            worst = v;
-        }
+        int p = atomic_load_explicit(&v->running_prio, seq_cst);
+        if (p > VMRT_PRIO_HIGH && p < VMRT_PRIO_COUNT)
+            vmrt__preempt_request(v);
     }
-    if (worst)
-        vmrt__preempt_request(worst);
 }
 
 /* ---- stop the world [SCHED-STW] ----------------------------------------------

@@ -5,9 +5,10 @@
  * the bottom, so the newest ready coroutine runs next (message-passing
  * locality; the "next slot" of other schedulers) and fork-join trees run
  * depth first, keeping few stacks alive. Thieves take from the top (the
- * oldest). The owner also takes from the top after a yield and every
- * FAIR_EVERY picks, so the bottom cannot starve the rest of the queue
- * [SCHED-FAIR]. Indices grow monotonically (no ABA on top).
+ * oldest). The owner also takes from the top after a yield, and when the
+ * monitor saw the top wait for a whole time slice, so the bottom cannot
+ * starve the rest of the queue [SCHED-FAIR]. Indices grow monotonically
+ * (no ABA on top).
  *
  * Global queues and per-vCPU inboxes are spinlocked FIFOs with an atomic
  * count read without the lock to skip empty queues.
@@ -119,6 +120,20 @@ task_t *vmrt__deque_steal(deque_t *d, bool *retry)
         return NULL;
     }
     return t;
+}
+
+task_t *vmrt__deque_take_oldest(deque_t *d)
+{
+    /* The owner knows bottom exactly: no fence needed, only the CAS that
+     * arbitrates with thieves. */
+    int64_t b = atomic_load_explicit(&d->bottom, relaxed);
+    int64_t top = atomic_load_explicit(&d->top, acquire);
+    while (top < b) {
+        task_t *t = atomic_load_explicit(&d->buf[top & d->mask], relaxed);
+        if (atomic_compare_exchange_weak_explicit(&d->top, &top, top + 1, seq_cst, acquire))
+            return t;
+    }
+    return NULL;
 }
 
 int64_t vmrt__deque_size(deque_t *d)

@@ -114,9 +114,9 @@ static int factory_init(vmrt_coro_t *co, void *arg)
         return -ENOMEM;
     t->co = co;
     t->s = arg;
-    atomic_init(&t->vcpu, -1);
-    atomic_init(&t->migrate_to, -1);
-    atomic_init(&t->flags, T_POOLED);
+    atomic_store(&t->vcpu, -1);
+    atomic_store(&t->migrate_to, -1);
+    atomic_store(&t->flags, T_POOLED);
     co->userdata = t;
     vmrt__reg_add(arg, t);
     return 0;
@@ -176,8 +176,8 @@ int vmrt_sched_new(vmrt_sched_t **out, const vmrt_sched_config_t *cfg)
     vmrt_pool_config_init(&pc);
     pc.max_coroutines = cfg->max_coroutines;
     pc.stack_size = s->cfg.stack_size;
-    pc.idle_max = 4096;
-    pc.idle_high_water = 256;
+    pc.idle_max = 16384;
+    pc.idle_high_water = 4096; /* warm stacks: reuse without page faults */
     pc.factory.init = factory_init;
     pc.factory.fini = factory_fini;
     pc.factory.arg = s;
@@ -410,7 +410,7 @@ void vmrt_sched_destroy(vmrt_sched_t *s)
 
 /* ---- making coroutines ready --------------------------------------------------- */
 
-static _Thread_local unsigned sample_tick;
+static _Thread_local unsigned sample_tick __attribute__((tls_model("initial-exec")));
 
 void vmrt__sched_ready(struct vmrt_sched *s, task_t *t, vcpu_t *from)
 {
@@ -575,6 +575,13 @@ int vmrt_sched_join(vmrt_coro_t *co, void **result)
         if (cur != JOIN_DONE)
             return -EINVAL; /* detached or already being joined */
     } else {
+        if (!w.task && !atomic_load(&t->s->online_mask)) {
+            /* a plain thread joining on a scheduler without vCPU threads
+             * drives it itself */
+            while (atomic_load_explicit(&w.state, acquire) != W_WOKEN)
+                if (vmrt_sched_run_one(t->s) <= 0)
+                    sched_yield();
+        }
         int err = vmrt__park(&w, 0);
         if (err) { /* the joiner was cancelled */
             cur = &w;

@@ -145,8 +145,6 @@ enum {
     T_SUSPEND_REQ = 1u << 1, /* suspend at the next scheduling point */
     T_POOLED = 1u << 2,      /* spawned on the scheduler's pool */
     T_LIVE = 1u << 3,        /* scheduled and not yet terminated */
-    T_YIELD = 1u << 4,       /* it yielded (round-robin: take the oldest next) */
-    T_PREEMPTED = 1u << 5,
 };
 
 #define JOIN_DONE   ((wait_t *)(uintptr_t)1)
@@ -192,6 +190,8 @@ bool vmrt__deque_push(deque_t *d, task_t *t); /* owner; false if full */
 task_t *vmrt__deque_pop(deque_t *d);          /* owner, newest */
 /* Anyone: oldest; *retry set when a race was lost. */
 task_t *vmrt__deque_steal(deque_t *d, bool *retry);
+/* Owner only: the oldest (round-robin after a yield). */
+task_t *vmrt__deque_take_oldest(deque_t *d);
 int64_t vmrt__deque_size(deque_t *d);
 
 /* A locked FIFO (global queues, per-vCPU inboxes). */
@@ -229,7 +229,7 @@ void vmrt__timer_move(struct vcpu *from, struct vcpu *to);
 
 enum { V_OFFLINE = 0, V_ONLINE, V_RETIRING };
 
-#define VCPU_CACHE 32
+#define VCPU_CACHE 256
 
 typedef struct vcpu_counters {
     _Atomic uint64_t switches, steals, preempt_coop, preempt_signal, parks, wakeups, migrations,
@@ -260,7 +260,11 @@ typedef struct vcpu {
     uint64_t monitor_busy_ns;
     uint64_t last_run_ns[VMRT_PRIO_COUNT]; /* coarse time a level last ran (anti-starvation) */
     uint32_t pick_count;
-    bool take_oldest;
+    bool take_oldest;                 /* round-robin: next pick takes the oldest [SCHED-FAIR] */
+    bool preempted;                   /* the coroutine just resumed was preempted */
+    _Atomic uint32_t fair_req;        /* bit p: the oldest of deque p waited a slice (monitor) */
+    int64_t mon_top[VMRT_PRIO_COUNT]; /* monitor-private: deque tops last tick */
+    unsigned mon_top_ticks[VMRT_PRIO_COUNT];
     uint64_t rng;
     uint64_t started_ns;
     vmrt_coro_t *cache[VCPU_CACHE]; /* terminated pooled coroutines kept for reuse */
@@ -317,7 +321,8 @@ struct vmrt_sched {
     /* monitor */
     pthread_t monitor;
     bool has_monitor;
-    _Atomic uint32_t monitor_word;
+    _Atomic uint32_t monitor_word; /* futex; 1 = stop */
+    _Atomic uint32_t monitor_idle; /* monitor in its long sleep: wake it on unpark */
     uint64_t monitor_tick_ns;
     /* stop the world */
     pthread_mutex_t stw_lock;

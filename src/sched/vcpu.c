@@ -23,7 +23,7 @@
 #define FAIR_EVERY  61 /* take the oldest local / global work every N picks */
 #define SPIN_ROUNDS 8
 
-static _Thread_local vcpu_t *tls_vcpu;
+static _Thread_local vcpu_t *tls_vcpu __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline)) vcpu_t *vmrt__vcpu_self(void)
 {
@@ -67,7 +67,7 @@ static void take_batch(vcpu_t *v, int p)
 static task_t *take_global(vcpu_t *v, int p)
 {
     task_t *t = vmrt__fifo_pop(&v->s->global[p]);
-    if (t)
+    if (t && p != VMRT_PRIO_HIGH) /* High work stays global: any vCPU takes it at once */
         take_batch(v, p);
     return t;
 }
@@ -78,17 +78,17 @@ static task_t *take_level(vcpu_t *v, int p)
     task_t *t = vmrt__fifo_pop(&v->inbox[p]);
     if (t)
         return t;
-    bool fair = ++v->pick_count % FAIR_EVERY == 0;
+    bool fair = v->pick_count % FAIR_EVERY == 0;
     if (fair && (t = take_global(v, p)))
         return t;
-    if ((v->take_oldest || fair) && vmrt__deque_size(&v->dq[p])) {
+    uint32_t bit = 1u << p;
+    bool starving = atomic_load_explicit(&v->fair_req, relaxed) & bit;
+    if ((v->take_oldest || starving) && vmrt__deque_size(&v->dq[p])) {
         v->take_oldest = false;
-        bool retry;
-        do {
-            retry = false;
-            t = vmrt__deque_steal(&v->dq[p], &retry);
-        } while (!t && retry);
-    } else {
+        if (starving)
+            atomic_fetch_and_explicit(&v->fair_req, ~bit, relaxed);
+        t = vmrt__deque_take_oldest(&v->dq[p]);
+    } else if (vmrt__deque_size(&v->dq[p])) { /* skip the fence of an empty pop */
         t = vmrt__deque_pop(&v->dq[p]);
     }
     if (t)
@@ -108,6 +108,7 @@ task_t *vmrt__vcpu_pick(vcpu_t *v)
     struct vmrt_sched *s = v->s;
     uint64_t now = atomic_load_explicit(&s->coarse_now, relaxed);
     task_t *t;
+    v->pick_count++;
     if (s->cfg.starvation_ns) {
         for (int p = VMRT_PRIO_LOW; p > VMRT_PRIO_HIGH; p--) {
             if (now - v->last_run_ns[p] > s->cfg.starvation_ns && level_has_work(v, p) &&
@@ -122,8 +123,6 @@ task_t *vmrt__vcpu_pick(vcpu_t *v)
             v->last_run_ns[p] = now;
             return t;
         }
-        if (p == VMRT_PRIO_HIGH && (t = vmrt__steal(v, p)))
-            return t;
         v->last_run_ns[p] = now; /* nothing waits at this level: not starved */
     }
     return NULL;
@@ -181,6 +180,9 @@ static void park_vcpu(vcpu_t *v)
     atomic_store_explicit(&v->c.idle_ns, atomic_load_explicit(&v->c.idle_ns, relaxed) + (t1 - t0),
                           relaxed);
     atomic_store_explicit(&s->coarse_now, t1, relaxed);
+    if (atomic_load_explicit(&s->monitor_idle, relaxed) &&
+        atomic_exchange_explicit(&s->monitor_idle, 0, relaxed))
+        vmrt__futex_wake(&s->monitor_word, 1);
     if (atomic_fetch_and_explicit(&s->idle_mask, ~bit, seq_cst) & bit)
         return; /* timeout or spurious */
     count(&v->c.wakeups);
@@ -193,11 +195,11 @@ static task_t *find_work(vcpu_t *v)
     for (;;) {
         if (atomic_load_explicit(&s->stw, acquire))
             vmrt__stw_check(v);
+        if (atomic_load_explicit(&v->online, acquire) != V_ONLINE)
+            return NULL; /* retiring: the remover moves our queues elsewhere */
         task_t *t = vmrt__vcpu_pick(v);
         if (t)
             return t;
-        if (atomic_load_explicit(&v->online, acquire) != V_ONLINE)
-            return NULL;
         uint64_t due = atomic_load_explicit(&v->timers.earliest, acquire);
         if (due != UINT64_MAX && vmrt__timer_run(v, vmrt_now_ns()))
             continue;
@@ -210,12 +212,16 @@ static task_t *find_work(vcpu_t *v)
             atomic_fetch_add_explicit(&s->nspinning, 1, seq_cst);
             spinning = true;
         }
+        /* Spin briefly (SPIN_ROUNDS), re-checking our queues and stealing.
+         * Longer spins lose on a small shared host: a spinner holds the core
+         * that a vCPU just woken by futex needs. */
         for (int round = 0; round < (spinning ? SPIN_ROUNDS : 1) && !t; round++) {
             for (int p = 0; p < VMRT_PRIO_COUNT && !t; p++)
                 t = vmrt__steal(v, p);
-            if (!t)
-                for (int i = 0; i < 32; i++)
-                    cpu_relax();
+            if (!t && spinning)
+                t = vmrt__vcpu_pick(v);
+            for (int i = 0; !t && i < 32; i++)
+                cpu_relax();
         }
         if (spinning && atomic_fetch_sub_explicit(&s->nspinning, 1, seq_cst) == 1 && t)
             vmrt__wake_idle(s); /* the last spinner found work: there may be more */
@@ -301,19 +307,27 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
         atomic_store_explicit(&t->wait, NULL, relaxed);
         spin_unlock(&t->wait_lock);
     }
+    if (atomic_load_explicit(&v->preempt_req, relaxed))
+        vmrt__preempt_clear(v); /* stale: meant for the previous coroutine */
+    atomic_store_explicit(&v->running_prio, (int)co->priority, relaxed);
+    /* One full fence per switch: in_run (and running_prio before it) are
+     * published before we look at stw [SCHED-STW] and at the High queue. */
     atomic_store_explicit(&v->in_run, 1, seq_cst);
-    if (atomic_load_explicit(&s->stw, seq_cst)) { /* [SCHED-STW] do not start anything */
+    if (atomic_load_explicit(&s->stw, seq_cst)) { /* do not start anything */
+        atomic_store_explicit(&v->running_prio, VMRT_PRIO_COUNT, relaxed);
         atomic_store_explicit(&v->in_run, 0, release);
         vmrt__sched_ready(s, t, v);
         vmrt__stw_check(v);
         return;
     }
-    atomic_store_explicit(&v->current, t, relaxed);
+    /* A High coroutine that became ready while we picked saw no running
+     * priority here and skipped us: yield to it at the first safepoint. */
+    if (co->priority != VMRT_PRIO_HIGH &&
+        atomic_load_explicit(&s->global[VMRT_PRIO_HIGH].count, seq_cst))
+        vmrt__preempt_request(v);
+    atomic_store_explicit(&v->current, t, release);
     atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
-    atomic_store_explicit(&v->running_prio, (int)co->priority, relaxed);
     atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
-    if (atomic_load_explicit(&v->preempt_req, relaxed))
-        vmrt__preempt_clear(v);
     if (t->ready_ns) {
         vmrt__record_latency(s, vmrt_now_ns() - t->ready_ns);
         t->ready_ns = 0;
@@ -325,12 +339,14 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
     atomic_store_explicit(&v->in_run, 0, release);
     switch (vmrt_coro_state(co)) {
     case VMRT_CORO_READY:
-        flags = atomic_fetch_and_explicit(&t->flags, ~(uint32_t)(T_YIELD | T_PREEMPTED), relaxed);
-        if (flags & (T_YIELD | T_PREEMPTED))
-            v->take_oldest = true;
-        if (flags & T_SUSPEND_REQ) {
+        if (atomic_load_explicit(&t->flags, relaxed) & T_SUSPEND_REQ) {
             atomic_fetch_and_explicit(&t->flags, ~(uint32_t)T_SUSPEND_REQ, relaxed);
             suspend_now(t);
+        } else if (v->preempted) {
+            /* [SCHED-FAIR] a preempted coroutine goes to the global FIFO, so
+             * CPU-bound coroutines take turns across all vCPUs (as in Go). */
+            v->preempted = false;
+            vmrt__sched_ready(s, t, NULL);
         } else {
             vmrt__sched_ready(s, t, v);
         }

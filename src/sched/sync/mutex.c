@@ -41,6 +41,13 @@ int vmrt_mutex_trylock(vmrt_mutex_t *m)
 
 int vmrt_mutex_lock(vmrt_mutex_t *m)
 {
+    return vmrt_mutex_timedlock(m, 0);
+}
+
+/* A waiter that times out unlinks itself; if unlock claimed it first, the
+ * hand-off wins and it owns the lock ([SCHED-PARK]: one claim succeeds). */
+int vmrt_mutex_timedlock(vmrt_mutex_t *m, uint64_t timeout_ns)
+{
     if (!m)
         return -EINVAL;
     for (int i = 0; i < 64; i++) {
@@ -48,6 +55,8 @@ int vmrt_mutex_lock(vmrt_mutex_t *m)
             return 0;
         cpu_relax();
     }
+    if (timeout_ns == VMRT_NOWAIT)
+        return VMRT_ETIMEOUT;
     spin_lock(&m->lock);
     if (atomic_exchange_explicit(&m->locked, 2, acquire) == 0) {
         if (!m->q.head)
@@ -60,7 +69,7 @@ int vmrt_mutex_lock(vmrt_mutex_t *m)
     vmrt__wait_init(&w);
     vmrt__waitq_push(&m->q, &n);
     spin_unlock(&m->lock);
-    int r = vmrt__park(&w, 0);
+    int r = vmrt__park(&w, vmrt__deadline(timeout_ns));
     if (r) {
         spin_lock(&m->lock);
         vmrt__waitq_unlink(&m->q, &n);

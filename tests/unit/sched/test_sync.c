@@ -1,12 +1,375 @@
+/* Sync primitives: mutex, condition variable, semaphore, channels (buffered,
+ * unbuffered, close, select with timeout), wait group, blocking offload; on
+ * coroutines and across plain threads. */
 #include "harness.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include <vmrt/vmrt.h>
+
 VT_DEFINE_GLOBALS;
-static void t(void **s)
+
+static vmrt_sched_t *make(unsigned vcpus)
 {
-    (void)s;
-    VT_SKIP("todo");
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = vcpus;
+    vmrt_sched_t *s;
+    ASSERT_OK(vmrt_sched_new(&s, &cfg));
+    ASSERT_OK(vmrt_sched_start(s));
+    return s;
 }
+
+/* ---- mutex: many coroutines increment a shared counter ---- */
+static vmrt_mutex_t *mtx;
+static long counter;
+
+static void *incr(void *arg)
+{
+    for (int i = 0; i < 1000; i++) {
+        ASSERT_OK(vmrt_mutex_lock(mtx));
+        long v = counter;
+        if (i % 100 == 0)
+            vmrt_yield(); /* hold the lock across a yield */
+        counter = v + 1;
+        ASSERT_OK(vmrt_mutex_unlock(mtx));
+    }
+    return arg;
+}
+
+static void test_mutex(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(2);
+    ASSERT_OK(vmrt_mutex_new(&mtx));
+    counter = 0;
+    vmrt_coro_t *co[16];
+    for (int i = 0; i < 16; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &co[i], NULL, incr, NULL));
+    incr(NULL); /* and a plain thread too */
+    for (int i = 0; i < 16; i++)
+        ASSERT_OK(vmrt_sched_join(co[i], NULL));
+    ASSERT_EQ(counter, 17000);
+    ASSERT_EQ(vmrt_mutex_trylock(mtx), 0);
+    ASSERT_EQ(vmrt_mutex_trylock(mtx), -EBUSY);
+    uint64_t t0 = vmrt_now_ns();
+    ASSERT_EQ(vmrt_mutex_timedlock(mtx, 2000000), VMRT_ETIMEOUT);
+    ASSERT_TRUE(vmrt_now_ns() - t0 >= 2000000);
+    ASSERT_EQ(vmrt_mutex_timedlock(mtx, VMRT_NOWAIT), VMRT_ETIMEOUT);
+    ASSERT_EQ(vmrt_mutex_destroy(mtx), -EBUSY);
+    ASSERT_OK(vmrt_mutex_unlock(mtx));
+    ASSERT_EQ(vmrt_mutex_unlock(mtx), VMRT_ESTATE);
+    ASSERT_OK(vmrt_mutex_destroy(mtx));
+    vmrt_sched_destroy(s);
+}
+
+/* ---- producer/consumer over a buffered channel ---- */
+static vmrt_chan_t *ch;
+
+static void *producer(void *arg)
+{
+    int base = (int)(intptr_t)arg;
+    for (int i = 0; i < 1000; i++) {
+        int v = base + i;
+        ASSERT_OK(vmrt_chan_send(ch, &v, 0));
+    }
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    (void)arg;
+    long sum = 0;
+    int v;
+    int r;
+    while ((r = vmrt_chan_recv(ch, &v, 0)) == 0)
+        sum += v;
+    ASSERT_EQ(r, VMRT_ECLOSED);
+    return (void *)sum;
+}
+
+static void run_prodcons(size_t cap)
+{
+    vmrt_sched_t *s = make(2);
+    ASSERT_OK(vmrt_chan_new(&ch, sizeof(int), cap));
+    vmrt_coro_t *p[4], *c[3];
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &c[i], NULL, consumer, NULL));
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &p[i], NULL, producer, (void *)(intptr_t)(i * 1000)));
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(vmrt_sched_join(p[i], NULL));
+    ASSERT_OK(vmrt_chan_close(ch));
+    ASSERT_EQ(vmrt_chan_close(ch), VMRT_ECLOSED);
+    long total = 0;
+    for (int i = 0; i < 3; i++) {
+        void *r;
+        ASSERT_OK(vmrt_sched_join(c[i], &r));
+        total += (long)r;
+    }
+    ASSERT_EQ(total, 3999L * 4000 / 2);
+    int v = 1;
+    ASSERT_EQ(vmrt_chan_send(ch, &v, 0), VMRT_ECLOSED);
+    ASSERT_OK(vmrt_chan_destroy(ch));
+    vmrt_sched_destroy(s);
+}
+
+static void test_chan_buffered(void **state)
+{
+    (void)state;
+    run_prodcons(16);
+}
+
+static void test_chan_unbuffered(void **state)
+{
+    (void)state;
+    run_prodcons(0);
+}
+
+static void test_chan_buffer_drains_after_close(void **state)
+{
+    (void)state;
+    ASSERT_OK(vmrt_chan_new(&ch, sizeof(int), 4));
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(vmrt_chan_send(ch, &i, VMRT_NOWAIT));
+    ASSERT_EQ(vmrt_chan_len(ch), 3);
+    ASSERT_OK(vmrt_chan_close(ch));
+    int v;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(vmrt_chan_recv(ch, &v, VMRT_NOWAIT));
+        ASSERT_EQ(v, i);
+    }
+    ASSERT_EQ(vmrt_chan_recv(ch, &v, VMRT_NOWAIT), VMRT_ECLOSED);
+    ASSERT_OK(vmrt_chan_destroy(ch));
+    /* unbuffered, nobody waiting: nowait send fails, timed recv times out */
+    ASSERT_OK(vmrt_chan_new(&ch, sizeof(int), 0));
+    ASSERT_EQ(vmrt_chan_send(ch, &v, VMRT_NOWAIT), VMRT_ETIMEOUT);
+    uint64_t t0 = vmrt_now_ns();
+    ASSERT_EQ(vmrt_chan_recv(ch, &v, 2000000), VMRT_ETIMEOUT);
+    ASSERT_TRUE(vmrt_now_ns() - t0 >= 2000000);
+    ASSERT_OK(vmrt_chan_destroy(ch));
+}
+
+/* ---- select ---- */
+static vmrt_chan_t *ca, *cb;
+
+static void *select_loop(void *arg)
+{
+    (void)arg;
+    int got_a = 0, got_b = 0, timeouts = 0;
+    for (;;) {
+        int va, vb;
+        vmrt_select_case_t cases[] = {{ca, VMRT_SELECT_RECV, &va}, {cb, VMRT_SELECT_RECV, &vb}};
+        int closed = -1;
+        int r = vmrt_chan_select(cases, 2, 20000000, &closed);
+        if (r == 0) {
+            ASSERT_EQ(va, 1);
+            got_a++;
+        } else if (r == 1) {
+            ASSERT_EQ(vb, 2);
+            got_b++;
+        } else if (r == VMRT_ETIMEOUT) {
+            timeouts++;
+            if (got_a == 100 && got_b == 100)
+                break;
+        } else {
+            ASSERT_EQ(r, VMRT_ECLOSED);
+            ASSERT_TRUE(closed == 0 || closed == 1);
+            break;
+        }
+    }
+    ASSERT_EQ(got_a, 100);
+    ASSERT_EQ(got_b, 100);
+    return (void *)(intptr_t)timeouts;
+}
+
+static void *sender(void *arg)
+{
+    vmrt_chan_t *c = arg;
+    int v = c == ca ? 1 : 2;
+    for (int i = 0; i < 100; i++)
+        ASSERT_OK(vmrt_chan_send(c, &v, 0));
+    return NULL;
+}
+
+static void test_select(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(2);
+    ASSERT_OK(vmrt_chan_new(&ca, sizeof(int), 0));
+    ASSERT_OK(vmrt_chan_new(&cb, sizeof(int), 3));
+    vmrt_coro_t *sel, *sa, *sb;
+    ASSERT_OK(vmrt_sched_spawn(s, &sel, NULL, select_loop, NULL));
+    ASSERT_OK(vmrt_sched_spawn(s, &sa, NULL, sender, ca));
+    ASSERT_OK(vmrt_sched_spawn(s, &sb, NULL, sender, cb));
+    ASSERT_OK(vmrt_sched_join(sa, NULL));
+    ASSERT_OK(vmrt_sched_join(sb, NULL));
+    void *r;
+    ASSERT_OK(vmrt_sched_join(sel, &r));
+    ASSERT_TRUE((intptr_t)r >= 1); /* it ended through a timeout */
+    /* select with a send case and a timeout */
+    int v = 5, out = 0;
+    vmrt_select_case_t cases[] = {{ca, VMRT_SELECT_SEND, &v}, {cb, VMRT_SELECT_RECV, &out}};
+    ASSERT_EQ(vmrt_chan_select(cases, 2, VMRT_NOWAIT, NULL), VMRT_ETIMEOUT);
+    uint64_t t0 = vmrt_now_ns();
+    ASSERT_EQ(vmrt_chan_select(cases, 2, 3000000, NULL), VMRT_ETIMEOUT);
+    ASSERT_TRUE(vmrt_now_ns() - t0 >= 3000000);
+    ASSERT_OK(vmrt_chan_close(cb));
+    int closed = -1;
+    ASSERT_EQ(vmrt_chan_select(cases, 2, 0, &closed), VMRT_ECLOSED);
+    ASSERT_EQ(closed, 1);
+    ASSERT_OK(vmrt_chan_destroy(ca));
+    ASSERT_OK(vmrt_chan_destroy(cb));
+    vmrt_sched_destroy(s);
+}
+
+/* ---- condition variable + semaphore + wait group ---- */
+static vmrt_cond_t *cv;
+static int ready_flag;
+
+static void *cond_waiter(void *arg)
+{
+    (void)arg;
+    ASSERT_OK(vmrt_mutex_lock(mtx));
+    while (!ready_flag)
+        ASSERT_OK(vmrt_cond_wait(cv, mtx, 0));
+    ASSERT_OK(vmrt_mutex_unlock(mtx));
+    return NULL;
+}
+
+static void test_cond(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(2);
+    ASSERT_OK(vmrt_mutex_new(&mtx));
+    ASSERT_OK(vmrt_cond_new(&cv));
+    ready_flag = 0;
+    vmrt_coro_t *co[8];
+    for (int i = 0; i < 8; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &co[i], NULL, cond_waiter, NULL));
+    usleep(5000);
+    ASSERT_OK(vmrt_mutex_lock(mtx));
+    ready_flag = 1;
+    ASSERT_OK(vmrt_cond_broadcast(cv));
+    ASSERT_OK(vmrt_mutex_unlock(mtx));
+    for (int i = 0; i < 8; i++)
+        ASSERT_OK(vmrt_sched_join(co[i], NULL));
+    ASSERT_OK(vmrt_mutex_lock(mtx));
+    ASSERT_EQ(vmrt_cond_wait(cv, mtx, 1000000), VMRT_ETIMEOUT);
+    ASSERT_OK(vmrt_mutex_unlock(mtx));
+    ASSERT_OK(vmrt_cond_destroy(cv));
+    ASSERT_OK(vmrt_mutex_destroy(mtx));
+    vmrt_sched_destroy(s);
+}
+
+static vmrt_sem_t *sem;
+static atomic_int inside, max_inside;
+
+static void *sem_user(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        ASSERT_OK(vmrt_sem_wait(sem, 0));
+        int n = atomic_fetch_add(&inside, 1) + 1;
+        int m = atomic_load(&max_inside);
+        while (n > m && !atomic_compare_exchange_weak(&max_inside, &m, n))
+            ;
+        vmrt_yield();
+        atomic_fetch_sub(&inside, 1);
+        ASSERT_OK(vmrt_sem_post(sem));
+    }
+    return NULL;
+}
+
+static vmrt_waitgroup_t *wg;
+
+static void *wg_worker(void *arg)
+{
+    (void)arg;
+    sem_user(NULL);
+    ASSERT_OK(vmrt_waitgroup_done(wg));
+    return NULL;
+}
+
+static void test_sem_waitgroup(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(2);
+    ASSERT_OK(vmrt_sem_new(&sem, 3));
+    ASSERT_OK(vmrt_waitgroup_new(&wg));
+    ASSERT_OK(vmrt_waitgroup_add(wg, 10));
+    for (int i = 0; i < 10; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, NULL, NULL, wg_worker, NULL));
+    ASSERT_OK(vmrt_waitgroup_wait(wg, 0));
+    ASSERT_TRUE(atomic_load(&max_inside) <= 3);
+    ASSERT_TRUE(atomic_load(&max_inside) >= 1);
+    ASSERT_EQ(vmrt_sem_value(sem), 3);
+    ASSERT_EQ(vmrt_waitgroup_add(wg, -1), -EINVAL);
+    ASSERT_OK(vmrt_waitgroup_add(wg, 1));
+    ASSERT_EQ(vmrt_waitgroup_wait(wg, 1000000), VMRT_ETIMEOUT);
+    ASSERT_OK(vmrt_waitgroup_done(wg));
+    ASSERT_OK(vmrt_waitgroup_destroy(wg));
+    ASSERT_OK(vmrt_sem_destroy(sem));
+    vmrt_sched_destroy(s);
+}
+
+/* ---- blocking offload: a sleeping call does not hold the vCPU ---- */
+static void *blocking_sleep(void *arg)
+{
+    usleep(50000);
+    return arg;
+}
+
+static atomic_int ticks;
+
+static void *offloader(void *arg)
+{
+    return vmrt_blocking(blocking_sleep, arg);
+}
+
+static void *ticker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        atomic_fetch_add(&ticks, 1);
+        vmrt_sleep_ns(1000000);
+    }
+    return NULL;
+}
+
+static void test_blocking(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(1);
+    vmrt_coro_t *o[4], *t;
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &o[i], NULL, offloader, (void *)(intptr_t)(i + 1)));
+    ASSERT_OK(vmrt_sched_spawn(s, &t, NULL, ticker, NULL));
+    ASSERT_OK(vmrt_sched_join(t, NULL));
+    ASSERT_EQ(atomic_load(&ticks), 20);
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        ASSERT_OK(vmrt_sched_join(o[i], &r));
+        ASSERT_EQ((intptr_t)r, i + 1);
+    }
+    ASSERT_EQ((intptr_t)vmrt_blocking(blocking_sleep, (void *)9), 9); /* plain thread */
+    vmrt_sched_destroy(s);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(t)};
-    VT_RUN("x", tests);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mutex),
+        cmocka_unit_test(test_chan_buffered),
+        cmocka_unit_test(test_chan_unbuffered),
+        cmocka_unit_test(test_chan_buffer_drains_after_close),
+        cmocka_unit_test(test_select),
+        cmocka_unit_test(test_cond),
+        cmocka_unit_test(test_sem_waitgroup),
+        cmocka_unit_test(test_blocking),
+    };
+    VT_RUN("sync", tests);
 }
