@@ -202,7 +202,9 @@ static int plan_container(vmrt_sandbox_t *sb)
     p->use_mknod = h->root && !p->map_user;
     p->hostname = sb->cfg.hostname ? sb->cfg.hostname : "vmrt";
     p->sysdirs = vmrt__sb_sysdirs(&p->n_sysdirs);
-    uint64_t size = sb->lim.max_memory ? sb->lim.max_memory : 256ull << 20;
+    /* tmpfs pages count against the memory cgroup: half the memory limit
+     * lets a full disk show as ENOSPC rather than as an OOM kill. */
+    uint64_t size = sb->lim.max_memory ? sb->lim.max_memory / 2 : 256ull << 20;
     snprintf(p->root_opts, sizeof p->root_opts, "mode=0755,size=%" PRIu64, size);
     snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777,size=%" PRIu64, size);
     int err = plan_binds(sb, sb->cfg.ro_paths, false);

@@ -128,6 +128,11 @@ static int add_conditionals(rule_set_t *rs, bool strict)
     if ((nr = resolve("clone")) >= 0) /* fork and threads, never namespaces */
         err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                   (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_MASKED_EQ, NS_FLAGS, 0)});
+    /* Under strict the default kills without a name: name these. */
+    for (unsigned long bit = 1; strict && !err && nr >= 0 && bit; bit <<= 1)
+        if (bit & NS_FLAGS)
+            err = add(rs, nr, ACT_KILL_MARK, 1,
+                      (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit)});
     if (!err && (nr = resolve("clone3")) >= 0)
         err = add(rs, nr, SCMP_ACT_ERRNO(ENOSYS), 0, NULL);
     if (!err && (nr = resolve("ioctl")) >= 0) {
@@ -153,6 +158,14 @@ static int add_conditionals(rule_set_t *rs, bool strict)
             for (int i = 0; !err && i < 3; i++)
                 err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                           (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_EQ, (uint64_t)fams[i])});
+            /* every other family: kill and report by name */
+            for (uint64_t f = 0; !err && f < AF_INET6; f++)
+                if (f != AF_UNIX && f != AF_INET)
+                    err = add(rs, nr, ACT_KILL_MARK, 1,
+                              (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_EQ, f)});
+            if (!err)
+                err = add(rs, nr, ACT_KILL_MARK, 1,
+                          (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_GT, AF_INET6)});
         } else {
             err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                       (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_NE, AF_VSOCK)});

@@ -165,6 +165,8 @@ static vmrt_end_reason_t status_reason(const vmrt_sandbox_t *sb, const sb_cgroup
     bool failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
     if (u->oom_kills && failed)
         return VMRT_END_OUT_OF_MEMORY;
+    if (u->pids_max_events && failed)
+        return VMRT_END_PROCESS_LIMIT; /* a refused fork made it fail */
     if (WIFEXITED(st))
         return VMRT_END_EXITED;
     switch (WTERMSIG(st)) {
