@@ -160,6 +160,8 @@ typedef struct sb_filter {
 
 int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level,
                           sb_filter_t *out);
+int vmrt__sb_filter_compile(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, bool notify,
+                            sb_filter_t *out);
 void vmrt__sb_filter_free(sb_filter_t *f);
 const char *const *vmrt__sb_profile_default_denied(void);
 const char *const *vmrt__sb_profile_strict_allowed(void);
