@@ -65,7 +65,8 @@ static const char config_json[] =
     "  {\"destination\": \"/etc\", \"type\": \"bind\", \"source\": \"/etc\",\n"
     "   \"options\": [\"rbind\", \"ro\"]}],\n"
     " \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\"},\n"
-    "   {\"type\": \"ipc\"}, {\"type\": \"uts\"}, {\"type\": \"mount\"}, {\"type\": \"cgroup\"}]}}\n";
+    "   {\"type\": \"ipc\"}, {\"type\": \"uts\"}, {\"type\": \"mount\"}, {\"type\": "
+    "\"cgroup\"}]}}\n";
 
 /* Writes the bundle into a fresh directory; returns its path. */
 static char *make_bundle(void)
@@ -73,8 +74,8 @@ static char *make_bundle(void)
     static char dir[] = "/tmp/vmrt-crun-XXXXXX";
     if (!mkdtemp(dir))
         return NULL;
-    static const char *const dirs[] = {"rootfs", "rootfs/usr", "rootfs/etc", "rootfs/proc",
-                                       "rootfs/dev",  "rootfs/tmp"};
+    static const char *const dirs[] = {"rootfs",      "rootfs/usr", "rootfs/etc",
+                                       "rootfs/proc", "rootfs/dev", "rootfs/tmp"};
     static const char *const links[][2] = {{"usr/bin", "rootfs/bin"},
                                            {"usr/lib", "rootfs/lib"},
                                            {"usr/lib64", "rootfs/lib64"},
@@ -143,8 +144,8 @@ int main(int argc, char **argv)
         char *a[] = {BWRAP_COMMON, "/bin/true", NULL};
         us = bench_spawn_loop(a, n);
     } else if (!strcmp(c, "bwrap-full")) {
-        char *a[] = {BWRAP_COMMON, "--unshare-net", "--cap-drop", "ALL", "--new-session",
-                     "/bin/true", NULL};
+        char *a[] = {BWRAP_COMMON,    "--unshare-net", "--cap-drop", "ALL",
+                     "--new-session", "/bin/true",     NULL};
         us = bench_spawn_loop(a, n);
     } else if (!strcmp(c, "firejail")) {
         char *a[] = {"firejail", "--noprofile", "--quiet", "--net=none", "/bin/true", NULL};

@@ -105,7 +105,8 @@ int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t 
     if (!cg->needed || !version)
         return 0;
     cg->version = version;
-    int err = version == 2 ? vmrt__sb_cgv2_setup(cg, lim, plan) : vmrt__sb_cgv1_setup(cg, lim, plan);
+    int err =
+        version == 2 ? vmrt__sb_cgv2_setup(cg, lim, plan) : vmrt__sb_cgv1_setup(cg, lim, plan);
     if (err) {
         vmrt__sb_cgroup_destroy(cg);
         for (unsigned i = 0; i < plan->n_cgroup_fds; i++)

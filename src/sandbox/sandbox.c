@@ -348,8 +348,7 @@ static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
         pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_VM | CLONE_PIDFD),
                     &sb->plan, &pidfd);
     if (pid < 0)
-        pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_PIDFD), &sb->plan,
-                    &pidfd);
+        pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_PIDFD), &sb->plan, &pidfd);
     if (pid < 0 && errno == EINVAL) { /* no CLONE_PIDFD (old kernel, emulator) */
         pid = clone(vmrt__sb_child_main, stack_top, (int)flags, &sb->plan);
         pidfd = -1;

@@ -155,8 +155,8 @@ static int add_conditionals(rule_set_t *rs, bool strict)
             err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                       (struct scmp_arg_cmp[]){SCMP_A1_32(SCMP_CMP_GT, TIOCLINUX)});
         for (unsigned long v = TIOCSTI + 1; !err && v < TIOCLINUX; v++)
-            err = add(rs, nr, SCMP_ACT_ALLOW, 1,
-                      (struct scmp_arg_cmp[]){SCMP_A1_32(SCMP_CMP_EQ, v)});
+            err =
+                add(rs, nr, SCMP_ACT_ALLOW, 1, (struct scmp_arg_cmp[]){SCMP_A1_32(SCMP_CMP_EQ, v)});
     }
     if (!err && (nr = resolve("socket")) >= 0) {
         if (strict) {
@@ -367,8 +367,9 @@ int vmrt__sb_filter_compile(const vmrt_syscall_filter_t *f, vmrt_isolation_t lev
 static bool from_blob(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, sb_filter_t *out)
 {
 #if VMRT_SB_HAVE_BLOBS
-    const char *profile = f->profile ? f->profile : level == VMRT_ISOLATION_FULL ? "strict"
-                                                                                 : "default";
+    const char *profile = f->profile                     ? f->profile
+                          : level == VMRT_ISOLATION_FULL ? "strict"
+                                                         : "default";
     if ((f->allowed && *f->allowed) || (f->denied && *f->denied) ||
         f->default_action != VMRT_SYSCALL_DEFAULT || !vmrt__sb_host()->seccomp_notify)
         return false;
@@ -394,8 +395,7 @@ static bool from_blob(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, sb
 /* The filter for f at level. out->len == 0 when no filter is needed
  * (profile "none" with nothing added). Errors: -EINVAL (bad name or file:
  * see vmrt_sandbox_error), -ENOMEM, libseccomp's -errno. */
-int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level,
-                          sb_filter_t *out)
+int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, sb_filter_t *out)
 {
     memset(out, 0, sizeof *out);
     if (from_blob(f, level, out))

@@ -27,9 +27,9 @@ VT_DEFINE_GLOBALS;
 
 enum { L_PROC = 1, L_CONT = 2, L_FULL = 4, L_ALL = 7 };
 
-static pid_t host_pid;       /* a host process the guest must not reach */
-static char host_file[64];   /* a host file outside the new root */
-static int host_port;        /* a listener on the host's loopback */
+static pid_t host_pid;     /* a host process the guest must not reach */
+static char host_file[64]; /* a host file outside the new root */
+static int host_port;      /* a listener on the host's loopback */
 
 /* Runs fn at each level in `levels`; expects a violation of `syscall` (name)
  * or, when NULL, a clean exit 0. */

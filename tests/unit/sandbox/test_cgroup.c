@@ -176,10 +176,8 @@ static void test_cgroups_removed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memory_oom),
-        cmocka_unit_test(test_process_limit),
-        cmocka_unit_test(test_cpu_time_over_tree),
-        cmocka_unit_test(test_disk_io_budget),
+        cmocka_unit_test(test_memory_oom),         cmocka_unit_test(test_process_limit),
+        cmocka_unit_test(test_cpu_time_over_tree), cmocka_unit_test(test_disk_io_budget),
         cmocka_unit_test(test_cgroups_removed),
     };
     VT_RUN("sandbox_cgroup", tests);

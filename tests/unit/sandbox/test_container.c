@@ -183,10 +183,8 @@ static void test_bad_bind_named(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_namespaces_and_root),
-        cmocka_unit_test(test_ro_rw_binds),
-        cmocka_unit_test(test_net_modes),
-        cmocka_unit_test(test_exec_in_container),
+        cmocka_unit_test(test_namespaces_and_root), cmocka_unit_test(test_ro_rw_binds),
+        cmocka_unit_test(test_net_modes),           cmocka_unit_test(test_exec_in_container),
         cmocka_unit_test(test_bad_bind_named),
     };
     VT_RUN("sandbox_container", tests);

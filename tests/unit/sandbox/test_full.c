@@ -36,9 +36,8 @@ static int check_full(void *arg)
     if (!strstr(buf, "hidepid=invisible") && !strstr(buf, "hidepid=2"))
         return 15;
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons(22),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(22), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) == 0)
         return 16; /* no network */
     return 0;

@@ -219,14 +219,10 @@ static void test_kill(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exit_code_and_stdout),
-        cmocka_unit_test(test_signal_reported),
-        cmocka_unit_test(test_path_search_and_enoent),
-        cmocka_unit_test(test_process_properties),
-        cmocka_unit_test(test_wall_time_limit),
-        cmocka_unit_test(test_cpu_time_limit),
-        cmocka_unit_test(test_file_size_limit),
-        cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_exit_code_and_stdout),   cmocka_unit_test(test_signal_reported),
+        cmocka_unit_test(test_path_search_and_enoent), cmocka_unit_test(test_process_properties),
+        cmocka_unit_test(test_wall_time_limit),        cmocka_unit_test(test_cpu_time_limit),
+        cmocka_unit_test(test_file_size_limit),        cmocka_unit_test(test_kill),
     };
     VT_RUN("sandbox_process", tests);
 }

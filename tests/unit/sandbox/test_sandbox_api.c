@@ -104,8 +104,7 @@ static void test_report_formats(void **state)
     ASSERT_STR_EQ(json_string_value(json_object_get(o, "syscall")), "bpf");
     ASSERT_EQ(json_integer_value(json_object_get(o, "syscall_nr")), 321);
     ASSERT_EQ(json_integer_value(json_object_get(o, "peak_memory_bytes")), 12345);
-    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(o, "notes"), 0)),
-                  "a downgrade");
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(o, "notes"), 0)), "a downgrade");
     json_decref(o);
     free(s);
     char buf[2048] = "";

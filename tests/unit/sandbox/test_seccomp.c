@@ -154,8 +154,8 @@ static void test_default_action_errno(void **state)
     /* Profile none + default errno: only the listed calls work. getppid is
      * not listed, so it fails with the errno; the rest of the child's life
      * (write, exit) is allowed. */
-    const char *allow[] = {"write", "exit", "exit_group", "rt_sigprocmask", "close",
-                           "recvfrom", "sendto", "execve", "munmap", "rseq", NULL};
+    const char *allow[] = {"write",  "exit",   "exit_group", "rt_sigprocmask", "close", "recvfrom",
+                           "sendto", "execve", "munmap",     "rseq",           NULL};
     vmrt_syscall_filter_t f = {.profile = "none",
                                .allowed = allow,
                                .default_action = VMRT_SYSCALL_ERRNO,
