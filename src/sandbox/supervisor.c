@@ -151,6 +151,10 @@ static void supervise(vmrt_sandbox_t *sb)
             break;
         if (sb->listener >= 0 && (pf[n - 1].revents & POLLIN))
             vmrt__sb_take_notification(sb);
+        else if (sb->listener >= 0 && (pf[n - 1].revents & (POLLHUP | POLLERR))) {
+            close(sb->listener); /* no task left under the filter */
+            sb->listener = -1;
+        }
         bool exited = sb->pidfd >= 0 ? (pf[0].revents & POLLIN) != 0 : child_exited(sb);
         if (exited)
             break;

@@ -5,6 +5,8 @@
 
 #include <sys/syscall.h>
 
+#include "sandbox/sandbox_internal.h"
+
 VT_DEFINE_GLOBALS;
 
 static int call_getppid(void *arg)
@@ -166,6 +168,27 @@ static void test_default_action_errno(void **state)
     ASSERT_EQ(run.r.exit_code, ENOSYS);
 }
 
+/* The programs generated at build time equal what libseccomp makes now. */
+static void test_builtin_blobs_match(void **state)
+{
+    (void)state;
+    if (!vmrt_sandbox_host()->seccomp_notify)
+        VT_SKIP("no seccomp user notification: built-in programs are not used");
+    static const char *const profiles[] = {"default", "strict"};
+    for (int i = 0; i < 2; i++) {
+        vmrt_syscall_filter_t f = {.profile = profiles[i]};
+        sb_filter_t a, b;
+        ASSERT_OK(vmrt__sb_filter_build(&f, VMRT_ISOLATION_PROCESS, &a));
+        ASSERT_OK(vmrt__sb_filter_compile(&f, VMRT_ISOLATION_PROCESS, true, &b));
+        ASSERT_TRUE(a.len > 100);
+        ASSERT_EQ(a.len, b.len);
+        ASSERT_EQ(memcmp(a.insns, b.insns, a.len * sizeof *a.insns), 0);
+        ASSERT_TRUE(a.has_notify && b.has_notify);
+        vmrt__sb_filter_free(&a);
+        vmrt__sb_filter_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_strict_profile),
         cmocka_unit_test(test_oci_profile),
         cmocka_unit_test(test_default_action_errno),
+        cmocka_unit_test(test_builtin_blobs_match),
     };
     VT_RUN("sandbox_seccomp", tests);
 }
