@@ -254,9 +254,16 @@ static int plan_network(vmrt_sandbox_t *sb)
         vmrt__sb_note(&sb->report, "max_network_bandwidth: no network, nothing to shape");
         return 0;
     }
-    return vmrt__sb_fail(VMRT_EUNSUPPORTED,
-                         "max_network_bandwidth: shaping needs --net none (not implemented for "
-                         "loopback/host)");
+    if (c->net == VMRT_NET_HOST)
+        return vmrt__sb_fail(VMRT_EUNSUPPORTED,
+                             "max_network_bandwidth: cannot shape the host's network (use --net "
+                             "loopback or none)");
+    int len = vmrt__sb_net_shaper_msg(sb->lim.max_network_bandwidth, sb->plan.tc_msg,
+                                      sizeof sb->plan.tc_msg);
+    if (len < 0)
+        return vmrt__sb_fail(len, "max_network_bandwidth: needs libmnl (built without it)");
+    sb->plan.tc_len = (unsigned)len;
+    return 0;
 }
 
 static int plan_all(vmrt_sandbox_t *sb)

@@ -69,6 +69,8 @@ typedef struct sb_plan {
     bool hidepid;       /* FULL */
     bool drop_caps;     /* FULL */
     bool lo_up;         /* LOOPBACK */
+    char tc_msg[256];   /* rtnetlink request: tbf qdisc on lo */
+    unsigned tc_len;    /* 0 = no shaping */
     bool map_user;      /* write uid/gid maps (not root) */
     bool cgroupns_late; /* unshare the cgroup ns after the attach */
     bool use_mknod;     /* root without user ns: mknod /dev nodes */
@@ -177,6 +179,8 @@ const sb_sysdir_t *vmrt__sb_sysdirs(unsigned *n);
 int vmrt__sb_child_fs(const sb_plan_t *p, const char **step);
 /* Network (net.c), Landlock (landlock.c), privileges (privs.c): child side. */
 int vmrt__sb_child_lo_up(void);
+int vmrt__sb_net_shaper_msg(uint64_t rate, void *buf, size_t len);
+int vmrt__sb_child_shape(const sb_plan_t *p);
 int vmrt__sb_landlock_abi(void);
 int vmrt__sb_child_landlock(const sb_plan_t *p);
 int vmrt__sb_child_drop_caps(void);

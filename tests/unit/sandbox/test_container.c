@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 VT_DEFINE_GLOBALS;
 
@@ -153,6 +154,63 @@ static void test_net_modes(void **state)
     ASSERT_EQ(run.r.exit_code, 0);
 }
 
+/* Sends 2 MiB over loopback TCP; exit 1 if it took over 500 ms, else 0. */
+static int send_2mib(void *arg)
+{
+    (void)arg;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) || listen(l, 1) ||
+        getsockname(l, (struct sockaddr *)&a, &len))
+        return 20;
+    pid_t rx = fork();
+    if (rx == 0) {
+        int c = accept(l, NULL, NULL);
+        char buf[65536];
+        while (read(c, buf, sizeof buf) > 0)
+            ;
+        _exit(0);
+    }
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+        return 21;
+    static char buf[2 << 20];
+    uint64_t t0 = vmrt_now_ns();
+    for (size_t off = 0; off < sizeof buf;) {
+        ssize_t n = write(c, buf + off, sizeof buf - off);
+        if (n <= 0)
+            return 22;
+        off += (size_t)n;
+    }
+    close(c);
+    waitpid(rx, NULL, 0);
+    return vmrt_now_ns() - t0 > 500000000ull ? 1 : 0;
+}
+
+static void test_bandwidth_shaping(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_CONTAINER, false);
+    vmrt_sandbox_config_t c;
+    sbt_config(&c, VMRT_ISOLATION_CONTAINER);
+    c.net = VMRT_NET_LOOPBACK;
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, send_2mib, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 0);     /* unshaped: fast */
+    l.max_network_bandwidth = 2 << 20; /* 2 MiB/s, 256 KiB burst: ~0.9 s */
+    sbt_run(&c, &l, NULL, send_2mib, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 1);
+    c.net = VMRT_NET_HOST; /* shaping the host's network: refused, not ignored */
+    vmrt_sandbox_t *sb;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), VMRT_EUNSUPPORTED);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "max_network_bandwidth"));
+}
+
 static void test_exec_in_container(void **state)
 {
     (void)state;
@@ -184,8 +242,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_namespaces_and_root), cmocka_unit_test(test_ro_rw_binds),
-        cmocka_unit_test(test_net_modes),           cmocka_unit_test(test_exec_in_container),
-        cmocka_unit_test(test_bad_bind_named),
+        cmocka_unit_test(test_net_modes),           cmocka_unit_test(test_bandwidth_shaping),
+        cmocka_unit_test(test_exec_in_container),   cmocka_unit_test(test_bad_bind_named),
     };
     VT_RUN("sandbox_container", tests);
 }
