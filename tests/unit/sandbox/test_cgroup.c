@@ -4,6 +4,7 @@
 #include "sb_helpers.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -151,6 +152,38 @@ static void test_disk_io_budget(void **state)
     ASSERT_TRUE(run.r.io_write_bytes > 4u << 20);
 }
 
+/* Spins for 600 ms of wall time; reports its CPU count in the exit code. */
+static int spin_600ms(void *arg)
+{
+    (void)arg;
+    uint64_t end = vmrt_now_ns() + 600000000ull;
+    while (vmrt_now_ns() < end)
+        ;
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 100;
+}
+
+static void test_cpu_quota_and_cpuset(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.cpu_quota = 0.2; /* 20 ms per 100 ms */
+    l.vcpus = 1;
+    l.max_cpu_time_ns = 60000000000ull; /* only for the tree's CPU accounting */
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, spin_600ms, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 1); /* cpuset: one CPU */
+    uint64_t cpu = run.r.cpu_user_ns + run.r.cpu_sys_ns;
+    fprintf(stderr, "cpu %llu ns over 600 ms wall\n", (unsigned long long)cpu);
+    ASSERT_TRUE(cpu < 350000000ull); /* throttled to ~20% (+ one period of slack) */
+}
+
 /* No vmrt-<pid>-* cgroup of ours is left behind. */
 static void test_cgroups_removed(void **state)
 {
@@ -176,9 +209,9 @@ static void test_cgroups_removed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_memory_oom),         cmocka_unit_test(test_process_limit),
-        cmocka_unit_test(test_cpu_time_over_tree), cmocka_unit_test(test_disk_io_budget),
-        cmocka_unit_test(test_cgroups_removed),
+        cmocka_unit_test(test_memory_oom),           cmocka_unit_test(test_process_limit),
+        cmocka_unit_test(test_cpu_time_over_tree),   cmocka_unit_test(test_disk_io_budget),
+        cmocka_unit_test(test_cpu_quota_and_cpuset), cmocka_unit_test(test_cgroups_removed),
     };
     VT_RUN("sandbox_cgroup", tests);
 }
