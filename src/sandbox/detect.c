@@ -112,6 +112,16 @@ static bool userns_allowed(void)
     return true;
 }
 
+static bool writable_cgroup(const vmrt_sandbox_host_t *h)
+{
+    char dir[512];
+    if (h->cgroup_version == 2)
+        return access(h->cgroup_root, W_OK) == 0;
+    int c = det.v1_mount[SB_CG_MEMORY][0] ? SB_CG_MEMORY : SB_CG_PIDS;
+    join(dir, sizeof dir, det.v1_mount[c], det.v1_path[c]);
+    return dir[0] && access(dir, W_OK) == 0;
+}
+
 static void detect(void)
 {
     vmrt_sandbox_host_t *h = &det.host;
@@ -124,8 +134,9 @@ static void detect(void)
     } else if (det.v1_mount[SB_CG_MEMORY][0] || det.v1_mount[SB_CG_PIDS][0]) {
         h->cgroup_version = 1;
     }
-    /* Creating cgroups needs write access to our cgroup. */
-    if (h->cgroup_version && !h->root)
+    /* Creating cgroups needs write access to our cgroup (root, or a
+     * delegated v2 subtree). */
+    if (h->cgroup_version && !writable_cgroup(h))
         h->cgroup_version = 0;
     h->user_namespaces = userns_allowed();
     h->landlock_abi = vmrt__sb_landlock_abi();

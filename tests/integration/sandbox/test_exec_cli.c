@@ -122,6 +122,34 @@ static void test_json_report_file(void **state)
     json_decref(o);
 }
 
+/* As an unprivileged user: the container level uses a user namespace (root
+ * inside is the caller outside) and /dev nodes are bound, not made. */
+static void test_unprivileged_container(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0)
+        VT_SKIP("needs root and setpriv to become an unprivileged user");
+    if (sbt_config_is("aarch64"))
+        VT_SKIP("qemu-user emulates neither seccomp nor namespaces for the guest");
+    char copy[] = "/tmp/vmrt-nobody-XXXXXX";
+    int fd = mkstemp(copy);
+    ASSERT_TRUE(fd >= 0);
+    close(fd);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "cp '%s' '%s' && chmod 755 '%s' && setpriv --reuid=65534 --regid=65534 "
+             "--clear-groups '%s' exec --isolation container --report-file /dev/null -- "
+             "/bin/sh -c 'test $(id -u) = 0 && test $$ = 1 && echo x > /dev/null && test ! -e "
+             "/root'",
+             vmrt_bin, copy, copy, copy);
+    int rc = system(cmd);
+    unlink(copy);
+    if (WIFEXITED(rc) && WEXITSTATUS(rc) == 125)
+        VT_SKIP("unprivileged user namespaces refused on this host");
+    ASSERT_TRUE(WIFEXITED(rc));
+    ASSERT_EQ(WEXITSTATUS(rc), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -137,6 +165,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_values_name_the_option),
         cmocka_unit_test(test_exit_statuses),
         cmocka_unit_test(test_json_report_file),
+        cmocka_unit_test(test_unprivileged_container),
     };
     VT_RUN("sandbox_exec_cli", tests);
 }
