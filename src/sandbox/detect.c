@@ -100,10 +100,9 @@ static bool v2_has(const char *ctrl)
 
 static bool userns_allowed(void)
 {
-    if (geteuid() == 0)
-        return true;
     char buf[32];
-    if (vmrt__sb_read_file("/proc/sys/kernel", "unprivileged_userns_clone", buf, sizeof buf) >= 0 &&
+    if (geteuid() != 0 &&
+        vmrt__sb_read_file("/proc/sys/kernel", "unprivileged_userns_clone", buf, sizeof buf) >= 0 &&
         atoi(buf) == 0)
         return false;
     if (vmrt__sb_read_file("/proc/sys/user", "max_user_namespaces", buf, sizeof buf) >= 0 &&
