@@ -94,11 +94,8 @@ static unsigned needed_controllers(const vmrt_limits_t *lim)
 /* Creates the sandbox's cgroups for the limits that need them and opens the
  * files the child writes to join. Returns 0 (cg->version 0 when none is
  * needed or the host has none: the caller downgrades), or -errno. */
-int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan,
-                           vmrt_sandbox_report_t *notes, bool strict)
+int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan)
 {
-    (void)notes;
-    (void)strict;
     memset(cg, 0, sizeof *cg);
     cg->needed = needed_controllers(lim);
     int version = vmrt__sb_host()->cgroup_version;

@@ -291,7 +291,7 @@ static int plan_all(vmrt_sandbox_t *sb)
     }
     p->setsid = p->no_new_privs = true;
     if (c->enable_cgroups) {
-        err = vmrt__sb_cgroup_create(&sb->cg, &sb->lim, p, &sb->report, c->strict);
+        err = vmrt__sb_cgroup_create(&sb->cg, &sb->lim, p);
         if (err)
             return err;
     }

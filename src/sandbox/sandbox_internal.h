@@ -132,8 +132,7 @@ typedef struct sb_cgroup {
     bool created[SB_CG_COUNT];
 } sb_cgroup_t;
 
-int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan,
-                           vmrt_sandbox_report_t *notes, bool strict);
+int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan);
 int vmrt__sb_cgroup_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u);
 int vmrt__sb_cgroup_kill(const sb_cgroup_t *cg);
 void vmrt__sb_cgroup_destroy(sb_cgroup_t *cg);
