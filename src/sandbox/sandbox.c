@@ -295,6 +295,11 @@ static int plan_all(vmrt_sandbox_t *sb)
         if (err)
             return err;
     }
+    if (c->enable_cgroups && c->isolation_level == VMRT_ISOLATION_PROCESS) {
+        err = vmrt__sb_cgroup_track(&sb->cg, p);
+        if (err)
+            return vmrt__sb_fail(err, "cgroup: cannot track the process tree");
+    }
     err = plan_limits(sb);
     if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
         if (c->enable_namespaces)

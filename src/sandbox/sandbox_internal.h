@@ -130,11 +130,14 @@ typedef struct sb_cgroup {
     unsigned needed;                    /* bit per sb_ctrl_t */
     char dir[SB_CG_COUNT][SB_PATH_MAX]; /* v1: per controller; v2: dir[0] */
     bool created[SB_CG_COUNT];
+    char track[SB_PATH_MAX]; /* v2 cgroup that only tracks the tree (cgroup.kill) */
+    bool track_created;
 } sb_cgroup_t;
 
 int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan);
 int vmrt__sb_cgroup_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u);
 int vmrt__sb_cgroup_kill(const sb_cgroup_t *cg);
+int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan);
 void vmrt__sb_cgroup_destroy(sb_cgroup_t *cg);
 /* Backends. */
 int vmrt__sb_cgv1_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan);

@@ -42,7 +42,7 @@ void vmrt__sb_kill_tree(vmrt_sandbox_t *sb)
 {
     if (sb->pid <= 0 || sb->reaped)
         return;
-    if (sb->cg.version)
+    if (sb->cg.version || sb->cg.track_created)
         vmrt__sb_cgroup_kill(&sb->cg);
     if (sb->plan.setsid)
         kill(-sb->pid, SIGKILL);

@@ -216,6 +216,41 @@ static void test_kill(void **state)
     vmrt_sandbox_free(sb);
 }
 
+/* A descendant that leaves the process group dies with the sandbox too
+ * (tracked by an empty cgroup v2 where one is writable). */
+static void test_daemon_dies_with_tree(void **state)
+{
+    (void)state;
+    if (access("/sys/fs/cgroup/unified/cgroup.procs", W_OK) != 0 &&
+        access("/sys/fs/cgroup/cgroup.procs", W_OK) != 0)
+        VT_SKIP("no writable cgroup v2 hierarchy to track the tree");
+    if (sbt_config_is("aarch64"))
+        VT_SKIP("qemu-user: setsid'ed grandchildren are emulated processes");
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    /* The pause lets the daemon leave the group before the guest exits. */
+    char *argv[] = {"/bin/sh", "-c",
+                    "setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $!; sleep 0.3", NULL};
+    sbt_run_t run;
+    sbt_run(&c, NULL, argv, NULL, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    pid_t daemon = (pid_t)atoi(run.out);
+    ASSERT_TRUE(daemon > 0);
+    char path[64], stat_line[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)daemon);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(stat_line, sizeof stat_line, f))
+            stat_line[0] = '\0';
+        fclose(f);
+    }
+    const char *rp = strrchr(stat_line, ')');
+    bool alive = rp && rp[1] == ' ' && rp[2] != 'Z'; /* gone or a zombie: dead */
+    if (alive)
+        kill(daemon, SIGKILL);
+    ASSERT_FALSE(alive);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_path_search_and_enoent), cmocka_unit_test(test_process_properties),
         cmocka_unit_test(test_wall_time_limit),        cmocka_unit_test(test_cpu_time_limit),
         cmocka_unit_test(test_file_size_limit),        cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_daemon_dies_with_tree),
     };
     VT_RUN("sandbox_process", tests);
 }
