@@ -10,9 +10,9 @@
  * sandbox: process_limit) and the memory cgroup's oom_kill counter.
  *
  * The tree dies as one: PID 1 of a pid namespace takes every process of the
- * namespace with it; cgroup.kill (v2) or a kill loop over cgroup.procs (v1)
- * catches the rest; at PROCESS level without a cgroup the process group
- * (the guest is a session leader) is killed.
+ * namespace with it; cgroup.kill (v2, also the empty tracking cgroup of a
+ * PROCESS sandbox) or a kill loop over cgroup.procs (v1) catches the rest;
+ * the process group (the guest is a session leader) is killed as well.
  *
  * The first reason wins: a seccomp violation, then a limit, then what the
  * wait status says (SIGXCPU → cpu_time_limit, SIGXFSZ → file_size_limit,
