@@ -3,6 +3,7 @@
  * profile files. Guests are functions run with vmrt_sandbox_spawn. */
 #include "sb_helpers.h"
 
+#include <signal.h>
 #include <sys/syscall.h>
 
 #include "sandbox/sandbox_internal.h"
@@ -168,6 +169,31 @@ static void test_default_action_errno(void **state)
     ASSERT_EQ(run.r.exit_code, ENOSYS);
 }
 
+/* getppid with SIGSYS at its default action (cmocka catches it otherwise,
+ * and a spawned child keeps its parent's handlers, as after fork). */
+static int call_getppid_dfl(void *arg)
+{
+    signal(SIGSYS, SIG_DFL);
+    return call_getppid(arg);
+}
+
+static void test_trap_and_log_actions(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, true);
+    const char *deny[] = {"getppid", NULL};
+    vmrt_syscall_filter_t f = {.denied = deny, .deny_action = VMRT_SYSCALL_TRAP};
+    sbt_run_t run;
+    run_filtered(&f, call_getppid_dfl, &run); /* SIGSYS, not caught: no name known */
+    SBT_ASSERT_REASON(&run, VMRT_END_SECCOMP_VIOLATION);
+    ASSERT_EQ(run.r.signal, SIGSYS);
+    ASSERT_STR_EQ(run.r.syscall_name, "");
+    f.deny_action = VMRT_SYSCALL_LOG; /* allowed, logged */
+    run_filtered(&f, call_getppid_dfl, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 0);
+}
+
 /* The programs generated at build time equal what libseccomp makes now. */
 static void test_builtin_blobs_match(void **state)
 {
@@ -199,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_strict_profile),
         cmocka_unit_test(test_oci_profile),
         cmocka_unit_test(test_default_action_errno),
+        cmocka_unit_test(test_trap_and_log_actions),
         cmocka_unit_test(test_builtin_blobs_match),
     };
     VT_RUN("sandbox_seccomp", tests);
