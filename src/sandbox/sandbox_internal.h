@@ -64,17 +64,17 @@ typedef struct sb_plan {
     unsigned long clone_flags; /* namespaces to create */
     bool setsid;               /* own session and process group */
     bool no_new_privs;
-    bool new_root;      /* tmpfs root + pivot_root */
-    bool ro_root;       /* FULL */
-    bool hidepid;       /* FULL */
-    bool drop_caps;     /* FULL */
-    bool lo_up;         /* LOOPBACK */
-    char tc_msg[256];   /* rtnetlink request: tbf qdisc on lo */
-    unsigned tc_len;    /* 0 = no shaping */
-    bool map_user;      /* write uid/gid maps (not root) */
-    bool cgroupns_late; /* unshare the cgroup ns after the attach */
-    bool use_mknod;     /* root without user ns: mknod /dev nodes */
-    char uid_map[32];   /* "0 <uid> 1" */
+    bool new_root;                /* tmpfs root + pivot_root */
+    bool ro_root;                 /* FULL */
+    bool hidepid;                 /* FULL */
+    bool drop_caps;               /* FULL */
+    bool lo_up;                   /* LOOPBACK */
+    _Alignas(8) char tc_msg[256]; /* rtnetlink request: tbf qdisc on lo */
+    unsigned tc_len;              /* 0 = no shaping */
+    bool map_user;                /* write uid/gid maps (not root) */
+    bool cgroupns_late;           /* unshare the cgroup ns after the attach */
+    bool use_mknod;               /* root without user ns: mknod /dev nodes */
+    char uid_map[32];             /* "0 <uid> 1" */
     char gid_map[32];
     pid_t parent_pid; /* for the die-with-parent race check */
     const char *hostname;
