@@ -149,13 +149,14 @@ typedef struct vmrt_sandbox_report {
 
 /* Host capabilities, detected once. */
 typedef struct vmrt_sandbox_host {
-    int cgroup_version;    /* 2, 1 or 0 (none usable) */
-    bool user_namespaces;  /* unprivileged user namespaces allowed, or root */
-    int landlock_abi;      /* 0 = unavailable */
-    bool seccomp;          /* seccomp filters available */
-    bool seccomp_notify;   /* user notification available */
-    bool root;             /* euid 0 */
-    char cgroup_root[128]; /* v2: our cgroup's directory; v1: "" */
+    int cgroup_version;       /* 2, 1 or 0 (none usable) */
+    bool user_namespaces;     /* unprivileged user namespaces allowed, or root */
+    int landlock_abi;         /* 0 = unavailable */
+    bool seccomp;             /* seccomp filters available */
+    bool seccomp_notify;      /* user notification available */
+    unsigned seccomp_actions; /* bit per VMRT_SYSCALL_* action the kernel offers */
+    bool root;                /* euid 0 */
+    char cgroup_root[128];    /* v2: our cgroup's directory; v1: "" */
 } vmrt_sandbox_host_t;
 
 typedef struct vmrt_sandbox vmrt_sandbox_t;

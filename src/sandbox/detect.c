@@ -143,6 +143,19 @@ static void detect(void)
     h->seccomp = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0;
     act = SECCOMP_RET_USER_NOTIF;
     h->seccomp_notify = h->seccomp && syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0;
+    static const struct {
+        vmrt_syscall_action_t action;
+        unsigned ret;
+    } acts[] = {{VMRT_SYSCALL_ALLOW, SECCOMP_RET_ALLOW},
+                {VMRT_SYSCALL_ERRNO, SECCOMP_RET_ERRNO},
+                {VMRT_SYSCALL_KILL, SECCOMP_RET_KILL_PROCESS},
+                {VMRT_SYSCALL_TRAP, SECCOMP_RET_TRAP},
+                {VMRT_SYSCALL_LOG, SECCOMP_RET_LOG}};
+    for (size_t i = 0; h->seccomp && i < sizeof acts / sizeof acts[0]; i++) {
+        act = acts[i].ret;
+        if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0)
+            h->seccomp_actions |= 1u << acts[i].action;
+    }
 }
 
 const vmrt_sandbox_host_t *vmrt__sb_host(void)
