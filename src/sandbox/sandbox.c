@@ -401,6 +401,17 @@ static int await_exec(vmrt_sandbox_t *sb)
             err = -m.err;
         } else if (m.kind == SB_MSG_LISTENER) {
             sb->listener = sb->pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, sb->pidfd, m.fd, 0) : -1;
+            if (sb->listener < 0) {
+                /* Without the listener, forbidden calls would fail with
+                 * ENOSYS instead of ending the sandbox: refuse to go on. */
+                int e = sb->pidfd >= 0 ? errno : ENOSYS;
+                kill(sb->pid, SIGKILL);
+                sb->report.reason = VMRT_END_SETUP_FAILED;
+                snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "seccomp-listener");
+                sb->report.setup_errno = e;
+                err = vmrt__sb_fail(-e, "seccomp listener: %s", strerror(e));
+                continue;
+            }
             char ack = 1;
             (void)!send(sb->chan, &ack, 1, MSG_NOSIGNAL);
         }
