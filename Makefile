@@ -6,7 +6,7 @@
 BUILD     ?= build
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build run test format lint bench install clean
+.PHONY: all deps build run test format lint bench bench-report bench-baseline install clean
 
 all: build
 
@@ -33,6 +33,14 @@ lint:
 
 bench: build
 	$(BUILD)/tools/vmrt/vmrt bench all
+
+# Regenerates the plots and the raw table that docs/benchmarks.md embeds.
+bench-report: build
+	$(BUILD)/tools/vmrt/vmrt bench all --plot docs/img | tee docs/img/bench-latest.txt
+	rm -f docs/img/*.gp docs/img/*.dat
+
+bench-baseline: build
+	scripts/icount.sh update $(BUILD)/bench/icount/vmrt-icount bench/icount/baseline.txt
 
 install: build
 	meson install -C $(BUILD)

@@ -27,6 +27,7 @@ run_config() {
   local name=$1 dir=$2 opts=$3
   echo "=== $name ($dir) ==="
   if [ ! -f "$dir/build.ninja" ]; then
+    rm -rf "$dir"
     # shellcheck disable=SC2086
     meson setup "$dir" $opts >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; echo "build|$name|FAIL" >>"$summary"; return; }
   fi

@@ -13,6 +13,7 @@
 #include <vmrt/coro.h>
 #include <vmrt/pool.h>
 #include <vmrt/sched.h>
+#include <vmrt/sync.h>
 #include <vmrt/gc.h>
 #include <vmrt/sandbox.h>
 #include <vmrt/runtime.h>

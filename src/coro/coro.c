@@ -9,9 +9,10 @@
  *
  * State transitions happen on the resumer's side, after the switch is
  * complete [CORO-PARK]: the coroutine passes its next state (READY, BLOCKED,
- * SUSPENDED, TERMINATED) as the switch's transfer value and resume() stores
- * it. So whoever observes a state other than RUNNING knows the coroutine's
- * stack is no longer in use and may resume it elsewhere or free it.
+ * SUSPENDED, TERMINATED) as the switch's transfer value and the switch code
+ * stores it through the `park` pointer that resume() handed it. So whoever observes a state other
+ * than RUNNING knows the coroutine's stack is no longer in use and may resume it elsewhere or free
+ * it.
  *
  * Thread-local state (the current coroutine) is always reached through
  * tls(), a non-inlinable call: a coroutine may migrate between threads at any
@@ -62,8 +63,12 @@
 
 #define ALTSTACK_SIZE (64u * 1024u)
 
+#define ID_BLOCK 256
+
 struct thread_state {
     vmrt_coro_t *current; /* coroutine running on this thread, NULL on the thread stack */
+    uint64_t id_next;     /* next coroutine id of this thread's block */
+    uint64_t id_end;      /* end of the block (ids are taken ID_BLOCK at a time) */
     bool initialised;     /* alternate signal stack installed */
     void *altstack;       /* our alternate signal stack, unmapped at thread exit */
 };
@@ -79,6 +84,13 @@ static struct sigaction previous_segv;
 __attribute__((noinline)) static struct thread_state *tls(void)
 {
     __asm__ volatile("" ::: "memory");
+    return &tls_state;
+}
+
+/* Direct access, for functions whose only switch is their last statement:
+ * nothing is read through it after a migration. */
+static inline struct thread_state *tls_before_switch(void)
+{
     return &tls_state;
 }
 
@@ -192,10 +204,14 @@ static inline void arrived(vmrt_coro_t *co)
 #endif
 }
 
-/* Leaves co for its resumer, announcing next_state; returns when resumed. */
-static void leave(vmrt_coro_t *co, vmrt_coro_state_t next_state)
+/* Leaves co for its resumer, announcing next_state; returns when resumed.
+ * Without sanitizers the switch is a tail call (see arch/switch_x86_64.S):
+ * keep it the last statement of every caller that wants the fast path. */
+static inline __attribute__((always_inline)) void leave(struct thread_state *t, vmrt_coro_t *co,
+                                                        vmrt_coro_state_t next_state)
 {
-    tls()->current = co->resumer;
+    t->current = co->resumer;
+#if defined(VMRT_ASAN) || defined(VMRT_TSAN)
 #ifdef VMRT_ASAN
     __sanitizer_start_switch_fiber(next_state == VMRT_CORO_TERMINATED ? NULL : &co->asan_fake_stack,
                                    co->resumer_stack_lo, co->resumer_stack_size);
@@ -203,8 +219,11 @@ static void leave(vmrt_coro_t *co, vmrt_coro_state_t next_state)
 #ifdef VMRT_TSAN
     __tsan_switch_to_fiber(co->resumer_tsan_fiber, 0);
 #endif
-    vmrt__ctx_switch(&co->sp, co->resumer_sp, encode_state(next_state));
+    vmrt__ctx_switch(&co->sp, co->resumer_sp, encode_state(next_state), NULL);
     arrived(co);
+#else
+    vmrt__ctx_switch(&co->sp, co->resumer_sp, encode_state(next_state), NULL);
+#endif
 }
 
 static void coro_main(void *transfer, void *arg)
@@ -213,8 +232,21 @@ static void coro_main(void *transfer, void *arg)
     vmrt_coro_t *co = arg;
     arrived(co);
     co->result = co->fn(co->arg);
-    leave(co, VMRT_CORO_TERMINATED);
+    leave(tls(), co, VMRT_CORO_TERMINATED); /* tls(): fn may have migrated */
     __builtin_unreachable();
+}
+
+/* First resume of a coroutine, or first on this thread: kept out of line so
+ * that the fast path of resume() needs no stack frame. */
+static __attribute__((noinline, cold)) void resume_prepare(struct thread_state *t, vmrt_coro_t *co)
+{
+    if (!t->initialised)
+        vmrt__coro_thread_init();
+    if (!co->started) {
+        co->started = true;
+        co->sp =
+            vmrt__ctx_make(vmrt__stack_lo(&co->stack), vmrt__stack_hi(&co->stack), coro_main, co);
+    }
 }
 
 int vmrt_coro_resume(vmrt_coro_t *co)
@@ -224,17 +256,15 @@ int vmrt_coro_resume(vmrt_coro_t *co)
     int st = atomic_load_explicit(&co->state, memory_order_acquire);
     if (st == VMRT_CORO_RUNNING || st == VMRT_CORO_TERMINATED)
         return VMRT_ESTATE;
-    struct thread_state *t = tls();
-    if (!t->initialised)
-        vmrt__coro_thread_init();
-    if (!co->started) {
-        co->started = true;
-        co->sp =
-            vmrt__ctx_make(vmrt__stack_lo(&co->stack), vmrt__stack_hi(&co->stack), coro_main, co);
-    }
+    struct thread_state *t = tls_before_switch();
+    if (__builtin_expect(!t->initialised || !co->started, 0))
+        resume_prepare(t, co);
     co->resumer = t->current;
     t->current = co;
     atomic_store_explicit(&co->state, VMRT_CORO_RUNNING, memory_order_relaxed);
+    /* [CORO-PARK] the switch stores the coroutine's next state into
+     * co->state once it is fully off its stack, then returns 0 here. */
+#if defined(VMRT_ASAN) || defined(VMRT_TSAN)
 #ifdef VMRT_ASAN
     void *fake = NULL;
     __sanitizer_start_switch_fiber(&fake, vmrt__stack_lo(&co->stack),
@@ -244,26 +274,30 @@ int vmrt_coro_resume(vmrt_coro_t *co)
     co->resumer_tsan_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(co->tsan_fiber, 0);
 #endif
-    void *next = vmrt__ctx_switch(&co->resumer_sp, co->sp, NULL);
+    int rc = vmrt__ctx_resume(&co->resumer_sp, co->sp, NULL, &co->state);
 #ifdef VMRT_ASAN
     __sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #endif
-    /* [CORO-PARK] the coroutine is fully off its stack now. */
-    atomic_store_explicit(&co->state, (int)((uintptr_t)next - 1), memory_order_release);
-    return 0;
+    return rc;
+#else
+    return vmrt__ctx_resume(&co->resumer_sp, co->sp, NULL, &co->state);
+#endif
 }
 
 void vmrt_coro_yield(void)
 {
-    vmrt__coro_yield_as(VMRT_CORO_READY);
+    struct thread_state *t = tls_before_switch();
+    vmrt_coro_t *co = t->current;
+    if (co)
+        leave(t, co, VMRT_CORO_READY);
 }
 
 void vmrt__coro_yield_as(vmrt_coro_state_t state)
 {
-    vmrt_coro_t *co = tls()->current;
-    if (!co)
-        return; /* on a thread stack: nothing to yield to */
-    leave(co, state);
+    struct thread_state *t = tls_before_switch();
+    vmrt_coro_t *co = t->current;
+    if (co)
+        leave(t, co, state);
 }
 
 vmrt_coro_t *vmrt_coro_self(void)
@@ -299,6 +333,18 @@ int vmrt__coro_alloc(vmrt_coro_t **out, size_t stack_size)
     return 0;
 }
 
+/* Unique ids without a shared atomic per creation: each thread takes a
+ * block of ID_BLOCK ids at a time. Ids are unique, not dense or ordered. */
+static uint64_t next_coro_id(void)
+{
+    struct thread_state *t = tls();
+    if (t->id_next == t->id_end) {
+        t->id_next = atomic_fetch_add_explicit(&next_id, ID_BLOCK, memory_order_relaxed);
+        t->id_end = t->id_next + ID_BLOCK;
+    }
+    return t->id_next++;
+}
+
 void vmrt__coro_init(vmrt_coro_t *co, const vmrt_coro_attr_t *attr, vmrt_coro_fn fn, void *arg)
 {
     vmrt_coro_attr_t defaults;
@@ -310,7 +356,7 @@ void vmrt__coro_init(vmrt_coro_t *co, const vmrt_coro_attr_t *attr, vmrt_coro_fn
     size_t len = strnlen(name, VMRT_CORO_NAME_MAX - 1);
     memcpy(co->name, name, len);
     co->name[len] = '\0';
-    co->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    co->id = next_coro_id();
     co->fn = fn;
     co->arg = arg;
     co->result = NULL;
@@ -391,6 +437,14 @@ uint64_t vmrt_coro_id(const vmrt_coro_t *co)
 {
     return co->id;
 }
+int vmrt_coro_set_priority(vmrt_coro_t *co, vmrt_prio_t prio)
+{
+    if (!co || (unsigned)prio > VMRT_PRIO_LOW)
+        return -EINVAL;
+    co->priority = prio;
+    return 0;
+}
+
 vmrt_prio_t vmrt_coro_priority(const vmrt_coro_t *co)
 {
     return co->priority;
@@ -410,9 +464,4 @@ void vmrt_coro_set_userdata(vmrt_coro_t *co, void *data)
 size_t vmrt_coro_stack_size(const vmrt_coro_t *co)
 {
     return vmrt__stack_usable(&co->stack);
-}
-
-uint64_t vmrt_coro_created_total(void)
-{
-    return atomic_load_explicit(&next_id, memory_order_relaxed) - 1;
 }

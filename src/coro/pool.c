@@ -149,6 +149,7 @@ int vmrt_pool_get_at(vmrt_pool_t *p, vmrt_coro_t **out, const vmrt_coro_attr_t *
 {
     if (!p || !out || !fn || (attr && attr->size != sizeof *attr))
         return -EINVAL;
+    uint64_t now = coarse_now_ns();
     vmrt_coro_t *co = NULL;
     lock(p);
     if (p->cfg.max_coroutines && p->st.active >= p->cfg.max_coroutines) {
@@ -156,18 +157,26 @@ int vmrt_pool_get_at(vmrt_pool_t *p, vmrt_coro_t **out, const vmrt_coro_attr_t *
         unlock(p);
         return VMRT_ELIMIT;
     }
-    if (p->n_idle) {
-        co = p->idle[--p->n_idle];
-        p->idle_trimmed[p->n_idle] = false;
-        p->st.reused++;
-    }
     p->st.active++;
     if (p->st.active > p->st.peak)
         p->st.peak = p->st.active;
-    unlock(p);
-
-    bool reused = co != NULL;
-    if (!co) {
+    if (p->n_idle) {
+        /* Fast path: one critical section. */
+        co = p->idle[--p->n_idle];
+        p->idle_trimmed[p->n_idle] = false;
+        p->st.reused++;
+        void *userdata = co->userdata; /* the factory's data survives reuse */
+        vmrt__coro_init(co, attr, fn, arg);
+        co->userdata = userdata;
+        co->site_file = file;
+        co->site_line = line;
+        co->t_get_ns = now;
+        active_push(p, co);
+        unlock(p);
+        if (p->cfg.factory.reset)
+            p->cfg.factory.reset(co, p->cfg.factory.arg);
+    } else {
+        unlock(p);
         int err = make_object(p, &co);
         if (err) {
             lock(p);
@@ -175,20 +184,17 @@ int vmrt_pool_get_at(vmrt_pool_t *p, vmrt_coro_t **out, const vmrt_coro_attr_t *
             unlock(p);
             return err;
         }
-    }
-    void *userdata = co->userdata; /* the factory's data survives reuse */
-    vmrt__coro_init(co, attr, fn, arg);
-    co->userdata = userdata;
-    if (reused && p->cfg.factory.reset)
-        p->cfg.factory.reset(co, p->cfg.factory.arg);
-    co->site_file = file;
-    co->site_line = line;
-    co->t_get_ns = coarse_now_ns();
-    lock(p);
-    if (!reused)
+        void *userdata = co->userdata;
+        vmrt__coro_init(co, attr, fn, arg);
+        co->userdata = userdata;
+        co->site_file = file;
+        co->site_line = line;
+        co->t_get_ns = now;
+        lock(p);
         p->st.created++;
-    active_push(p, co);
-    unlock(p);
+        active_push(p, co);
+        unlock(p);
+    }
     *out = co;
     return 0;
 }

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -39,19 +40,40 @@ void vmrt__stack_inject_failures(int n)
     atomic_store(&inject_failures, n);
 }
 
+/* True when reading addr faults: the kernel refuses to copy from it. Used
+ * once to check that madvise(MADV_GUARD_INSTALL) really installed a guard —
+ * emulators such as qemu-user accept unknown advice and do nothing. */
+static bool guard_effective(const void *addr)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return false;
+    bool faults = write(fds[1], addr, 1) < 0 && errno == EFAULT;
+    close(fds[0]);
+    close(fds[1]);
+    return faults;
+}
+
 static int install_guard(void *base, size_t len)
 {
     int mode = atomic_load_explicit(&guard_mode, memory_order_relaxed);
     if (mode != 2) {
         if (madvise(base, len, MADV_GUARD_INSTALL) == 0) {
-            atomic_store_explicit(&guard_mode, 1, memory_order_relaxed);
-            return 0;
-        }
-        if (errno != EINVAL)
+            if (mode == 1 || guard_effective(base)) {
+                atomic_store_explicit(&guard_mode, 1, memory_order_relaxed);
+                return 0;
+            }
+        } else if (errno != EINVAL) {
             return -errno;
+        }
         atomic_store_explicit(&guard_mode, 2, memory_order_relaxed);
     }
     return mprotect(base, len, PROT_NONE) == 0 ? 0 : -errno;
+}
+
+bool vmrt__stack_guard_is_lightweight(void)
+{
+    return atomic_load_explicit(&guard_mode, memory_order_relaxed) == 1;
 }
 
 int vmrt__stack_alloc(vmrt__stack_t *st, size_t usable)

@@ -43,6 +43,10 @@ static inline bool vmrt__stack_in_guard(const vmrt__stack_t *st, const void *add
 
 size_t vmrt__page_size(void);
 
+/* True once stacks use MADV_GUARD_INSTALL guards (no extra VMA per stack);
+ * false before the first allocation or with mprotect guards. */
+bool vmrt__stack_guard_is_lightweight(void);
+
 /* Test hook: make the next n stack allocations fail with -ENOMEM. */
 void vmrt__stack_inject_failures(int n);
 

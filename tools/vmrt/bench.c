@@ -9,12 +9,14 @@
  * tree's bench/ (when running from a build), else the installed libexecdir.
  */
 #include <errno.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -37,8 +39,12 @@ typedef struct bench_case {
     const char *iters_quick; /* --quick */
     bench_cmd_t ours;
     bench_cmd_t peers[MAX_PEERS];
+    unsigned est_ms; /* rough duration of one full run of one side; 0 = 1000 */
 } bench_case_t;
 
+/* Rows may omit est_ms (trailing field). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const bench_case_t cases[] = {
     {"coro",
      "switch",
@@ -116,6 +122,7 @@ static const bench_case_t cases[] = {
      {"vmrt", {"vmrt-bench-sandbox", "ioctl-default", "@N"}},
      {{"no filter", {"vmrt-bench-sandbox", "ioctl-none", "@N"}}}},
 };
+#pragma GCC diagnostic pop
 
 typedef struct options {
     const char *suite;
@@ -123,7 +130,27 @@ typedef struct options {
     bool json;
     unsigned reps;
     const char *dir;
+    const char *plot_dir;
+    bool progress; /* stderr is a terminal */
 } options_t;
+
+/* One measured pair, kept for the plots. */
+typedef struct result {
+    const bench_case_t *c;
+    const char *peer;
+    double ours, theirs, ratio;
+} result_t;
+
+static result_t results[64];
+static unsigned n_results;
+static uint64_t t_start_ns;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static const char *bench_dir(void)
 {
@@ -136,11 +163,30 @@ static const char *bench_dir(void)
     return VMRT_LIBEXECDIR;
 }
 
+/* Finds a bench program: DIR/PROG (installed, flat) or DIR/ * /PROG (build tree). */
+static void find_program(const char *dir, const char *prog, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s", dir, prog);
+    if (access(path, X_OK) == 0)
+        return;
+    char pattern[4096];
+    for (int depth = 0; depth < 2; depth++) {
+        snprintf(pattern, sizeof pattern, depth ? "%s/*/*/%s" : "%s/*/%s", dir, prog);
+        glob_t g;
+        int found = glob(pattern, 0, NULL, &g) == 0 && g.gl_pathc > 0;
+        if (found)
+            snprintf(path, cap, "%s", g.gl_pathv[0]);
+        globfree(&g);
+        if (found)
+            return;
+    }
+}
+
 /* Runs one command and parses the number it prints. Returns 0 or -1. */
 static int run_once(const options_t *o, const bench_cmd_t *cmd, const char *iters, double *out)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", o->dir, cmd->argv[0]);
+    find_program(o->dir, cmd->argv[0], path, sizeof path);
     const char *argv[MAX_ARGS + 1] = {path};
     for (int i = 1; i < MAX_ARGS && cmd->argv[i]; i++)
         argv[i] = strcmp(cmd->argv[i], "@N") ? cmd->argv[i] : iters;
@@ -193,6 +239,46 @@ static bool suite_selected(const options_t *o, const char *suite)
     return !strcmp(o->suite, "all") || !strcmp(o->suite, suite);
 }
 
+static void progress(const options_t *o, const bench_case_t *c, const char *peer, unsigned k)
+{
+    if (!o->progress)
+        return;
+    double el = (double)(now_ns() - t_start_ns) / 1e9;
+    fprintf(stderr, "\r\033[K[%s] %s vs %s: run %u/%u  (%.0f s elapsed)", c->suite, c->bench, peer,
+            k + 1, o->reps, el);
+}
+
+static void progress_clear(const options_t *o)
+{
+    if (o->progress)
+        fputs("\r\033[K", stderr);
+}
+
+static void print_row(const options_t *o, const bench_case_t *c, const char *peer, double *ours,
+                      double *theirs, double *ratio, unsigned n)
+{
+    double lo_o = ours[0], hi_o = ours[0], lo_t = theirs[0], hi_t = theirs[0];
+    for (unsigned k = 1; k < n; k++) {
+        lo_o = fmin(lo_o, ours[k]);
+        hi_o = fmax(hi_o, ours[k]);
+        lo_t = fmin(lo_t, theirs[k]);
+        hi_t = fmax(hi_t, theirs[k]);
+    }
+    double mo = median(ours, n), mt = median(theirs, n), mr = median(ratio, n);
+    progress_clear(o);
+    if (o->json)
+        printf("{\"suite\":\"%s\",\"bench\":\"%s\",\"unit\":\"%s\",\"ours\":%.4g,\"peer\":\"%s\","
+               "\"theirs\":%.4g,\"ratio\":%.3f,\"runs\":%u,\"ours_min\":%.4g,\"ours_max\":%.4g,"
+               "\"theirs_min\":%.4g,\"theirs_max\":%.4g}\n",
+               c->suite, c->bench, c->unit, mo, peer, mt, mr, n, lo_o, hi_o, lo_t, hi_t);
+    else
+        printf("%-7s %-22s %-4s %10.4g [%8.4g..%-8.4g]  %-16s %10.4g [%8.4g..%-8.4g]  %7.3f\n",
+               c->suite, c->bench, c->unit, mo, lo_o, hi_o, peer, mt, lo_t, hi_t, mr);
+    fflush(stdout);
+    if (n_results < sizeof results / sizeof results[0])
+        results[n_results++] = (result_t){c, peer, mo, mt, mr};
+}
+
 static unsigned run_case(const options_t *o, const bench_case_t *c)
 {
     const char *iters = o->quick ? c->iters_quick : c->iters;
@@ -204,7 +290,9 @@ static unsigned run_case(const options_t *o, const bench_case_t *c)
         bool missing = false;
         for (unsigned k = 0; k < o->reps; k++) {
             double a, b;
+            progress(o, c, peer->name, k);
             if (run_once(o, &c->ours, iters, &a) != 0) {
+                progress_clear(o);
                 fprintf(stderr, "vmrt: bench: %s/%s: our program failed\n", c->suite, c->bench);
                 return failures + 1;
             }
@@ -218,44 +306,98 @@ static unsigned run_case(const options_t *o, const bench_case_t *c)
             n++;
         }
         if (missing || n == 0) {
+            progress_clear(o);
             fprintf(stderr,
-                    "vmrt: bench: %s/%s: peer '%s' is missing or failed (%s/%s); run 'make deps' "
-                    "(installs it from Debian) and 'make' to build it\n",
-                    c->suite, c->bench, peer->name, o->dir, peer->argv[0]);
+                    "vmrt: bench: %s/%s: peer '%s' is missing or failed (%s not runnable in %s); "
+                    "'make deps' installs it from Debian and 'make' builds it\n",
+                    c->suite, c->bench, peer->name, peer->argv[0], o->dir);
             failures++;
             continue;
         }
-        double lo_o = ours[0], hi_o = ours[0], lo_t = theirs[0], hi_t = theirs[0];
-        for (unsigned k = 1; k < n; k++) {
-            lo_o = fmin(lo_o, ours[k]);
-            hi_o = fmax(hi_o, ours[k]);
-            lo_t = fmin(lo_t, theirs[k]);
-            hi_t = fmax(hi_t, theirs[k]);
-        }
-        double mo = median(ours, n), mt = median(theirs, n), mr = median(ratio, n);
-        if (o->json)
-            printf(
-                "{\"suite\":\"%s\",\"bench\":\"%s\",\"unit\":\"%s\",\"ours\":%.4g,\"peer\":\"%s\","
-                "\"theirs\":%.4g,\"ratio\":%.3f,\"runs\":%u,\"ours_min\":%.4g,\"ours_max\":%.4g,"
-                "\"theirs_min\":%.4g,\"theirs_max\":%.4g}\n",
-                c->suite, c->bench, c->unit, mo, peer->name, mt, mr, n, lo_o, hi_o, lo_t, hi_t);
-        else
-            printf("%-6s %-18s %-4s %10.4g [%8.4g..%-8.4g]  %-14s %10.4g [%8.4g..%-8.4g]  %7.3f\n",
-                   c->suite, c->bench, c->unit, mo, lo_o, hi_o, peer->name, mt, lo_t, hi_t, mr);
-        fflush(stdout);
+        print_row(o, c, peer->name, ours, theirs, ratio, n);
     }
     return failures;
 }
 
+/* Seconds the selected cases should take (full runs state it up front). */
+static double estimate_s(const options_t *o)
+{
+    double total = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (!suite_selected(o, cases[i].suite))
+            continue;
+        unsigned peers = 0;
+        while (peers < MAX_PEERS && cases[i].peers[peers].name)
+            peers++;
+        double one = (cases[i].est_ms ? cases[i].est_ms : 1000) / 1000.0;
+        total += 2.0 * one * peers * o->reps * (o->quick ? 0.1 : 1.0);
+    }
+    return total;
+}
+
+/* Bar chart per suite: ours vs each peer, normalised to the peer (= 1.0). */
+static void write_plots(const options_t *o)
+{
+    if (mkdir(o->plot_dir, 0755) != 0 && errno != EEXIST)
+        die_errno("bench: --plot: cannot create '%s'", o->plot_dir);
+    const char *suites[] = {"coro", "sched", "gc", "sandbox"};
+    for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) {
+        char dat[4096], png[4096], gp[4096];
+        unsigned rows = 0;
+        snprintf(dat, sizeof dat, "%s/%s.dat", o->plot_dir, suites[s]);
+        FILE *f = fopen(dat, "w");
+        if (!f)
+            die_errno("bench: --plot: cannot write '%s'", dat);
+        for (unsigned i = 0; i < n_results; i++) {
+            const result_t *r = &results[i];
+            if (strcmp(r->c->suite, suites[s]))
+                continue;
+            fprintf(f, "\"%s\\nvs %s\" %.4f\n", r->c->bench, r->peer, r->ratio);
+            rows++;
+        }
+        fclose(f);
+        if (!rows) {
+            unlink(dat);
+            continue;
+        }
+        snprintf(png, sizeof png, "%s/%s.png", o->plot_dir, suites[s]);
+        snprintf(gp, sizeof gp, "%s/%s.gp", o->plot_dir, suites[s]);
+        f = fopen(gp, "w");
+        if (!f)
+            die_errno("bench: --plot: cannot write '%s'", gp);
+        fprintf(f,
+                "set terminal pngcairo size %u,480 font ',10' noenhanced\n"
+                "set output '%s'\n"
+                "set title 'vmrt %s: time relative to the peer (lower is better; 1 = peer)'\n"
+                "set style fill solid 0.8\nset boxwidth 0.6\nset yrange [0:*]\n"
+                "set logscale y\nset yrange [0.01:*]\n"
+                "set grid ytics\nunset key\nset xtics rotate by -30\n"
+                "plot '%s' using 0:2:xtic(1) with boxes lc rgb '#3070b0', 1 lc rgb 'red' lw 2\n",
+                rows * 110 + 200, png, suites[s], dat);
+        fclose(f);
+        char cmd[8192];
+        snprintf(cmd, sizeof cmd, "gnuplot '%s'", gp);
+        if (system(cmd) != 0)
+            fprintf(stderr,
+                    "vmrt: bench: --plot: gnuplot failed for %s (is gnuplot installed? 'make "
+                    "deps' installs it)\n",
+                    suites[s]);
+        else if (!o->json)
+            printf("plot: %s\n", png);
+    }
+}
+
 static void usage(FILE *f)
 {
-    fputs("Usage: vmrt bench [coro|sched|gc|sandbox|all] [--quick] [--json] [--reps N]\n"
+    fputs("Usage: vmrt bench [coro|sched|gc|sandbox|all] [--quick] [--json] [--reps N] [--plot "
+          "DIR]\n"
           "\n"
           "Runs each benchmark and its peers alternately (A B A B ...) and prints medians,\n"
           "min..max, and the median of the per-run ratios ours/theirs (lower is better).\n"
-          "  --quick    fewer iterations and runs\n"
-          "  --json     one JSON object per line\n"
-          "  --reps N   runs of each side (default 7, quick 5; 1..101)\n",
+          "  --quick     fewer iterations and runs\n"
+          "  --json      one JSON object per line\n"
+          "  --reps N    runs of each side (default 7, quick 5; 1..101)\n"
+          "  --plot DIR  write a bar chart per suite (gnuplot) into DIR\n",
           f);
 }
 
@@ -276,6 +418,10 @@ int cmd_bench(int argc, char **argv)
             if (i + 1 >= argc || parse_uint(argv[++i], 1, MAX_REPS, &v) != 0)
                 die_usage("bench: --reps needs a number from 1 to %d", MAX_REPS);
             o.reps = (unsigned)v;
+        } else if (!strcmp(a, "--plot")) {
+            if (i + 1 >= argc || !*argv[i + 1])
+                die_usage("bench: --plot needs a directory");
+            o.plot_dir = argv[++i];
         } else if (a[0] == '-') {
             die_usage("bench: unknown option '%s'", a);
         } else if (!strcmp(a, "coro") || !strcmp(a, "sched") || !strcmp(a, "gc") ||
@@ -288,8 +434,13 @@ int cmd_bench(int argc, char **argv)
     if (!o.reps)
         o.reps = o.quick ? 5 : 7;
     o.dir = bench_dir();
+    o.progress = isatty(STDERR_FILENO);
+    t_start_ns = now_ns();
+    if (!o.quick && !o.json)
+        fprintf(stderr, "vmrt: bench: %s: about %.0f s (use --quick for a short run)\n", o.suite,
+                estimate_s(&o));
     if (!o.json)
-        printf("%-6s %-18s %-4s %10s %-20s  %-14s %10s %-20s  %7s\n", "suite", "bench", "unit",
+        printf("%-7s %-22s %-4s %10s %-20s  %-16s %10s %-20s  %7s\n", "suite", "bench", "unit",
                "vmrt", " [min..max]", "peer", "peer", " [min..max]", "ratio");
     unsigned failures = 0, ran = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -300,5 +451,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (!ran)
         fprintf(stderr, "vmrt: bench: suite '%s' has no benchmarks yet\n", o.suite);
+    if (o.plot_dir && n_results)
+        write_plots(&o);
     return failures ? VMRT_EXIT_FAILURE : VMRT_EXIT_OK;
 }

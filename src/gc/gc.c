@@ -1,0 +1,508 @@
+/* The GcRuntime object: creation, mutators, and the collection cycle.
+ *
+ * A cycle (all phases but lazy sweeping run in pauses [INV-STW]):
+ *
+ *   start   (thread holding gc->collecting) finish lazy sweeping, then in a
+ *           pause: flip the mark epoch, take back allocation caches, turn
+ *           the write barrier on, grey the roots.
+ *   mark    a full collection drains the grey set in the same pause; an
+ *           incremental cycle drains it in bounded steps (each a pause of
+ *           about step_budget_ns), run by vmrt_gc_check_and_run_step and by
+ *           allocation slow paths (assists). Each step first greys what the
+ *           SATB barrier recorded.
+ *   finish  when a step finds nothing grey: clear dead weak references,
+ *           resurrect finalizable objects, pin conservatively referenced
+ *           objects, compact, free dead large objects and empty blocks,
+ *           queue the other blocks for lazy sweeping, turn the barrier off,
+ *           set the pacer's next goal.
+ *
+ * `collecting` serializes the thread that sweeps up to and starts a cycle;
+ * everything else is serialized by the pause itself (one initiator at a
+ * time, see safepoint.c). Phase changes happen only in pauses, so a
+ * mutator that observes phase == MARKING outside a pause sees it stable
+ * until its next safepoint.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gc_internal.h"
+
+static __thread vmrt_gc_mutator_t *tls_mutator;
+
+void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->struct_size = sizeof *cfg;
+    cfg->reserve = (size_t)16 << 30;
+    cfg->retain_bytes = (size_t)16 << 20;
+    cfg->trigger = VMRT_GC_TRIGGER_ADAPTIVE;
+    cfg->threshold_bytes = (size_t)8 << 20;
+    cfg->gogc = 100;
+    cfg->min_heap = (size_t)4 << 20;
+    cfg->pressure_ratio = 0.8;
+    cfg->interval_ns = 1000000000u;
+    cfg->step_budget_ns = 500000u;
+    cfg->compact = true;
+    cfg->compact_live_ratio = 0.3;
+    cfg->enabled = true;
+}
+
+static void gc_free_all(vmrt_gc_t *gc)
+{
+    vmrt__gc_markers_stop(gc);
+    for (vmrt_gc_mutator_t *m = gc->mutators, *n; m; m = n) {
+        n = m->next;
+        free(m->roots);
+        free(m->satb);
+        free(m);
+    }
+    vmrt__gc_satb_destroy(gc);
+    vmrt__gc_finalize_destroy(gc);
+    vmrt__gc_roots_destroy(gc);
+    vmrt__gc_heap_destroy(&gc->heap);
+    pthread_mutex_destroy(&gc->mu);
+    pthread_mutex_destroy(&gc->roots_lock);
+    pthread_mutex_destroy(&gc->st.lock);
+    pthread_cond_destroy(&gc->cv_parked);
+    pthread_cond_destroy(&gc->cv_resume);
+    free(gc);
+}
+
+int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
+{
+    *out = NULL;
+    vmrt_gc_config_t def;
+    if (!cfg) {
+        vmrt_gc_config_init(&def);
+        cfg = &def;
+    }
+    if (cfg->struct_size != sizeof *cfg || (unsigned)cfg->trigger > VMRT_GC_TRIGGER_TIME_BASED ||
+        cfg->compact_live_ratio < 0 || cfg->compact_live_ratio > 1)
+        return -EINVAL;
+    vmrt_gc_t *gc = calloc(1, sizeof *gc);
+    if (!gc)
+        return -ENOMEM;
+    gc->cfg = *cfg;
+    if (!gc->cfg.step_budget_ns)
+        gc->cfg.step_budget_ns = 500000u;
+    const char *tr = getenv("VMRT_GCTRACE");
+    gc->trace = tr && tr[0] && strcmp(tr, "0") != 0;
+    pthread_mutex_init(&gc->mu, NULL);
+    pthread_mutex_init(&gc->roots_lock, NULL);
+    pthread_cond_init(&gc->cv_parked, NULL);
+    pthread_cond_init(&gc->cv_resume, NULL);
+    vmrt__gc_stats_init(gc);
+    gc->weak.next = gc->weak.prev = &gc->weak;
+    gc->epoch = 1;
+    atomic_store(&gc->enabled, cfg->enabled);
+    atomic_store(&gc->incremental, cfg->incremental);
+    atomic_store(&gc->trigger, (int)cfg->trigger);
+    vmrt__gc_pacer_init(gc);
+    gc->cycle_t0 = vmrt_now_ns();
+    int rc = vmrt__gc_heap_init(&gc->heap, cfg->reserve, cfg->max_heap, cfg->retain_bytes);
+    if (!rc)
+        rc = vmrt__gc_markers_start(gc);
+    if (rc) {
+        gc_free_all(gc);
+        return rc;
+    }
+    *out = gc;
+    return 0;
+}
+
+void vmrt_gc_destroy(vmrt_gc_t *gc)
+{
+    if (!gc)
+        return;
+    if (tls_mutator && tls_mutator->gc == gc)
+        tls_mutator = NULL;
+    gc_free_all(gc);
+}
+
+int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
+{
+    vmrt_gc_mutator_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    m->gc = gc;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t sz;
+        if (pthread_attr_getstack(&attr, &lo, &sz) == 0)
+            m->stack_hi = (uintptr_t)lo + sz;
+        pthread_attr_destroy(&attr);
+    }
+    pthread_mutex_lock(&gc->mu);
+    while (gc->stw)
+        pthread_cond_wait(&gc->cv_resume, &gc->mu);
+    m->epoch = gc->epoch;
+    m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
+    m->next = gc->mutators;
+    if (gc->mutators)
+        gc->mutators->prev = m;
+    gc->mutators = m;
+    gc->nmutators++;
+    pthread_mutex_unlock(&gc->mu);
+    tls_mutator = m;
+    *out = m;
+    return 0;
+}
+
+void vmrt_gc_thread_detach(vmrt_gc_mutator_t *m)
+{
+    if (!m)
+        return;
+    vmrt_gc_t *gc = m->gc;
+    vmrt__gc_tlab_release(m);
+    m->nroots = 0;
+    for (;;) {
+        vmrt_gc_safepoint_slow(m);
+        pthread_mutex_lock(&gc->mu);
+        if (!gc->stw)
+            break;
+        pthread_mutex_unlock(&gc->mu);
+    }
+    if (m->satb && m->satb->n) { /* its records still count this cycle */
+        gc_satb_buf_t *b = m->satb;
+        b->next = atomic_load(&gc->satb_full);
+        while (!atomic_compare_exchange_weak(&gc->satb_full, &b->next, b))
+            ;
+        m->satb = NULL;
+    }
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        gc->mutators = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    gc->nmutators--;
+    pthread_mutex_unlock(&gc->mu);
+    if (tls_mutator == m)
+        tls_mutator = NULL;
+    free(m->satb);
+    free(m->roots);
+    free(m);
+}
+
+vmrt_gc_mutator_t *vmrt_gc_current(vmrt_gc_t *gc)
+{
+    return tls_mutator && tls_mutator->gc == gc ? tls_mutator : NULL;
+}
+
+vmrt_gc_t *vmrt_gc_of(vmrt_gc_mutator_t *m)
+{
+    return m->gc;
+}
+
+void vmrt_gc_set_enabled(vmrt_gc_t *gc, bool on)
+{
+    atomic_store(&gc->enabled, on);
+}
+
+bool vmrt_gc_enabled(vmrt_gc_t *gc)
+{
+    return atomic_load(&gc->enabled);
+}
+
+void vmrt_gc_set_incremental(vmrt_gc_t *gc, bool on)
+{
+    atomic_store(&gc->incremental, on);
+}
+
+bool vmrt_gc_incremental(vmrt_gc_t *gc)
+{
+    return atomic_load(&gc->incremental);
+}
+
+int vmrt_gc_set_trigger(vmrt_gc_t *gc, vmrt_gc_trigger_t policy)
+{
+    if ((unsigned)policy > VMRT_GC_TRIGGER_TIME_BASED)
+        return -EINVAL;
+    atomic_store(&gc->trigger, (int)policy);
+    return 0;
+}
+
+vmrt_gc_trigger_t vmrt_gc_trigger(vmrt_gc_t *gc)
+{
+    return (vmrt_gc_trigger_t)atomic_load(&gc->trigger);
+}
+
+void vmrt_gc_set_limit(vmrt_gc_t *gc, size_t max_heap)
+{
+    pthread_mutex_lock(&gc->heap.lock);
+    gc->heap.limit = max_heap;
+    pthread_mutex_unlock(&gc->heap.lock);
+}
+
+bool vmrt_gc_in_cycle(vmrt_gc_t *gc)
+{
+    return atomic_load(&gc->phase) == GC_MARKING;
+}
+
+/* ---- The cycle ------------------------------------------------------------ */
+
+static int pause_begin(vmrt_gc_t *gc, vmrt_gc_mutator_t *m, uint64_t *t0)
+{
+    *t0 = vmrt_now_ns();
+    return vmrt__gc_stop_world(gc, m);
+}
+
+static void pause_end(vmrt_gc_t *gc, vmrt_gc_mutator_t *m, uint64_t t0)
+{
+    uint64_t d = vmrt_now_ns() - t0;
+    vmrt__gc_resume_world(gc, m);
+    vmrt__gc_stats_pause(gc, d);
+}
+
+static void set_marking(vmrt_gc_t *gc, uint32_t on)
+{
+    for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
+        m->fast.marking = on;
+        m->epoch = gc->epoch;
+    }
+}
+
+/* Greys the roots under a new epoch. In a pause. */
+static void begin_marking(vmrt_gc_t *gc)
+{
+    gc->epoch = (uint8_t)(3 - gc->epoch);
+    set_marking(gc, 1);
+    vmrt__gc_scan_roots(gc, &gc->markers[0]);
+}
+
+static void begin_cycle(vmrt_gc_t *gc)
+{
+    gc->cycle++;
+    vmrt__gc_tlab_release_all(gc);
+    gc->pacer.alloc_at_start = atomic_load(&gc->alloc_bytes);
+    pthread_mutex_lock(&gc->st.lock);
+    gc->st.cycle_start_ns = vmrt_now_ns();
+    pthread_mutex_unlock(&gc->st.lock);
+    atomic_store(&gc->phase, GC_MARKING);
+    begin_marking(gc);
+}
+
+/* Drains the barrier buffers and marks until the deadline (0: to the end).
+ * Returns true when nothing is grey. In a pause. */
+static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
+{
+    uint64_t t0 = vmrt_now_ns();
+    if (atomic_exchange(&gc->satb_lost, false)) {
+        /* The barrier lost a record: restart marking from the roots. */
+        GC_TRACE(gc, "gc: write-barrier buffer allocation failed; re-marking\n");
+        vmrt__gc_grey_clear(gc);
+        vmrt__gc_satb_drain(gc, &gc->markers[0]);
+        vmrt__gc_grey_clear(gc);
+        begin_marking(gc);
+        deadline = 0;
+    }
+    vmrt__gc_satb_drain(gc, &gc->markers[0]);
+    bool done = vmrt__gc_mark_drain(gc, deadline);
+    pthread_mutex_lock(&gc->st.lock);
+    gc->st.cycle_mark_ns += vmrt_now_ns() - t0;
+    pthread_mutex_unlock(&gc->st.lock);
+    return done;
+}
+
+/* The final pause of a cycle. Returns the live bytes. */
+static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
+{
+    size_t saved_limit = gc->mk_work_limit;
+    gc->mk_work_limit = 0;
+    vmrt__gc_weak_process(gc);
+    vmrt__gc_finalize_process(gc);
+    vmrt__gc_scan_conservative(gc, &gc->markers[0], true);
+    vmrt__gc_mark_drain(gc, 0);
+    gc->mk_work_limit = saved_limit;
+    vmrt__gc_tlab_release_all(gc);
+    if (force_compact || gc->compact_next || gc->cfg.compact)
+        vmrt__gc_compact(gc, force_compact || gc->compact_next);
+    vmrt__gc_sweep_large(gc);
+    size_t live = vmrt__gc_sweep_prepare(gc);
+    set_marking(gc, 0);
+    atomic_store(&gc->phase, GC_IDLE);
+    vmrt__gc_pacer_cycle_end(gc, live);
+    atomic_fetch_sub(&gc->alloc_bytes, gc->pacer.alloc_at_start);
+    gc->compact_next = false;
+    return live;
+}
+
+static void after_cycle(vmrt_gc_t *gc, size_t live)
+{
+    pthread_mutex_lock(&gc->heap.lock);
+    vmrt__gc_heap_trim(&gc->heap);
+    pthread_mutex_unlock(&gc->heap.lock);
+    vmrt__gc_stats_cycle_end(gc, live);
+}
+
+static bool try_collecting(vmrt_gc_t *gc)
+{
+    bool f = false;
+    return atomic_compare_exchange_strong(&gc->collecting, &f, true);
+}
+
+/* Waits for `collecting`, parking at safepoints meanwhile. */
+static void acquire_collecting(vmrt_gc_t *gc, vmrt_gc_mutator_t *m)
+{
+    while (!try_collecting(gc)) {
+        vmrt_gc_safepoint_slow(m);
+        sched_yield();
+    }
+}
+
+static void cycle_starting(vmrt_gc_t *gc)
+{
+    vmrt__gc_sweep_all(gc);
+    if (gc->cfg.on_cycle_start)
+        gc->cfg.on_cycle_start(gc, gc->cycle + 1, gc->cfg.user);
+}
+
+/* Finishes a cycle in progress, then runs a complete one, world stopped. */
+static int collect(vmrt_gc_mutator_t *m, bool compact, bool wait)
+{
+    vmrt_gc_t *gc = m->gc;
+    uint64_t t0;
+    if (wait)
+        acquire_collecting(gc, m);
+    else if (!try_collecting(gc))
+        return 0;
+    int rc = 0;
+    if (atomic_load(&gc->phase) == GC_MARKING) {
+        rc = pause_begin(gc, m, &t0);
+        if (rc)
+            goto out;
+        size_t live = 0;
+        bool was = atomic_load(&gc->phase) == GC_MARKING;
+        if (was) {
+            mark_some(gc, 0);
+            live = finish_cycle(gc, false);
+        }
+        pause_end(gc, m, t0);
+        if (was)
+            after_cycle(gc, live);
+    }
+    cycle_starting(gc);
+    rc = pause_begin(gc, m, &t0);
+    if (rc)
+        goto out;
+    begin_cycle(gc);
+    mark_some(gc, 0);
+    size_t live = finish_cycle(gc, compact);
+    pause_end(gc, m, t0);
+    after_cycle(gc, live);
+    rc = 1;
+out:
+    atomic_store(&gc->collecting, false);
+    return rc;
+}
+
+int vmrt__gc_collect_full(vmrt_gc_mutator_t *m, bool compact)
+{
+    return collect(m, compact, true);
+}
+
+static int start_incremental(vmrt_gc_mutator_t *m)
+{
+    vmrt_gc_t *gc = m->gc;
+    if (!try_collecting(gc))
+        return 0;
+    int rc = 0;
+    if (atomic_load(&gc->phase) == GC_IDLE) {
+        cycle_starting(gc);
+        uint64_t t0;
+        rc = pause_begin(gc, m, &t0);
+        if (!rc) {
+            begin_cycle(gc);
+            bool done = mark_some(gc, vmrt_now_ns() + gc->cfg.step_budget_ns);
+            size_t live = done ? finish_cycle(gc, false) : 0;
+            pause_end(gc, m, t0);
+            if (done)
+                after_cycle(gc, live);
+            rc = 1;
+        }
+    }
+    atomic_store(&gc->collecting, false);
+    return rc;
+}
+
+int vmrt__gc_step(vmrt_gc_mutator_t *m)
+{
+    vmrt_gc_t *gc = m->gc;
+    if (atomic_load(&gc->phase) != GC_MARKING)
+        return 0;
+    uint64_t t0;
+    int rc = pause_begin(gc, m, &t0);
+    if (rc)
+        return rc;
+    if (atomic_load(&gc->phase) != GC_MARKING) {
+        pause_end(gc, m, t0);
+        return 0;
+    }
+    uint64_t deadline = atomic_load(&gc->incremental) ? t0 + gc->cfg.step_budget_ns : 0;
+    bool done = mark_some(gc, deadline);
+    size_t live = done ? finish_cycle(gc, false) : 0;
+    pause_end(gc, m, t0);
+    pthread_mutex_lock(&gc->st.lock);
+    gc->st.s.incremental_steps++;
+    pthread_mutex_unlock(&gc->st.lock);
+    if (done)
+        after_cycle(gc, live);
+    return 1;
+}
+
+int vmrt__gc_poll(vmrt_gc_mutator_t *m)
+{
+    vmrt_gc_t *gc = m->gc;
+    if (atomic_load_explicit(&gc->phase, memory_order_relaxed) == GC_MARKING)
+        return vmrt__gc_step(m);
+    if (!atomic_load_explicit(&gc->enabled, memory_order_relaxed) || !vmrt__gc_should_start(gc))
+        return 0;
+    if (atomic_load(&gc->incremental))
+        return start_incremental(m);
+    return collect(m, false, false);
+}
+
+int vmrt_gc_collect(vmrt_gc_mutator_t *m, unsigned flags)
+{
+    if (!m || (flags & ~VMRT_GC_COMPACT))
+        return -EINVAL;
+    int rc = collect(m, flags & VMRT_GC_COMPACT, true);
+    vmrt_gc_run_finalizers(m);
+    return rc < 0 ? rc : 0;
+}
+
+int vmrt_gc_check_and_run_step(vmrt_gc_mutator_t *m)
+{
+    if (!m)
+        return -EINVAL;
+    vmrt_gc_safepoint(m);
+    int rc = vmrt__gc_poll(m);
+    vmrt_gc_run_finalizers(m);
+    return rc;
+}
+
+/* ---- Test hooks ------------------------------------------------------------ */
+
+void vmrt__gc_set_step_work(vmrt_gc_t *gc, size_t objects)
+{
+    gc->mk_work_limit = objects;
+}
+
+bool vmrt__gc_is_marked(vmrt_gc_t *gc, const void *obj)
+{
+    return atomic_load(&gc_hdr(obj)->mark) == gc->epoch;
+}
+
+void vmrt__gc_finish_sweep(vmrt_gc_t *gc)
+{
+    vmrt__gc_sweep_all(gc);
+}
+
+bool vmrt__gc_is_valid(vmrt_gc_t *gc, const void *obj)
+{
+    return vmrt__gc_find_object(&gc->heap, (uintptr_t)obj) == gc_hdr(obj);
+}

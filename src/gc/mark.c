@@ -1,0 +1,401 @@
+/* Marking: tri-colour, incremental, parallel with work stealing.
+ *
+ * White: mark != epoch. Grey: marked and on a marker's deque (or the
+ * overflow stack). Black: marked and scanned. Pointer-free objects turn
+ * black at once (never pushed).
+ *
+ * Marking runs only while the world is stopped [INV-STW]: a full
+ * collection drains everything in one pause; an incremental step drains
+ * until its deadline and leaves the rest grey on the deques, which persist
+ * between steps. Marker 0 is the thread that stopped the world; markers
+ * 1..n-1 are GC threads woken for each job. Each marker owns a Chase-Lev
+ * deque (push/pop at the bottom by the owner, steal from the top by the
+ * others); a full deque spills to a shared overflow stack under a mutex.
+ *
+ * Termination: a marker with no work increments mk_idle and watches the
+ * deques; it leaves when mk_idle reaches the number of markers (then no
+ * deque can gain work: only busy markers push) or when the step's deadline
+ * stopped the job.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "gc_internal.h"
+
+/* ---- Chase-Lev deque ---------------------------------------------------- */
+
+static int dq_init(gc_deque_t *d)
+{
+    atomic_init(&d->top, 0);
+    atomic_init(&d->bottom, 0);
+    d->buf = calloc(GC_DQ_CAP, sizeof *d->buf);
+    return d->buf ? 0 : -ENOMEM;
+}
+
+static bool dq_push(gc_deque_t *d, void *x)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    if (b - t >= (int64_t)GC_DQ_CAP)
+        return false;
+    atomic_store_explicit(&d->buf[b & (GC_DQ_CAP - 1)], x, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return true;
+}
+
+static void *dq_pop(gc_deque_t *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    if (t > b) {
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    void *x = atomic_load_explicit(&d->buf[b & (GC_DQ_CAP - 1)], memory_order_relaxed);
+    if (t == b) {
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            x = NULL;
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return x;
+}
+
+static void *dq_steal(gc_deque_t *d)
+{
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    atomic_thread_fence(memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+    if (t >= b)
+        return NULL;
+    void *x = atomic_load_explicit(&d->buf[t & (GC_DQ_CAP - 1)], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return NULL;
+    return x;
+}
+
+static bool dq_empty(gc_deque_t *d)
+{
+    return atomic_load_explicit(&d->bottom, memory_order_acquire) <=
+           atomic_load_explicit(&d->top, memory_order_acquire);
+}
+
+/* ---- Grey set ------------------------------------------------------------ */
+
+static bool ovf_push(struct vmrt_gc *gc, void *x)
+{
+    pthread_mutex_lock(&gc->ovf_lock);
+    if (gc->novf == gc->ovf_cap) {
+        size_t cap = gc->ovf_cap ? gc->ovf_cap * 2 : 4096;
+        void **n = realloc(gc->ovf, cap * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&gc->ovf_lock);
+            return false;
+        }
+        gc->ovf = n;
+        gc->ovf_cap = cap;
+    }
+    gc->ovf[gc->novf++] = x;
+    atomic_store_explicit(&gc->novf_hint, gc->novf, memory_order_release);
+    pthread_mutex_unlock(&gc->ovf_lock);
+    return true;
+}
+
+static void *ovf_pop(struct vmrt_gc *gc)
+{
+    if (!atomic_load_explicit(&gc->novf_hint, memory_order_acquire))
+        return NULL;
+    void *x = NULL;
+    pthread_mutex_lock(&gc->ovf_lock);
+    if (gc->novf)
+        x = gc->ovf[--gc->novf];
+    atomic_store_explicit(&gc->novf_hint, gc->novf, memory_order_release);
+    pthread_mutex_unlock(&gc->ovf_lock);
+    return x;
+}
+
+static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
+
+static inline void grey_push(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    if (!dq_push(&mk->dq, obj) && !ovf_push(gc, obj))
+        scan(gc, mk, obj); /* out of memory for the grey set: scan it right here */
+}
+
+bool vmrt__gc_grey_empty(struct vmrt_gc *gc)
+{
+    if (atomic_load_explicit(&gc->novf_hint, memory_order_acquire))
+        return false;
+    for (unsigned i = 0; i < gc->nmarkers; i++)
+        if (!dq_empty(&gc->markers[i].dq))
+            return false;
+    return true;
+}
+
+/* Drops every grey object (restarting a mark). In a pause. */
+void vmrt__gc_grey_clear(struct vmrt_gc *gc)
+{
+    for (unsigned i = 0; i < gc->nmarkers; i++)
+        while (!dq_empty(&gc->markers[i].dq))
+            (void)dq_steal(&gc->markers[i].dq);
+    pthread_mutex_lock(&gc->ovf_lock);
+    gc->novf = 0;
+    atomic_store(&gc->novf_hint, 0);
+    pthread_mutex_unlock(&gc->ovf_lock);
+}
+
+/* ---- Marking and scanning ------------------------------------------------ */
+
+static inline size_t obj_bytes(const gc_hdr_t *h)
+{
+    if (h->cls != 0xff)
+        return vmrt__gc_class_size[h->cls];
+    const vmrt_gc_type_t *t = gc_type(h);
+    return GC_HDR + t->size + (size_t)h->length * t->elem_size;
+}
+
+static inline bool has_refs(const vmrt_gc_type_t *t)
+{
+    return t->ref_map || t->elem_refs || t->trace;
+}
+
+/* Greys obj if it is white. Any thread during a pause. */
+void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    gc_hdr_t *h = gc_hdr(obj);
+    uint8_t e = gc->epoch;
+    if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e ||
+        atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
+        return;
+    gc_block_t *b = vmrt__gc_block_of(&gc->heap, (uintptr_t)h);
+    if (b->kind == GC_BLOCK_LARGE_CONT)
+        b -= b->run;
+    atomic_fetch_add_explicit(&b->live_bytes, (uint32_t)obj_bytes(h), memory_order_relaxed);
+    if (has_refs(gc_type(h)))
+        grey_push(gc, mk, obj);
+}
+
+static void mark_visit(vmrt_gc_visitor_t *v, void **slot)
+{
+    void *p = *slot;
+    if (p)
+        vmrt__gc_mark_obj(v->gc, v->mk, p);
+}
+
+/* Calls v->fn on every reference slot of the object. */
+void vmrt__gc_trace_obj(gc_hdr_t *h, vmrt_gc_visitor_t *v)
+{
+    const vmrt_gc_type_t *t = gc_type(h);
+    void **obj = gc_payload(h);
+    if (t->trace) {
+        t->trace(obj, v);
+        return;
+    }
+    for (uint64_t m = t->ref_map; m; m &= m - 1)
+        v->fn(v, &obj[__builtin_ctzll(m)]);
+    if (t->elem_refs) {
+        void **e = (void **)((char *)obj + t->size);
+        for (uint32_t i = 0; i < h->length; i++)
+            v->fn(v, &e[i]);
+    }
+}
+
+static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    gc_hdr_t *h = gc_hdr(obj);
+    const vmrt_gc_type_t *t = gc_type(h);
+    if (t->trace) {
+        vmrt_gc_visitor_t v = {.fn = mark_visit, .gc = gc, .mk = mk};
+        t->trace(obj, &v);
+        return;
+    }
+    void **o = obj;
+    for (uint64_t m = t->ref_map; m; m &= m - 1) {
+        void *p = o[__builtin_ctzll(m)];
+        if (p)
+            vmrt__gc_mark_obj(gc, mk, p);
+    }
+    if (t->elem_refs) {
+        void **e = (void **)((char *)obj + t->size);
+        for (uint32_t i = 0; i < h->length; i++)
+            if (e[i])
+                vmrt__gc_mark_obj(gc, mk, e[i]);
+    }
+}
+
+void vmrt_gc_visit(vmrt_gc_visitor_t *v, void **slot)
+{
+    v->fn(v, slot);
+}
+
+static void *steal(struct vmrt_gc *gc, gc_marker_t *mk)
+{
+    void *x = ovf_pop(gc);
+    if (x)
+        return x;
+    unsigned n = gc->nmarkers;
+    if (n < 2)
+        return NULL;
+    mk->seed = mk->seed * 1103515245u + 12345u;
+    unsigned start = (mk->seed >> 16) % n;
+    for (unsigned k = 0; k < n; k++) {
+        gc_marker_t *v = &gc->markers[(start + k) % n];
+        if (v == mk)
+            continue;
+        x = dq_steal(&v->dq);
+        if (x) {
+            atomic_fetch_add_explicit(&mk->steals, 1, memory_order_relaxed);
+            return x;
+        }
+    }
+    return NULL;
+}
+
+/* No work found: wait for global termination or new work. */
+static bool terminate(struct vmrt_gc *gc)
+{
+    unsigned n = gc->nmarkers;
+    atomic_fetch_add(&gc->mk_idle, 1);
+    for (unsigned spins = 0;; spins++) {
+        if (atomic_load(&gc->mk_stop) || atomic_load(&gc->mk_idle) == n)
+            return true;
+        if (!vmrt__gc_grey_empty(gc)) {
+            atomic_fetch_sub(&gc->mk_idle, 1);
+            return false;
+        }
+        if (spins > 16)
+            sched_yield();
+    }
+}
+
+static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
+{
+    uint64_t deadline = gc->mk_deadline;
+    size_t limit = gc->mk_work_limit;
+    for (unsigned n = 1;; n++) {
+        if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
+            return;
+        void *o = dq_pop(&mk->dq);
+        if (!o)
+            o = steal(gc, mk);
+        if (!o) {
+            if (terminate(gc))
+                return;
+            continue;
+        }
+        scan(gc, mk, o);
+        if (limit && atomic_fetch_add(&gc->mk_work, 1) + 1 >= limit)
+            atomic_store(&gc->mk_stop, true);
+        if (deadline && (n & 63) == 0 && vmrt_now_ns() >= deadline)
+            atomic_store(&gc->mk_stop, true);
+    }
+}
+
+static void *marker_main(void *arg)
+{
+    gc_marker_t *mk = arg;
+    struct vmrt_gc *gc = mk->gc;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&gc->mk_lock);
+    for (;;) {
+        while (gc->mk_job == seen && !gc->mk_quit)
+            pthread_cond_wait(&gc->mk_cv, &gc->mk_lock);
+        if (gc->mk_quit)
+            break;
+        seen = gc->mk_job;
+        pthread_mutex_unlock(&gc->mk_lock);
+        mark_loop(gc, mk);
+        pthread_mutex_lock(&gc->mk_lock);
+        if (--gc->mk_running == 0)
+            pthread_cond_signal(&gc->mk_done_cv);
+    }
+    pthread_mutex_unlock(&gc->mk_lock);
+    return NULL;
+}
+
+/* Drains the grey set with all markers until deadline_ns (0: until empty).
+ * Returns true when nothing grey is left. Caller: the pause initiator. */
+bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns)
+{
+    if (vmrt__gc_grey_empty(gc))
+        return true;
+    atomic_store(&gc->mk_stop, false);
+    atomic_store(&gc->mk_idle, 0);
+    atomic_store(&gc->mk_work, 0);
+    pthread_mutex_lock(&gc->mk_lock);
+    gc->mk_deadline = deadline_ns;
+    gc->mk_running = gc->nmarkers - 1;
+    if (gc->mk_running) {
+        gc->mk_job++;
+        pthread_cond_broadcast(&gc->mk_cv);
+    }
+    pthread_mutex_unlock(&gc->mk_lock);
+    mark_loop(gc, &gc->markers[0]);
+    pthread_mutex_lock(&gc->mk_lock);
+    while (gc->mk_running)
+        pthread_cond_wait(&gc->mk_done_cv, &gc->mk_lock);
+    pthread_mutex_unlock(&gc->mk_lock);
+    return vmrt__gc_grey_empty(gc);
+}
+
+int vmrt__gc_markers_start(struct vmrt_gc *gc)
+{
+    unsigned n = gc->cfg.markers;
+    if (!n) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > 4 ? 4 : (unsigned)cpus;
+    }
+    if (n > 64)
+        n = 64;
+    gc->markers = calloc(n, sizeof *gc->markers);
+    if (!gc->markers)
+        return -ENOMEM;
+    pthread_mutex_init(&gc->mk_lock, NULL);
+    pthread_mutex_init(&gc->ovf_lock, NULL);
+    pthread_cond_init(&gc->mk_cv, NULL);
+    pthread_cond_init(&gc->mk_done_cv, NULL);
+    for (unsigned i = 0; i < n; i++) {
+        gc_marker_t *mk = &gc->markers[i];
+        mk->gc = gc;
+        mk->id = i;
+        mk->seed = 0x9e3779b9u * (i + 1);
+        if (dq_init(&mk->dq)) {
+            gc->nmarkers = i + 1;
+            return -ENOMEM;
+        }
+    }
+    gc->nmarkers = 1;
+    for (unsigned i = 1; i < n; i++) {
+        if (pthread_create(&gc->markers[i].thread, NULL, marker_main, &gc->markers[i]) != 0)
+            break;
+        gc->nmarkers = i + 1;
+    }
+    return 0;
+}
+
+void vmrt__gc_markers_stop(struct vmrt_gc *gc)
+{
+    if (!gc->markers)
+        return;
+    pthread_mutex_lock(&gc->mk_lock);
+    gc->mk_quit = true;
+    pthread_cond_broadcast(&gc->mk_cv);
+    pthread_mutex_unlock(&gc->mk_lock);
+    for (unsigned i = 1; i < gc->nmarkers; i++)
+        pthread_join(gc->markers[i].thread, NULL);
+    for (unsigned i = 0; i < gc->nmarkers; i++)
+        free(gc->markers[i].dq.buf);
+    free(gc->markers);
+    free(gc->ovf);
+    gc->markers = NULL;
+    pthread_mutex_destroy(&gc->mk_lock);
+    pthread_mutex_destroy(&gc->ovf_lock);
+    pthread_cond_destroy(&gc->mk_cv);
+    pthread_cond_destroy(&gc->mk_done_cv);
+}

@@ -1,0 +1,131 @@
+/* Sweeping: lazy, one block at a time.
+ *
+ * At mark termination (in the pause) every small block goes on its class's
+ * `unswept` list, except blocks with no live bytes, which are freed at once
+ * without being touched. Mutators sweep the blocks they are about to
+ * allocate from (alloc.c: refill); whatever is left is swept by the thread
+ * that starts the next cycle, before it flips the mark epoch
+ * [INV-EPOCH]. Large objects are swept in the pause (a list walk).
+ *
+ * Sweeping a block rebuilds its free list from every slot that is free,
+ * forwarded (evacuated) or unmarked, and runs with the block owned by the
+ * sweeper (b->owned), so no lock is held while touching its memory.
+ */
+#include "gc_internal.h"
+
+size_t vmrt__gc_sweep_block(struct vmrt_gc *gc, gc_block_t *b)
+{
+    uint64_t t0 = vmrt_now_ns();
+    uintptr_t start = gc_block_addr(&gc->heap, b);
+    uint8_t epoch = gc->epoch;
+    size_t ss = b->slot_size, nfree = 0, freed = 0;
+    gc_free_t *head = NULL;
+    for (size_t i = b->nslots; i-- > 0;) {
+        gc_hdr_t *h = (gc_hdr_t *)(start + i * ss);
+        uintptr_t t = h->type;
+        if (t && !(t & 1)) {
+            if (atomic_load_explicit(&h->mark, memory_order_relaxed) == epoch)
+                continue;
+            freed += ss;
+        }
+        gc_free_t *f = (gc_free_t *)h;
+        f->zero = 0;
+        f->next = head;
+        head = f;
+        nfree++;
+    }
+    b->freelist = head;
+    b->free_slots = (uint32_t)nfree;
+    b->swept_gen = gc->heap.gen;
+    atomic_fetch_add(&gc->freed_total, freed);
+    atomic_fetch_add(&gc->sweep_ns, vmrt_now_ns() - t0);
+    return nfree;
+}
+
+/* Finishes lazy sweeping; frees empty blocks and trims. World running. */
+void vmrt__gc_sweep_all(struct vmrt_gc *gc)
+{
+    gc_heap_t *h = &gc->heap;
+    pthread_mutex_lock(&h->lock);
+    for (unsigned c = 0; c < GC_NCLASSES; c++) {
+        gc_block_t *b;
+        while ((b = h->cls[c].unswept) != NULL) {
+            h->cls[c].unswept = b->next;
+            b->listed = 0;
+            b->owned = 1;
+            pthread_mutex_unlock(&h->lock);
+            size_t n = vmrt__gc_sweep_block(gc, b);
+            pthread_mutex_lock(&h->lock);
+            b->owned = 0;
+            if (n == b->nslots) {
+                vmrt__gc_block_free(h, b);
+            } else if (n) {
+                b->listed = 1;
+                b->next = h->cls[c].avail;
+                h->cls[c].avail = b;
+            }
+        }
+    }
+    vmrt__gc_heap_trim(h);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* In the final pause, after compaction: rebuild the class lists. Every
+ * mutator cache has been released. Returns the bytes marked. */
+size_t vmrt__gc_sweep_prepare(struct vmrt_gc *gc)
+{
+    gc_heap_t *h = &gc->heap;
+    size_t live = 0;
+    pthread_mutex_lock(&h->lock);
+    for (unsigned c = 0; c < GC_NCLASSES; c++)
+        h->cls[c].unswept = h->cls[c].avail = NULL;
+    for (size_t i = 0; i < h->top; i++) {
+        gc_block_t *b = &h->blocks[i];
+        if (b->kind == GC_BLOCK_LARGE) {
+            live += atomic_load_explicit(&b->live_bytes, memory_order_relaxed);
+            atomic_store_explicit(&b->live_bytes, 0, memory_order_relaxed);
+            b->pinned = b->evac = 0;
+        }
+        if (b->kind != GC_BLOCK_SMALL)
+            continue;
+        if (atomic_load_explicit(&b->live_bytes, memory_order_relaxed) == 0 && b->evac != 2) {
+            /* Nothing marked and nothing allocated since marking began:
+             * freed without touching its memory. */
+            vmrt__gc_block_free(h, b);
+            continue;
+        }
+        live += atomic_load_explicit(&b->live_bytes, memory_order_relaxed);
+        atomic_store_explicit(&b->live_bytes, 0, memory_order_relaxed);
+        b->pinned = b->evac = 0;
+        b->owned = 0;
+        b->freelist = NULL;
+        b->listed = 1;
+        b->next = h->cls[b->cls].unswept;
+        h->cls[b->cls].unswept = b;
+    }
+    h->gen++;
+    pthread_mutex_unlock(&h->lock);
+    return live;
+}
+
+/* In the final pause: frees unmarked large objects. Returns bytes freed. */
+size_t vmrt__gc_sweep_large(struct vmrt_gc *gc)
+{
+    gc_heap_t *h = &gc->heap;
+    size_t freed = 0;
+    pthread_mutex_lock(&h->lock);
+    for (gc_large_t *l = h->large.next, *next; l != &h->large; l = next) {
+        next = l->next;
+        gc_hdr_t *hd = (gc_hdr_t *)((char *)l + GC_LARGE_PREFIX);
+        if (atomic_load_explicit(&hd->mark, memory_order_relaxed) == gc->epoch)
+            continue;
+        l->prev->next = l->next;
+        l->next->prev = l->prev;
+        h->large_bytes -= l->bytes;
+        freed += l->bytes;
+        vmrt__gc_block_free(h, vmrt__gc_block_of(h, (uintptr_t)l));
+    }
+    pthread_mutex_unlock(&h->lock);
+    atomic_fetch_add(&gc->freed_total, freed);
+    return freed;
+}

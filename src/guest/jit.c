@@ -1,0 +1,255 @@
+/* The translation tier (the spec's "JIT compile tasks").
+ *
+ * A function becomes hot when its calls plus back-edges seen in tier 0 reach
+ * the threshold (vmrt_guest_options.jit_threshold). The interpreter then
+ * calls vg_jit_request(), which hands one translation task to the host
+ * (High priority: translation must not wait behind guest threads). The task
+ * builds a tier-1 code form and publishes it with a release store; callers
+ * pick it up at their next call, running frames at their next back-edge
+ * safepoint (OSR through the index map).
+ *
+ * Tier 1 differs from tier 0 in three ways:
+ *   - superinstructions: compare + conditional branch fused into one
+ *     (JLT..JNNE, the compare's destination is still written, so no liveness
+ *     analysis is needed), addi + jmp (the loop increment), mov + ret;
+ *   - calls without profiling (CALL1);
+ *   - direct threading is the same as tier 0 (both carry handler addresses).
+ * A pair is fused only when its second instruction is not a branch target,
+ * so every target maps to an instruction boundary of the new form.
+ *
+ * Memory: tier-1 forms are never freed before the program (running frames
+ * may still use a form; nothing is ever retranslated).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <vmrt/common.h>
+
+#include "guest/engine.h"
+
+static int fused_cmp(uint16_t cmp, bool jump_if_true)
+{
+    switch (cmp) {
+    case VG_OP_LT: return jump_if_true ? VG_OP_JLT : VG_OP_JNLT;
+    case VG_OP_LE: return jump_if_true ? VG_OP_JLE : VG_OP_JNLE;
+    case VG_OP_GT: return jump_if_true ? VG_OP_JGT : VG_OP_JNGT;
+    case VG_OP_GE: return jump_if_true ? VG_OP_JGE : VG_OP_JNGE;
+    case VG_OP_EQ: return jump_if_true ? VG_OP_JEQ : VG_OP_JNEQ;
+    case VG_OP_NE: return jump_if_true ? VG_OP_JNE : VG_OP_JNNE;
+    default: return -1;
+    }
+}
+
+static bool has_target_k(uint16_t op)
+{
+    switch (op) {
+    case VG_OP_JMP:
+    case VG_OP_JZ:
+    case VG_OP_JNZ:
+    case VG_OP_JLT:
+    case VG_OP_JLE:
+    case VG_OP_JGT:
+    case VG_OP_JGE:
+    case VG_OP_JEQ:
+    case VG_OP_JNE:
+    case VG_OP_JNLT:
+    case VG_OP_JNLE:
+    case VG_OP_JNGT:
+    case VG_OP_JNGE:
+    case VG_OP_JNEQ:
+    case VG_OP_JNNE: return true;
+    default: return false;
+    }
+}
+
+static void free_code(vg_code *c)
+{
+    if (!c)
+        return;
+    free(c->ins);
+    free(c->line);
+    free(c->col);
+    free(c->map);
+    free(c->argpool);
+    free(c);
+}
+
+static vg_code *translate(const vg_func *fn)
+{
+    const vg_code *c0 = &fn->code0;
+    uint32_t n = c0->n;
+    vg_code *c1 = calloc(1, sizeof *c1);
+    uint8_t *target = calloc(n + 1, 1);
+    if (!c1 || !target)
+        goto oom;
+    c1->tier = 1;
+    c1->ins = calloc(n ? n : 1, sizeof(vg_ins));
+    c1->line = calloc(n ? n : 1, sizeof(uint32_t));
+    c1->col = calloc(n ? n : 1, sizeof(uint32_t));
+    c1->map = calloc(n ? n : 1, sizeof(uint32_t));
+    size_t nargs = 0;
+    for (uint32_t i = 0; i < n; i++)
+        nargs += c0->ins[i].nargs;
+    if (nargs)
+        c1->argpool = malloc(nargs * sizeof(int32_t));
+    if (!c1->ins || !c1->line || !c1->col || !c1->map || (nargs && !c1->argpool))
+        goto oom;
+    for (uint32_t i = 0; i < n; i++)
+        if (has_target_k(c0->ins[i].op))
+            target[c0->ins[i].k] = 1;
+    uint32_t m = 0;
+    size_t argpos = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const vg_ins *in = &c0->ins[i];
+        const vg_ins *nx = i + 1 < n && !target[i + 1] ? &c0->ins[i + 1] : NULL;
+        vg_ins out = *in;
+        c1->map[i] = m;
+        c1->line[m] = c0->line[i];
+        c1->col[m] = c0->col[i];
+        int fused = -1;
+        if (nx && (nx->op == VG_OP_JZ || nx->op == VG_OP_JNZ) && nx->a == in->a)
+            fused = fused_cmp(in->op, nx->op == VG_OP_JNZ);
+        if (fused >= 0) {
+            out.op = (uint16_t)fused;
+            out.k = nx->k;
+        } else if (nx && in->op == VG_OP_ADDI && nx->op == VG_OP_JMP) {
+            out.op = VG_OP_ADDI_JMP;
+            out.c = (int32_t)nx->k;
+        } else if (nx && in->op == VG_OP_MOV && nx->op == VG_OP_RET && nx->a == in->a) {
+            out.op = VG_OP_MOV_RET;
+        } else {
+            nx = NULL;
+            if (in->op == VG_OP_CALL)
+                out.op = VG_OP_CALL1;
+        }
+        if (in->nargs) {
+            memcpy(c1->argpool + argpos, in->args, in->nargs * sizeof(int32_t));
+            out.args = c1->argpool + argpos;
+            argpos += in->nargs;
+        }
+        c1->ins[m++] = out;
+        if (nx) {
+            i++;
+            c1->map[i] = m - 1;
+        }
+    }
+    c1->n = m;
+    for (uint32_t j = 0; j < m; j++) {
+        vg_ins *in = &c1->ins[j];
+        if (has_target_k(in->op))
+            in->k = c1->map[in->k];
+        else if (in->op == VG_OP_ADDI_JMP)
+            in->c = (int32_t)c1->map[in->c];
+    }
+    const void *const *labels = vg_interp_labels();
+    if (labels)
+        for (uint32_t j = 0; j < m; j++)
+            c1->ins[j].handler = labels[c1->ins[j].op];
+    free(target);
+    return c1;
+oom:
+    free(target);
+    free_code(c1);
+    return NULL;
+}
+
+int vg_jit_translate(vg_engine *eng, vg_func *fn)
+{
+    uint64_t t0 = vmrt_now_ns();
+    vg_code *c1 = translate(fn);
+    if (!c1) {
+        atomic_store(&fn->jit_state, VG_JIT_FAILED);
+        return -ENOMEM;
+    }
+    atomic_store_explicit(&fn->code1, c1, memory_order_release);
+    atomic_store(&fn->jit_state, VG_JIT_DONE);
+    atomic_fetch_add(&eng->translations, 1);
+    atomic_fetch_add(&eng->jit_ns, vmrt_now_ns() - t0);
+    if (eng->opts.trace_jit)
+        fprintf(eng->err, "jit: translated '%s' (%u → %u instructions)\n", fn->name, fn->code0.n,
+                c1->n);
+    return 0;
+}
+
+typedef struct jit_job {
+    vg_engine *eng;
+    vg_func *fn;
+} jit_job;
+
+static void jit_task(void *arg)
+{
+    jit_job *job = arg;
+    vg_jit_translate(job->eng, job->fn);
+    free(job);
+}
+
+void vg_jit_request(vg_engine *eng, vg_func *fn)
+{
+    int expected = VG_JIT_NONE;
+    if (!atomic_compare_exchange_strong(&fn->jit_state, &expected, VG_JIT_QUEUED))
+        return;
+    if (eng->opts.jit_sync) {
+        vg_jit_translate(eng, fn);
+        return;
+    }
+    jit_job *job = malloc(sizeof *job);
+    if (!job) {
+        atomic_store(&fn->jit_state, VG_JIT_FAILED);
+        return;
+    }
+    *job = (jit_job){eng, fn};
+    if (eng->host->ops->jit_submit(eng->host, jit_task, job)) {
+        free(job);
+        atomic_store(&fn->jit_state, VG_JIT_FAILED);
+    }
+}
+
+/* ---- listing -------------------------------------------------------------------------------- */
+
+void vg_code_dump(const vg_program *prog, const vg_func *fn, const vg_code *code, FILE *f)
+{
+    fprintf(f, ".func %s %u %u  ; tier %d, %u instructions\n", fn->name, fn->arity, fn->nregs,
+            code->tier, code->n);
+    for (uint32_t i = 0; i < code->n; i++) {
+        const vg_ins *in = &code->ins[i];
+        const vg_opinfo *oi = &vg_opinfo_table[in->op];
+        fprintf(f, "  %4u  %-9s", i, oi->mnemonic ? oi->mnemonic : oi->name);
+        int regi = 0;
+        const char *sep = " ";
+        for (const char *s = oi->operands; *s; s++) {
+            switch (*s) {
+            case 'd':
+            case 'r':
+                fprintf(f, "%sr%d", sep, regi == 0 ? in->a : regi == 1 ? in->b : in->c);
+                regi++;
+                break;
+            case 'i': fprintf(f, "%s%lld", sep, (long long)in->k); break;
+            case 's': fprintf(f, "%s\"%s\"", sep, prog->strings[in->k].bytes); break;
+            case 'l':
+                fprintf(f, "%s@%lld", sep,
+                        (long long)(in->op == VG_OP_ADDI_JMP ? in->c : in->k));
+                break;
+            case 'f': fprintf(f, "%s%s", sep, prog->funcs[in->k].name); break;
+            case '*':
+                for (uint32_t j = 0; j < in->nargs; j++)
+                    fprintf(f, "%sr%d", j || *sep == ',' ? ", " : " ", in->args[j]);
+                break;
+            default: break;
+            }
+            sep = ", ";
+        }
+        fprintf(f, "    ; line %u\n", code->line[i]);
+    }
+    fputs(".end\n", f);
+}
+
+void vmrt_guest_dump(const vmrt_guest_program *prog, FILE *f)
+{
+    for (uint32_t i = 0; i < prog->nfuncs; i++) {
+        const vg_func *fn = &prog->funcs[i];
+        vg_code_dump(prog, fn, &fn->code0, f);
+        const vg_code *c1 = atomic_load(&fn->code1);
+        if (c1)
+            vg_code_dump(prog, fn, c1, f);
+    }
+}

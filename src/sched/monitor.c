@@ -1,0 +1,114 @@
+/* The monitor thread: time slices, timers of busy vCPUs, load tracking.
+ *
+ * Every tick (half a time slice, at most 1 ms) it refreshes the coarse clock
+ * that picking uses for the starvation rule, fires due timers of every vCPU
+ * (so sleeps end on time while CPU-bound coroutines hold all vCPUs), and
+ * looks at each vCPU's run_seq: a vCPU whose run_seq has not moved while it
+ * kept running a coroutine for a whole time slice gets a preemption request
+ * (if anything else is ready), honoured at the next safepoint. A request
+ * still pending a tick later for a VMRT_CORO_SIGNAL_PREEMPT coroutine turns
+ * into a signal. No clock is read on the vCPUs' switch path: slices are
+ * measured in monitor ticks, like Go's sysmon.
+ *
+ * Every 10 ms it updates each vCPU's load EWMA (running + queued) and every
+ * 100 ms rebalances affine work from the hottest vCPU (mapper.c).
+ * When every vCPU is parked it sleeps 20 ms per round instead.
+ */
+#include "sched/sched_internal.h"
+
+#include <time.h>
+
+void vmrt__rebalance(struct vmrt_sched *s);
+
+static uint64_t vcpu_queued(vcpu_t *v)
+{
+    uint64_t q = 0;
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++)
+        q += fifo_count(&v->inbox[p]) + (uint64_t)vmrt__deque_size(&v->dq[p]);
+    return q;
+}
+
+static void check_slice(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
+{
+    uint64_t seq = atomic_load_explicit(&v->run_seq, relaxed);
+    task_t *t = atomic_load_explicit(&v->current, relaxed);
+    if (!t || seq != v->monitor_seq) {
+        v->monitor_seq = seq;
+        v->monitor_ticks = 0;
+        return;
+    }
+    v->monitor_ticks++;
+    if ((uint64_t)v->monitor_ticks * tick < s->cfg.time_slice_ns)
+        return;
+    if (atomic_load_explicit(&v->preempt_req, relaxed)) {
+        vmrt__signal_preempt(v); /* still running: poll-less coroutine? */
+        return;
+    }
+    if (vmrt__work_visible(v) || atomic_load_explicit(&t->flags, relaxed) & T_SUSPEND_REQ)
+        vmrt__preempt_request(v);
+}
+
+static void update_load(vcpu_t *v)
+{
+    uint64_t now_load = vcpu_queued(v) * 1000;
+    if (atomic_load_explicit(&v->current, relaxed))
+        now_load += 1000;
+    uint64_t old = atomic_load_explicit(&v->load_milli, relaxed);
+    atomic_store_explicit(&v->load_milli, (old * 4 + now_load) / 5, relaxed);
+}
+
+static void *monitor_main(void *arg)
+{
+    struct vmrt_sched *s = arg;
+    uint64_t tick = s->monitor_tick_ns;
+    unsigned rounds = 0;
+    while (atomic_load_explicit(&s->state, acquire) == S_RUNNING &&
+           !atomic_load_explicit(&s->monitor_word, acquire)) {
+        uint64_t now = vmrt_now_ns();
+        atomic_store_explicit(&s->coarse_now, now, relaxed);
+        unsigned n = atomic_load_explicit(&s->nslots, acquire);
+        for (unsigned i = 0; i <= n; i++) {
+            vcpu_t *v = i < n ? s->vcpus[i] : s->embed;
+            if (!v || atomic_load_explicit(&v->online, relaxed) == V_OFFLINE)
+                continue;
+            vmrt__timer_run(v, now);
+            if (s->cfg.preemptive && !v->is_embed)
+                check_slice(s, v, tick);
+            if (rounds % 10 == 0)
+                update_load(v);
+        }
+        if (++rounds % 100 == 0)
+            vmrt__rebalance(s);
+        uint64_t online = atomic_load_explicit(&s->online_mask, relaxed);
+        uint64_t idle = atomic_load_explicit(&s->idle_mask, relaxed);
+        uint64_t sleep = online && (idle & online) == online ? 20000000 : tick;
+        vmrt__futex_wait(&s->monitor_word, 0, sleep);
+    }
+    return NULL;
+}
+
+int vmrt__monitor_start(struct vmrt_sched *s)
+{
+    uint64_t tick = s->cfg.time_slice_ns / 2;
+    if (tick > 1000000)
+        tick = 1000000;
+    if (tick < 50000)
+        tick = 50000;
+    s->monitor_tick_ns = tick;
+    atomic_store(&s->monitor_word, 0);
+    int err = pthread_create(&s->monitor, NULL, monitor_main, s);
+    if (err)
+        return -err;
+    s->has_monitor = true;
+    return 0;
+}
+
+void vmrt__monitor_stop(struct vmrt_sched *s)
+{
+    if (!s->has_monitor)
+        return;
+    atomic_store(&s->monitor_word, 1);
+    vmrt__futex_wake(&s->monitor_word, 1);
+    pthread_join(s->monitor, NULL);
+    s->has_monitor = false;
+}

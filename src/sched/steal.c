@@ -1,0 +1,90 @@
+/* Work stealing: an idle vCPU takes half of a random victim's deque at one
+ * priority level (at most STEAL_MAX), runs the oldest and keeps the rest.
+ * Victims are visited from a random start so thieves spread out. Bound and
+ * affine coroutines live in inboxes, which are never stolen from.
+ */
+#include "sched/sched_internal.h"
+
+#define STEAL_MAX 32
+
+static uint64_t next_rand(vcpu_t *v)
+{
+    uint64_t x = v->rng; /* xorshift64 */
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    v->rng = x;
+    return x;
+}
+
+static vcpu_t *victim_at(struct vmrt_sched *s, unsigned i, unsigned nslots)
+{
+    return i < nslots ? s->vcpus[i] : s->embed;
+}
+
+static task_t *steal_one(deque_t *d)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        bool retry = false;
+        task_t *t = vmrt__deque_steal(d, &retry);
+        if (t || !retry)
+            return t;
+    }
+    return NULL;
+}
+
+task_t *vmrt__steal(vcpu_t *v, int p)
+{
+    struct vmrt_sched *s = v->s;
+    unsigned nslots = atomic_load_explicit(&s->nslots, acquire);
+    unsigned n = nslots + 1;
+    unsigned start = (unsigned)(next_rand(v) % n);
+    for (unsigned i = 0; i < n; i++) {
+        vcpu_t *victim = victim_at(s, (start + i) % n, nslots);
+        if (!victim || victim == v || atomic_load_explicit(&victim->online, relaxed) == V_OFFLINE)
+            continue;
+        deque_t *d = &victim->dq[p];
+        int64_t size = vmrt__deque_size(d);
+        if (!size)
+            continue;
+        task_t *first = steal_one(d);
+        if (!first)
+            continue;
+        int64_t more = (size + 1) / 2 - 1;
+        if (more > STEAL_MAX - 1)
+            more = STEAL_MAX - 1;
+        uint64_t got = 1;
+        for (int64_t k = 0; k < more; k++) {
+            task_t *t = steal_one(d);
+            if (!t)
+                break;
+            if (!vmrt__deque_push(&v->dq[p], t)) {
+                vmrt__fifo_push(&s->global[p], t);
+                break;
+            }
+            got++;
+        }
+        atomic_store_explicit(&v->c.steals, atomic_load_explicit(&v->c.steals, relaxed) + got,
+                              relaxed);
+        return first;
+    }
+    return NULL;
+}
+
+bool vmrt__work_visible(vcpu_t *v)
+{
+    struct vmrt_sched *s = v->s;
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++)
+        if (fifo_count(&v->inbox[p]) || fifo_count(&s->global[p]))
+            return true;
+    unsigned nslots = atomic_load_explicit(&s->nslots, acquire);
+    for (unsigned i = 0; i <= nslots; i++) {
+        vcpu_t *o = victim_at(s, i, nslots);
+        if (!o || atomic_load_explicit(&o->online, relaxed) == V_OFFLINE)
+            continue;
+        for (int p = 0; p < VMRT_PRIO_COUNT; p++)
+            if (vmrt__deque_size(&o->dq[p]))
+                return true;
+    }
+    return false;
+}

@@ -1,0 +1,387 @@
+/* vCPU worker threads: the run loop, picking, spinning and parking.
+ *
+ * Loop: pick a ready coroutine (strict priority with the anti-starvation
+ * rule, see pick()), resume it, and act on the state it left in:
+ * READY (yielded/preempted: requeue), BLOCKED/SUSPENDED (commit the park,
+ * [SCHED-PARK]), TERMINATED (finish: wake the joiner, recycle).
+ *
+ * Idle path [SCHED-IDLE]: fire due timers, steal (spinning briefly, at most
+ * half of the vCPUs spin at once), then park on the vCPU's futex word. To
+ * park, a vCPU sets its bit in idle_mask and *then* looks at every queue
+ * once more; a producer pushes its work and *then* reads idle_mask
+ * (vmrt__wake_idle). Both sides use seq_cst, so either the parker sees the
+ * work or the producer sees the bit and wakes it: no lost wake-up. Producers
+ * do not wake anyone while some vCPU spins (it will find the work).
+ */
+#include "sched/sched_internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAIR_EVERY  61 /* take the oldest local / global work every N picks */
+#define SPIN_ROUNDS 8
+
+static _Thread_local vcpu_t *tls_vcpu;
+
+__attribute__((noinline)) vcpu_t *vmrt__vcpu_self(void)
+{
+    __asm__ volatile("" ::: "memory");
+    return tls_vcpu;
+}
+
+__attribute__((noinline)) void vmrt__vcpu_set_self(vcpu_t *v)
+{
+    __asm__ volatile("" ::: "memory");
+    tls_vcpu = v;
+}
+
+static inline void count(_Atomic uint64_t *c)
+{
+    /* owner-only counter: a relaxed load+store, no locked instruction */
+    atomic_store_explicit(c, atomic_load_explicit(c, relaxed) + 1, relaxed);
+}
+
+/* Moves up to n more tasks of global queue p into v's deque. */
+static void take_batch(vcpu_t *v, int p)
+{
+    struct vmrt_sched *s = v->s;
+    uint64_t n = fifo_count(&s->global[p]);
+    unsigned online =
+        (unsigned)__builtin_popcountll(atomic_load_explicit(&s->online_mask, relaxed));
+    n = n / (online + 1);
+    if (n > 16)
+        n = 16;
+    while (n--) {
+        task_t *t = vmrt__fifo_pop(&s->global[p]);
+        if (!t)
+            break;
+        if (!vmrt__deque_push(&v->dq[p], t)) {
+            vmrt__fifo_push(&s->global[p], t);
+            break;
+        }
+    }
+}
+
+static task_t *take_global(vcpu_t *v, int p)
+{
+    task_t *t = vmrt__fifo_pop(&v->s->global[p]);
+    if (t)
+        take_batch(v, p);
+    return t;
+}
+
+/* Takes the next task of level p on v: inbox, local deque, global queue. */
+static task_t *take_level(vcpu_t *v, int p)
+{
+    task_t *t = vmrt__fifo_pop(&v->inbox[p]);
+    if (t)
+        return t;
+    bool fair = ++v->pick_count % FAIR_EVERY == 0;
+    if (fair && (t = take_global(v, p)))
+        return t;
+    if ((v->take_oldest || fair) && vmrt__deque_size(&v->dq[p])) {
+        v->take_oldest = false;
+        bool retry;
+        do {
+            retry = false;
+            t = vmrt__deque_steal(&v->dq[p], &retry);
+        } while (!t && retry);
+    } else {
+        t = vmrt__deque_pop(&v->dq[p]);
+    }
+    if (t)
+        return t;
+    return take_global(v, p);
+}
+
+static bool level_has_work(vcpu_t *v, int p)
+{
+    return fifo_count(&v->inbox[p]) || vmrt__deque_size(&v->dq[p]) || fifo_count(&v->s->global[p]);
+}
+
+/* Strict priority, except that a level that has waited longer than the
+ * starvation bound on this vCPU goes first once [SCHED-STARVE]. */
+task_t *vmrt__vcpu_pick(vcpu_t *v)
+{
+    struct vmrt_sched *s = v->s;
+    uint64_t now = atomic_load_explicit(&s->coarse_now, relaxed);
+    task_t *t;
+    if (s->cfg.starvation_ns) {
+        for (int p = VMRT_PRIO_LOW; p > VMRT_PRIO_HIGH; p--) {
+            if (now - v->last_run_ns[p] > s->cfg.starvation_ns && level_has_work(v, p) &&
+                (t = take_level(v, p))) {
+                v->last_run_ns[p] = now;
+                return t;
+            }
+        }
+    }
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++) {
+        if ((t = take_level(v, p))) {
+            v->last_run_ns[p] = now;
+            return t;
+        }
+        if (p == VMRT_PRIO_HIGH && (t = vmrt__steal(v, p)))
+            return t;
+        v->last_run_ns[p] = now; /* nothing waits at this level: not starved */
+    }
+    return NULL;
+}
+
+void vmrt__vcpu_kick(vcpu_t *v)
+{
+    struct vmrt_sched *s = v->s;
+    if (v->is_embed)
+        return;
+    uint64_t bit = 1ull << v->id;
+    if (!(atomic_load_explicit(&s->idle_mask, seq_cst) & bit))
+        return;
+    if (atomic_fetch_and_explicit(&s->idle_mask, ~bit, seq_cst) & bit) {
+        atomic_store_explicit(&v->park_word, 1, release);
+        vmrt__futex_wake(&v->park_word, 1);
+    }
+}
+
+void vmrt__wake_idle(struct vmrt_sched *s)
+{
+    uint64_t m = atomic_load_explicit(&s->idle_mask, seq_cst);
+    if (!m || atomic_load_explicit(&s->nspinning, seq_cst) > 0)
+        return;
+    while (m) {
+        uint64_t bit = m & -m;
+        if (atomic_compare_exchange_weak_explicit(&s->idle_mask, &m, m & ~bit, seq_cst, relaxed)) {
+            vcpu_t *v = s->vcpus[__builtin_ctzll(bit)];
+            atomic_store_explicit(&v->park_word, 1, release);
+            vmrt__futex_wake(&v->park_word, 1);
+            return;
+        }
+    }
+}
+
+static void park_vcpu(vcpu_t *v)
+{
+    struct vmrt_sched *s = v->s;
+    uint64_t bit = 1ull << v->id;
+    atomic_store_explicit(&v->park_word, 0, relaxed);
+    atomic_fetch_or_explicit(&s->idle_mask, bit, seq_cst);
+    if (vmrt__work_visible(v) || atomic_load_explicit(&s->state, seq_cst) >= S_STOPPING ||
+        atomic_load_explicit(&s->stw, seq_cst) ||
+        atomic_load_explicit(&v->online, relaxed) != V_ONLINE) {
+        atomic_fetch_and_explicit(&s->idle_mask, ~bit, seq_cst);
+        return;
+    }
+    uint64_t t0 = vmrt_now_ns(), timeout = 0;
+    uint64_t due = atomic_load_explicit(&v->timers.earliest, acquire);
+    if (due != UINT64_MAX)
+        timeout = due > t0 ? due - t0 : 1;
+    count(&v->c.parks);
+    vmrt__futex_wait(&v->park_word, 0, timeout);
+    uint64_t t1 = vmrt_now_ns();
+    atomic_store_explicit(&v->c.idle_ns, atomic_load_explicit(&v->c.idle_ns, relaxed) + (t1 - t0),
+                          relaxed);
+    atomic_store_explicit(&s->coarse_now, t1, relaxed);
+    if (atomic_fetch_and_explicit(&s->idle_mask, ~bit, seq_cst) & bit)
+        return; /* timeout or spurious */
+    count(&v->c.wakeups);
+}
+
+/* Finds work for v's thread, spinning and parking; NULL when v must exit. */
+static task_t *find_work(vcpu_t *v)
+{
+    struct vmrt_sched *s = v->s;
+    for (;;) {
+        if (atomic_load_explicit(&s->stw, acquire))
+            vmrt__stw_check(v);
+        task_t *t = vmrt__vcpu_pick(v);
+        if (t)
+            return t;
+        if (atomic_load_explicit(&v->online, acquire) != V_ONLINE)
+            return NULL;
+        uint64_t due = atomic_load_explicit(&v->timers.earliest, acquire);
+        if (due != UINT64_MAX && vmrt__timer_run(v, vmrt_now_ns()))
+            continue;
+        if (atomic_load_explicit(&s->state, acquire) >= S_STOPPING && !vmrt__work_visible(v))
+            return NULL;
+        unsigned online =
+            (unsigned)__builtin_popcountll(atomic_load_explicit(&s->online_mask, relaxed));
+        bool spinning = false;
+        if ((unsigned)atomic_load_explicit(&s->nspinning, relaxed) * 2 < online) {
+            atomic_fetch_add_explicit(&s->nspinning, 1, seq_cst);
+            spinning = true;
+        }
+        for (int round = 0; round < (spinning ? SPIN_ROUNDS : 1) && !t; round++) {
+            for (int p = 0; p < VMRT_PRIO_COUNT && !t; p++)
+                t = vmrt__steal(v, p);
+            if (!t)
+                for (int i = 0; i < 32; i++)
+                    cpu_relax();
+        }
+        if (spinning && atomic_fetch_sub_explicit(&s->nspinning, 1, seq_cst) == 1 && t)
+            vmrt__wake_idle(s); /* the last spinner found work: there may be more */
+        if (t)
+            return t;
+        park_vcpu(v);
+    }
+}
+
+void *vmrt__vcpu_main(void *arg)
+{
+    vcpu_t *v = arg;
+    vmrt__vcpu_set_self(v);
+    vmrt__coro_thread_init();
+    int cpu = atomic_load_explicit(&v->host_cpu, relaxed);
+    if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        (void)pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    }
+    task_t *t;
+    while ((t = find_work(v)))
+        vmrt__vcpu_run(v, t);
+    vmrt__vcpu_set_self(NULL);
+    return NULL;
+}
+
+/* Parks t as suspended (the loop owns it: it is off its stack). */
+static void suspend_now(task_t *t)
+{
+    wait_t *w = &t->susp;
+    w->task = t;
+    w->result = 0;
+    w->suspend = true;
+    w->timer_vcpu = NULL;
+    w->timer_idx = -1;
+    atomic_store_explicit(&t->co->state, VMRT_CORO_SUSPENDED, release);
+    spin_lock(&t->wait_lock);
+    atomic_store_explicit(&w->state, W_PARKED, release);
+    atomic_store_explicit(&t->wait, w, relaxed);
+    spin_unlock(&t->wait_lock);
+}
+
+/* [SCHED-PARK] the loop's half of the hand-over, after resume() returned. */
+static void commit_park(vcpu_t *v, task_t *t)
+{
+    wait_t *w = atomic_load_explicit(&t->wait, relaxed);
+    uint32_t s = atomic_load_explicit(&w->state, acquire);
+    for (;;) {
+        uint32_t to;
+        if (s == W_WAITING)
+            to = W_PARKED;
+        else if (s == W_CLAIMED)
+            to = W_CLAIMED_PARKED;
+        else
+            break; /* W_WOKEN */
+        if (atomic_compare_exchange_weak_explicit(&w->state, &s, to, memory_order_acq_rel, acquire))
+            return;
+    }
+    atomic_store_explicit(&w->state, W_IDLE, relaxed);
+    vmrt__sched_ready(v->s, t, v);
+}
+
+void vmrt__vcpu_run(vcpu_t *v, task_t *t)
+{
+    struct vmrt_sched *s = v->s;
+    vmrt_coro_t *co = t->co;
+    uint32_t flags = atomic_load_explicit(&t->flags, acquire);
+    if ((flags & T_CANCEL) && !co->started) {
+        t->start_err = VMRT_ECANCELED;
+        atomic_store_explicit(&co->state, VMRT_CORO_TERMINATED, release);
+        vmrt__sched_finish(v, t);
+        return;
+    }
+    if (flags & T_SUSPEND_REQ) {
+        atomic_fetch_and_explicit(&t->flags, ~(uint32_t)T_SUSPEND_REQ, relaxed);
+        suspend_now(t);
+        return;
+    }
+    if (atomic_load_explicit(&t->wait, relaxed) == &t->susp) {
+        spin_lock(&t->wait_lock);
+        atomic_store_explicit(&t->wait, NULL, relaxed);
+        spin_unlock(&t->wait_lock);
+    }
+    atomic_store_explicit(&v->in_run, 1, seq_cst);
+    if (atomic_load_explicit(&s->stw, seq_cst)) { /* [SCHED-STW] do not start anything */
+        atomic_store_explicit(&v->in_run, 0, release);
+        vmrt__sched_ready(s, t, v);
+        vmrt__stw_check(v);
+        return;
+    }
+    atomic_store_explicit(&v->current, t, relaxed);
+    atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
+    atomic_store_explicit(&v->running_prio, (int)co->priority, relaxed);
+    atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
+    if (atomic_load_explicit(&v->preempt_req, relaxed))
+        vmrt__preempt_clear(v);
+    if (t->ready_ns) {
+        vmrt__record_latency(s, vmrt_now_ns() - t->ready_ns);
+        t->ready_ns = 0;
+    }
+    count(&v->c.switches);
+    vmrt_coro_resume(co);
+    atomic_store_explicit(&v->current, NULL, relaxed);
+    atomic_store_explicit(&v->running_prio, VMRT_PRIO_COUNT, relaxed);
+    atomic_store_explicit(&v->in_run, 0, release);
+    switch (vmrt_coro_state(co)) {
+    case VMRT_CORO_READY:
+        flags = atomic_fetch_and_explicit(&t->flags, ~(uint32_t)(T_YIELD | T_PREEMPTED), relaxed);
+        if (flags & (T_YIELD | T_PREEMPTED))
+            v->take_oldest = true;
+        if (flags & T_SUSPEND_REQ) {
+            atomic_fetch_and_explicit(&t->flags, ~(uint32_t)T_SUSPEND_REQ, relaxed);
+            suspend_now(t);
+        } else {
+            vmrt__sched_ready(s, t, v);
+        }
+        break;
+    case VMRT_CORO_BLOCKED:
+    case VMRT_CORO_SUSPENDED:
+        commit_park(v, t);
+        break;
+    case VMRT_CORO_TERMINATED:
+        vmrt__sched_finish(v, t);
+        break;
+    case VMRT_CORO_RUNNING:
+    default:
+        break;
+    }
+}
+
+vcpu_t *vmrt__vcpu_alloc(struct vmrt_sched *s, unsigned id)
+{
+    vcpu_t *v = aligned_alloc(64, (sizeof *v + 63) & ~(size_t)63);
+    if (!v)
+        return NULL;
+    memset(v, 0, sizeof *v);
+    v->id = id;
+    v->s = s;
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++) {
+        if (vmrt__deque_init(&v->dq[p], s->cfg.ready_queue_size) != 0) {
+            for (int q = 0; q < p; q++)
+                vmrt__deque_fini(&v->dq[q]);
+            free(v);
+            return NULL;
+        }
+    }
+    atomic_init(&v->timers.earliest, UINT64_MAX);
+    atomic_init(&v->host_cpu, -1);
+    atomic_init(&v->running_prio, VMRT_PRIO_COUNT);
+    v->rng = 0x9e3779b97f4a7c15ull * (id + 1);
+    v->started_ns = vmrt_now_ns();
+    return v;
+}
+
+int vmrt__vcpu_create(struct vmrt_sched *s, unsigned id)
+{
+    vcpu_t *v = s->vcpus[id];
+    if (!v) {
+        v = vmrt__vcpu_alloc(s, id);
+        if (!v)
+            return -ENOMEM;
+        s->vcpus[id] = v;
+    }
+    atomic_store_explicit(&v->host_cpu, -1, relaxed);
+    v->started_ns = vmrt_now_ns();
+    return 0;
+}

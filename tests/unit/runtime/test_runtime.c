@@ -1,0 +1,180 @@
+/* The runtime object: coroutines on the scheduler allocating in the GC heap
+ * through per-thread mutators, collections that stop every vCPU, and the
+ * statistics snapshot in JSON, Prometheus and text. */
+#include "harness.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <vmrt/vmrt.h>
+
+VT_DEFINE_GLOBALS;
+
+typedef struct node {
+    struct node *next;
+    uint64_t value;
+} node_t;
+
+static const vmrt_gc_type_t node_type = {
+    .name = "node",
+    .size = sizeof(node_t),
+    .ref_map = 1u, /* word 0: next */
+};
+
+typedef struct job {
+    vmrt_runtime_t *rt;
+    uint64_t sum;
+} job_t;
+
+/* Builds a list of 2000 nodes kept in a rooted slot, collecting now and then;
+ * the sum proves the list survived every collection. */
+static void *worker(void *arg)
+{
+    job_t *j = arg;
+    vmrt_gc_mutator_t *m = vmrt_runtime_mutator(j->rt);
+    ASSERT_NOT_NULL(m);
+    void *head = NULL;
+    ASSERT_OK(vmrt_gc_root_add(vmrt_runtime_gc(j->rt), &head));
+    for (uint64_t i = 1; i <= 2000; i++) {
+        m = vmrt_runtime_mutator(j->rt); /* the vCPU (thread) may change across a yield */
+        node_t *n = vmrt_gc_alloc(m, &node_type);
+        ASSERT_NOT_NULL(n);
+        n->value = i;
+        vmrt_gc_write(m, n, &n->next, head);
+        head = n;
+        if (i % 500 == 0) {
+            ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL));
+            vmrt_yield();
+        }
+    }
+    uint64_t sum = 0;
+    for (node_t *n = head; n; n = n->next)
+        sum += n->value;
+    j->sum = sum;
+    ASSERT_OK(vmrt_gc_root_remove(vmrt_runtime_gc(j->rt), &head));
+    return NULL;
+}
+
+static void test_runtime_gc_on_scheduler(void **state)
+{
+    (void)state;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 2;
+    vmrt_runtime_t *rt;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_OK(vmrt_runtime_start(rt));
+    enum { N = 4 };
+    job_t jobs[N];
+    vmrt_coro_t *cos[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (job_t){rt, 0};
+        ASSERT_OK(vmrt_runtime_spawn(rt, &cos[i], NULL, worker, &jobs[i]));
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_OK(vmrt_sched_join(cos[i], NULL));
+        ASSERT_EQ(jobs[i].sum, 2000u * 2001u / 2);
+    }
+    ASSERT_OK(vmrt_runtime_set_guest_stat(rt, "threads", 4));
+
+    char *json = vmrt_runtime_stats_json(rt);
+    ASSERT_NOT_NULL(json);
+    ASSERT_NOT_NULL(strstr(json, "\"context_switches_total\""));
+    ASSERT_NOT_NULL(strstr(json, "\"gc_count\""));
+    ASSERT_NOT_NULL(strstr(json, "\"threads\""));
+    free(json);
+
+    char buf[1 << 15] = {0};
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    ASSERT_OK(vmrt_runtime_stats_prometheus(rt, f));
+    fclose(f);
+    ASSERT_NOT_NULL(strstr(buf, "vmrt_gc_gc_count "));
+    ASSERT_NOT_NULL(strstr(buf, "vmrt_sched_vcpus_context_switches_total{vcpu=\"0\"}"));
+
+    memset(buf, 0, sizeof buf);
+    f = fmemopen(buf, sizeof buf - 1, "w");
+    ASSERT_OK(vmrt_runtime_stats_print(rt, f));
+    fclose(f);
+    ASSERT_NOT_NULL(strstr(buf, "scheduler: 2 vCPUs"));
+    ASSERT_NOT_NULL(strstr(buf, "gc:"));
+
+    vmrt_gc_stats_t gs;
+    vmrt_gc_stats(vmrt_runtime_gc(rt), &gs);
+    ASSERT_TRUE(gs.gc_count >= N * 4);
+    ASSERT_OK(vmrt_runtime_shutdown(rt, 5000000000ull));
+    vmrt_runtime_destroy(rt);
+}
+
+/* An embedder's root enumerator (vmrt_gc_root_fn_add): tagged slots like a
+ * guest interpreter's registers; only the pointer slots are visited, and
+ * compaction updates them. */
+static uint64_t regs[64];
+
+static void visit_regs(vmrt_gc_visitor_t *v, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < 64; i++)
+        if (regs[i] && !(regs[i] & 1))
+            vmrt_gc_visit(v, (void **)&regs[i]);
+}
+
+static void test_root_fn_with_compaction(void **state)
+{
+    (void)state;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 1;
+    vmrt_runtime_t *rt;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    vmrt_gc_t *gc = vmrt_runtime_gc(rt);
+    vmrt_gc_mutator_t *m = vmrt_runtime_mutator(rt);
+    ASSERT_NOT_NULL(m);
+    ASSERT_OK(vmrt_gc_root_fn_add(gc, visit_regs, NULL));
+    /* Fill blocks with garbage so that the survivors sit in sparse blocks. */
+    for (int round = 0; round < 20000; round++) {
+        node_t *n = vmrt_gc_alloc(m, &node_type);
+        ASSERT_NOT_NULL(n);
+        n->value = (uint64_t)round;
+        if (round % 400 == 0 && round / 400 < 32)
+            regs[2 * (round / 400)] = (uint64_t)(uintptr_t)n; /* even: a reference */
+        regs[2 * (round % 32) + 1] = ((uint64_t)round << 1) | 1; /* odd: an integer */
+    }
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_COMPACT));
+    for (int i = 0; i < 32; i++) {
+        node_t *n = (node_t *)(uintptr_t)regs[2 * i];
+        ASSERT_NOT_NULL(n);
+        ASSERT_EQ(n->value, (uint64_t)(i * 400));
+    }
+    vmrt_gc_stats_t gs;
+    vmrt_gc_stats(gc, &gs);
+    ASSERT_TRUE(gs.bytes_freed > 0);
+    ASSERT_TRUE(gs.bytes_moved > 0); /* the survivors were evacuated: slots updated */
+    ASSERT_OK(vmrt_gc_root_fn_remove(gc, visit_regs, NULL));
+    ASSERT_EQ(vmrt_gc_root_fn_remove(gc, visit_regs, NULL), -ENOENT);
+    vmrt_runtime_destroy(rt);
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    vmrt_runtime_t *rt;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.size = 1;
+    ASSERT_EQ(vmrt_runtime_new(&rt, &cfg), -EINVAL);
+    vmrt_runtime_config_init(&cfg);
+    strcpy(cfg.metrics_listen, "8.8.8.8:80");
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_EQ(vmrt_runtime_start(rt), -EADDRNOTAVAIL);
+    vmrt_runtime_destroy(rt);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_runtime_gc_on_scheduler),
+        cmocka_unit_test(test_root_fn_with_compaction),
+        cmocka_unit_test(test_bad_config),
+    };
+    VT_RUN("runtime", tests);
+}
