@@ -151,6 +151,7 @@ static int run_driver(const char *const *args)
 {
     pid_t pid = fork();
     if (pid == 0) {
+        alarm(60);
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         dup2(devnull, 2);
@@ -165,6 +166,11 @@ static int run_driver(const char *const *args)
 static void test_driver_exit_codes(void **state)
 {
     (void)state;
+    const char *cfg = getenv("VMRT_TEST_CONFIG");
+    if (cfg && !strcmp(cfg, "aarch64")) {
+        VT_SKIP("the driver is exec'd directly, which qemu-user cannot do for a foreign binary");
+        return;
+    }
     char ex[1024];
     snprintf(ex, sizeof ex, "%s/ping-pong.vasm", GUEST_EXAMPLES_DIR);
     const char *ok[] = {VMRT_GUEST_EXE, ex, "10", NULL};
