@@ -24,11 +24,16 @@ const char *vg_type_name(vg_value v)
     if (vg_is_int(v))
         return "int";
     switch ((vg_kind)vg_obj_of(v)->kind) {
-    case VG_KIND_RECORD: return "record";
-    case VG_KIND_ARRAY: return "array";
-    case VG_KIND_BYTES: return "bytes";
-    case VG_KIND_CHAN: return "channel";
-    default: return "object";
+    case VG_KIND_RECORD:
+        return "record";
+    case VG_KIND_ARRAY:
+        return "array";
+    case VG_KIND_BYTES:
+        return "bytes";
+    case VG_KIND_CHAN:
+        return "channel";
+    default:
+        return "object";
     }
 }
 
@@ -291,8 +296,8 @@ static void prepare(vg_program *prog)
             prog->funcs[f].code0.ins[i].handler = labels[prog->funcs[f].code0.ins[i].op];
 }
 
-int vmrt_guest_load_string(const char *name, const char *src, size_t len,
-                           vmrt_guest_program **out, FILE *diag)
+int vmrt_guest_load_string(const char *name, const char *src, size_t len, vmrt_guest_program **out,
+                           FILE *diag)
 {
     vg_diag d = {0};
     vg_program *prog = NULL;

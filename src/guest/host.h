@@ -104,8 +104,8 @@ typedef struct vg_host_ops {
     int (*thread_start)(vg_host *h, struct vg_thread *t);
     /* Blocks the calling thread until target has finished. (GC) */
     int (*thread_join)(vg_host *h, struct vg_thread *self, struct vg_thread *target);
-    void (*yield)(vg_host *h, struct vg_thread *self);                    /* (GC) */
-    int (*sleep)(vg_host *h, struct vg_thread *self, uint64_t ns);         /* (GC) */
+    void (*yield)(vg_host *h, struct vg_thread *self);             /* (GC) */
+    int (*sleep)(vg_host *h, struct vg_thread *self, uint64_t ns); /* (GC) */
     void (*set_priority)(vg_host *h, struct vg_thread *t, int prio);
     /* Slow path of the safepoint poll, reached every h->poll_interval polls
      * (back-edges and calls). May yield, stop the thread for a collection,

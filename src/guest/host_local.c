@@ -100,9 +100,9 @@ typedef struct timer {
 typedef struct ionode {
     vg_io_req *req;
     lthread *lt;
-    short events;   /* waiting for these (0: not started or ready to retry) */
-    int fd;         /* descriptor polled */
-    size_t done;    /* bytes written so far */
+    short events; /* waiting for these (0: not started or ready to retry) */
+    int fd;       /* descriptor polled */
+    size_t done;  /* bytes written so far */
     bool connecting;
     struct ionode *next;
 } ionode;

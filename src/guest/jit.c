@@ -30,13 +30,20 @@
 static int fused_cmp(uint16_t cmp, bool jump_if_true)
 {
     switch (cmp) {
-    case VG_OP_LT: return jump_if_true ? VG_OP_JLT : VG_OP_JNLT;
-    case VG_OP_LE: return jump_if_true ? VG_OP_JLE : VG_OP_JNLE;
-    case VG_OP_GT: return jump_if_true ? VG_OP_JGT : VG_OP_JNGT;
-    case VG_OP_GE: return jump_if_true ? VG_OP_JGE : VG_OP_JNGE;
-    case VG_OP_EQ: return jump_if_true ? VG_OP_JEQ : VG_OP_JNEQ;
-    case VG_OP_NE: return jump_if_true ? VG_OP_JNE : VG_OP_JNNE;
-    default: return -1;
+    case VG_OP_LT:
+        return jump_if_true ? VG_OP_JLT : VG_OP_JNLT;
+    case VG_OP_LE:
+        return jump_if_true ? VG_OP_JLE : VG_OP_JNLE;
+    case VG_OP_GT:
+        return jump_if_true ? VG_OP_JGT : VG_OP_JNGT;
+    case VG_OP_GE:
+        return jump_if_true ? VG_OP_JGE : VG_OP_JNGE;
+    case VG_OP_EQ:
+        return jump_if_true ? VG_OP_JEQ : VG_OP_JNEQ;
+    case VG_OP_NE:
+        return jump_if_true ? VG_OP_JNE : VG_OP_JNNE;
+    default:
+        return -1;
     }
 }
 
@@ -57,8 +64,10 @@ static bool has_target_k(uint16_t op)
     case VG_OP_JNGT:
     case VG_OP_JNGE:
     case VG_OP_JNEQ:
-    case VG_OP_JNNE: return true;
-    default: return false;
+    case VG_OP_JNNE:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -223,18 +232,24 @@ void vg_code_dump(const vg_program *prog, const vg_func *fn, const vg_code *code
                 fprintf(f, "%sr%d", sep, regi == 0 ? in->a : regi == 1 ? in->b : in->c);
                 regi++;
                 break;
-            case 'i': fprintf(f, "%s%lld", sep, (long long)in->k); break;
-            case 's': fprintf(f, "%s\"%s\"", sep, prog->strings[in->k].bytes); break;
-            case 'l':
-                fprintf(f, "%s@%lld", sep,
-                        (long long)(in->op == VG_OP_ADDI_JMP ? in->c : in->k));
+            case 'i':
+                fprintf(f, "%s%lld", sep, (long long)in->k);
                 break;
-            case 'f': fprintf(f, "%s%s", sep, prog->funcs[in->k].name); break;
+            case 's':
+                fprintf(f, "%s\"%s\"", sep, prog->strings[in->k].bytes);
+                break;
+            case 'l':
+                fprintf(f, "%s@%lld", sep, (long long)(in->op == VG_OP_ADDI_JMP ? in->c : in->k));
+                break;
+            case 'f':
+                fprintf(f, "%s%s", sep, prog->funcs[in->k].name);
+                break;
             case '*':
                 for (uint32_t j = 0; j < in->nargs; j++)
                     fprintf(f, "%sr%d", j || *sep == ',' ? ", " : " ", in->args[j]);
                 break;
-            default: break;
+            default:
+                break;
             }
             sep = ", ";
         }

@@ -101,15 +101,14 @@ int main(int argc, char **argv)
     if (dump)
         vmrt_guest_dump(prog, stdout);
     if (stats)
-        fprintf(stderr,
-                "guest: exit %d, %.3f s, %" PRIu64 " threads (peak %" PRIu64 "), %" PRIu64
-                " switches, %" PRIu64 " preemptions, %" PRIu64 " objects (%" PRIu64
-                " bytes), %" PRIu64 " barriers, %" PRIu64 " I/O requests, %" PRIu64
-                " translations (%.3f ms)\n",
-                res.exit_code, (double)res.wall_ns / 1e9, res.threads, res.host.peak_threads,
-                res.host.switches, res.host.preemptions, res.host.objects, res.host.bytes,
-                res.host.barriers, res.host.io_requests, res.translations,
-                (double)res.jit_ns / 1e6);
+        fprintf(
+            stderr,
+            "guest: exit %d, %.3f s, %" PRIu64 " threads (peak %" PRIu64 "), %" PRIu64
+            " switches, %" PRIu64 " preemptions, %" PRIu64 " objects (%" PRIu64 " bytes), %" PRIu64
+            " barriers, %" PRIu64 " I/O requests, %" PRIu64 " translations (%.3f ms)\n",
+            res.exit_code, (double)res.wall_ns / 1e9, res.threads, res.host.peak_threads,
+            res.host.switches, res.host.preemptions, res.host.objects, res.host.bytes,
+            res.host.barriers, res.host.io_requests, res.translations, (double)res.jit_ns / 1e6);
     vmrt_guest_program_free(prog);
     return rc;
 }

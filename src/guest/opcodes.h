@@ -96,8 +96,8 @@
     X(ARGC, "argc", "d", "-", 'i')                                                                 \
     X(ARG, "arg", "drr", "-ii", 'i')                                                               \
     X(TIME, "time", "d", "-", 'i')                                                                 \
-    /* translation tier only: fused compare + branch (the destination is    \
-     * still written), call without profiling, add-immediate + jump */      \
+    /* translation tier only: fused compare + branch (the destination is                           \
+     * still written), call without profiling, add-immediate + jump */                             \
     X(JLT, NULL, "drrl", "-ii-", 'i')                                                              \
     X(JLE, NULL, "drrl", "-ii-", 'i')                                                              \
     X(JGT, NULL, "drrl", "-ii-", 'i')                                                              \

@@ -43,8 +43,8 @@ typedef struct vg_code {
     uint32_t *line; /* source line of each instruction */
     uint32_t *col;  /* source column of each instruction */
     uint32_t n;
-    int tier;       /* 0 or 1 */
-    uint32_t *map;  /* tier 1 only: tier-0 index → tier-1 index (for OSR), n0 entries */
+    int tier;         /* 0 or 1 */
+    uint32_t *map;    /* tier 1 only: tier-0 index → tier-1 index (for OSR), n0 entries */
     int32_t *argpool; /* storage of the variadic registers */
 } vg_code;
 

@@ -194,16 +194,11 @@ static void test_driver_exit_codes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_binary_trees),
-        cmocka_unit_test(test_skynet),
-        cmocka_unit_test(test_ping_pong),
-        cmocka_unit_test(test_thread_ring),
-        cmocka_unit_test(test_spinner),
-        cmocka_unit_test(test_echo_server),
-        cmocka_unit_test(test_producer_consumer),
-        cmocka_unit_test(test_gc_heavy),
-        cmocka_unit_test(test_parameters),
-        cmocka_unit_test(test_spinner_preempted),
+        cmocka_unit_test(test_binary_trees),      cmocka_unit_test(test_skynet),
+        cmocka_unit_test(test_ping_pong),         cmocka_unit_test(test_thread_ring),
+        cmocka_unit_test(test_spinner),           cmocka_unit_test(test_echo_server),
+        cmocka_unit_test(test_producer_consumer), cmocka_unit_test(test_gc_heavy),
+        cmocka_unit_test(test_parameters),        cmocka_unit_test(test_spinner_preempted),
         cmocka_unit_test(test_driver_exit_codes),
     };
     VT_RUN("guest_examples", tests);

@@ -25,12 +25,13 @@ static void test_spawn_join(void **state)
 static void test_channels(void **state)
 {
     (void)state;
-    run_out r = run_src(".func prod 2 3\n  const r2, 1\n  send r0, r2\n  puts \"sent 1\\n\"\n"
-                        "  const r2, 2\n  send r0, r2\n  puts \"sent 2\\n\"\n  close r0\n  ret\n.end\n"
-                        ".func main 0 4\n  const r0, 0\n  chan r1, r0\n  spawn r2, prod, r1, r0\n"
-                        "  yield\n  puts \"main receives\\n\"\n"
-                        "l:\n  recv r3, r1\n  jz r3, done\n  println r3\n  jmp l\n"
-                        "done:\n  println r3\n  ret\n.end\n");
+    run_out r =
+        run_src(".func prod 2 3\n  const r2, 1\n  send r0, r2\n  puts \"sent 1\\n\"\n"
+                "  const r2, 2\n  send r0, r2\n  puts \"sent 2\\n\"\n  close r0\n  ret\n.end\n"
+                ".func main 0 4\n  const r0, 0\n  chan r1, r0\n  spawn r2, prod, r1, r0\n"
+                "  yield\n  puts \"main receives\\n\"\n"
+                "l:\n  recv r3, r1\n  jz r3, done\n  println r3\n  jmp l\n"
+                "done:\n  println r3\n  ret\n.end\n");
     ASSERT_EQ(r.rc, 0);
     /* the receiver takes 1 straight from the blocked sender and runs on first */
     ASSERT_STR_EQ(r.out, "main receives\n1\nsent 1\nsent 2\n2\nnil\n");
@@ -108,9 +109,10 @@ static void test_deadlock_many(void **state)
 static void test_error_in_thread(void **state)
 {
     (void)state;
-    run_out r = run_src(".func bad 0 2\n  const r0, 1\n  const r1, 0\n  div r0, r0, r1\n  ret r0\n.end\n"
-                        ".func main 0 2\n  spawn r0, bad\n  const r1, 50\n  sleep r1\n"
-                        "  puts \"not reached\\n\"\n  ret\n.end\n");
+    run_out r =
+        run_src(".func bad 0 2\n  const r0, 1\n  const r1, 0\n  div r0, r0, r1\n  ret r0\n.end\n"
+                ".func main 0 2\n  spawn r0, bad\n  const r1, 50\n  sleep r1\n"
+                "  puts \"not reached\\n\"\n  ret\n.end\n");
     ASSERT_EQ(r.rc, VMRT_GUEST_EXIT_GUEST_ERROR);
     ASSERT_STR_EQ(r.out, "");
     ASSERT_STR_EQ(r.err, "guest error: division by zero\n  in thread 1\n  at bad (t.vasm:4)\n");
@@ -147,14 +149,10 @@ static void test_file_io(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spawn_join),
-        cmocka_unit_test(test_channels),
-        cmocka_unit_test(test_select_and_timeouts),
-        cmocka_unit_test(test_sleep_order),
-        cmocka_unit_test(test_priorities),
-        cmocka_unit_test(test_deadlock_many),
-        cmocka_unit_test(test_error_in_thread),
-        cmocka_unit_test(test_file_io),
+        cmocka_unit_test(test_spawn_join),          cmocka_unit_test(test_channels),
+        cmocka_unit_test(test_select_and_timeouts), cmocka_unit_test(test_sleep_order),
+        cmocka_unit_test(test_priorities),          cmocka_unit_test(test_deadlock_many),
+        cmocka_unit_test(test_error_in_thread),     cmocka_unit_test(test_file_io),
     };
     VT_RUN("guest_threads", tests);
 }
