@@ -888,6 +888,7 @@ dispatch:
         }
 
 #if !VG_THREADED
+    case VG_OP_COUNT:
     default:
         goto out;
     }
