@@ -58,10 +58,32 @@ static const char *op_word(uint16_t op)
     case VG_OP_JNE:
     case VG_OP_JNNE:
         return "ne";
+    case VG_OP_JLTK:
+    case VG_OP_JNLTK:
+        return "lt";
+    case VG_OP_JLEK:
+    case VG_OP_JNLEK:
+        return "le";
+    case VG_OP_JGTK:
+    case VG_OP_JNGTK:
+        return "gt";
+    case VG_OP_JGEK:
+    case VG_OP_JNGEK:
+        return "ge";
+    case VG_OP_JEQK:
+    case VG_OP_JNEQK:
+        return "eq";
+    case VG_OP_JNEK:
+    case VG_OP_JNNEK:
+        return "ne";
+    case VG_OP_ADD_JMP:
+        return "add";
+    case VG_OP_SUB_JMP:
+        return "sub";
+    case VG_OP_SHR_JMP:
+        return "shr";
     case VG_OP_ADDI_JMP:
         return "addi";
-    case VG_OP_CALL1:
-        return "call";
     case VG_OP_MOV_RET:
         return "ret";
     default:
@@ -214,6 +236,20 @@ static const void *const *interp(vg_thread *t)
         if (!(R[ip->b] & R[ip->c] & 1u))                                                           \
             goto type_err_bc;                                                                      \
         CMP_JUMP((int64_t)x_ op_(int64_t) y_, jump_if);                                            \
+    } while (0)
+
+#define INT_CMP_K(op_, jump_if, check)                                                             \
+    do {                                                                                           \
+        vg_value y_ = vg_from_int(ip->k);                                                          \
+        R[ip->c] = y_;                                                                             \
+        vg_value x_ = R[ip->b];                                                                    \
+        if ((check) && !(x_ & 1u))                                                                 \
+            goto type_err_b;                                                                       \
+        bool r_ = (int64_t)x_ op_(int64_t) y_;                                                     \
+        R[ip->a] = r_ ? vg_from_int(1) : vg_from_int(0);                                           \
+        if (r_ == (jump_if))                                                                       \
+            JUMP(ip->k2);                                                                          \
+        NEXT();                                                                                    \
     } while (0)
 
     vg_engine *eng = t->eng;
@@ -404,14 +440,6 @@ dispatch:
                         cc = &callee->code0;
                 }
             }
-            goto do_call;
-        }
-        CASE(CALL1)
-        {
-            callee = &prog->funcs[ip->k];
-            cc = atomic_load_explicit(&callee->code1, memory_order_acquire);
-            if (!cc)
-                cc = &callee->code0;
             goto do_call;
         }
         CASE(RET)
@@ -879,6 +907,45 @@ dispatch:
         CASE(JNE) CMP_JUMP(x_ != y_, true);
         CASE(JNEQ) CMP_JUMP(x_ == y_, false);
         CASE(JNNE) CMP_JUMP(x_ != y_, false);
+        CASE(JLTK) INT_CMP_K(<, true, 1);
+        CASE(JLEK) INT_CMP_K(<=, true, 1);
+        CASE(JGTK) INT_CMP_K(>, true, 1);
+        CASE(JGEK) INT_CMP_K(>=, true, 1);
+        CASE(JEQK) INT_CMP_K(==, true, 0);
+        CASE(JNEK) INT_CMP_K(!=, true, 0);
+        CASE(JNLTK) INT_CMP_K(<, false, 1);
+        CASE(JNLEK) INT_CMP_K(<=, false, 1);
+        CASE(JNGTK) INT_CMP_K(>, false, 1);
+        CASE(JNGEK) INT_CMP_K(>=, false, 1);
+        CASE(JNEQK) INT_CMP_K(==, false, 0);
+        CASE(JNNEK) INT_CMP_K(!=, false, 0);
+        CASE(ADD_JMP)
+        {
+            vg_value x = R[ip->b], y = R[ip->c];
+            if (!(x & y & 1u))
+                goto type_err_bc;
+            R[ip->a] = x + y - 1u;
+            JUMP(ip->k);
+        }
+        CASE(SUB_JMP)
+        {
+            vg_value x = R[ip->b], y = R[ip->c];
+            if (!(x & y & 1u))
+                goto type_err_bc;
+            R[ip->a] = x - y + 1u;
+            JUMP(ip->k);
+        }
+        CASE(SHR_JMP)
+        {
+            vg_value x = R[ip->b], y = R[ip->c];
+            if (!(x & y & 1u))
+                goto type_err_bc;
+            int64_t sh = vg_int(y);
+            if (sh < 0 || sh > 62)
+                ERR("shift count %" PRId64 " out of range [0, 62]", sh);
+            R[ip->a] = vg_from_int(vg_int(x) >> sh);
+            JUMP(ip->k);
+        }
         CASE(ADDI_JMP)
         {
             vg_value x = R[ip->b];
@@ -963,6 +1030,9 @@ poll:
     RELOAD();
     DISPATCH();
 
+type_err_b:
+    TYPE_ERR(R[ip->b], "int");
+
 type_err_bc:
     if (!vg_is_int(R[ip->b]))
         TYPE_ERR(R[ip->b], "int");
@@ -983,6 +1053,7 @@ out:
 #undef AFTER_BLOCK
 #undef CMP_JUMP
 #undef INT_CMP
+#undef INT_CMP_K
 }
 
 void vg_interp_run(vg_thread *t)

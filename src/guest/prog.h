@@ -34,7 +34,10 @@ typedef struct vg_ins {
     uint16_t nargs;      /* variadic register count */
     int32_t a, b, c;     /* register operands */
     int64_t k;           /* immediate / string / target / function */
-    const int32_t *args; /* variadic registers (owned by the code form) */
+    union {
+        const int32_t *args; /* variadic registers (owned by the code form) */
+        int64_t k2;          /* tier-1 superinstructions: a second immediate (target) */
+    };
 } vg_ins;
 
 /* A code form of one function: tier 0 (assembled) or tier 1 (translated). */
