@@ -28,8 +28,6 @@ typedef struct vg_frame {
 
 enum { VG_T_NEW = 0, VG_T_RUNNING, VG_T_DONE };
 
-#define VG_MAX_HANDLES 4
-
 typedef struct vg_thread {
     struct vg_engine *eng;
     uint64_t id;     /* guest-visible thread id (main = 0) */
@@ -38,9 +36,7 @@ typedef struct vg_thread {
     uint32_t stack_cap;
     vg_frame *frames;
     uint32_t nframes, frames_cap;
-    vg_value result;                  /* return value once done (root) */
-    vg_value handles[VG_MAX_HANDLES]; /* temporaries of the engine (roots) */
-    uint32_t nhandles;
+    vg_value result;     /* return value once done (root) */
     int prio;            /* VG_PRIO_* */
     _Atomic int state;   /* VG_T_* */
     const char *waiting; /* what it blocks on, for deadlock reports */

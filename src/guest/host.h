@@ -14,11 +14,13 @@
  *
  * Contract for a moving, precise collector ([VG-MOVE] in value.h):
  *   - Roots are: every guest thread's register stack, t->stack[0 .. t->sp)
- *     (read them with vg_thread_roots()), each thread's result and handle
- *     slots (t->result, t->handles[0 .. t->nhandles)), and every value the
- *     adapter holds (channel buffers, values in flight in send/recv/select).
- *     The collector may update any of them in place while the thread is
- *     stopped at one of the calls below marked (GC).
+ *     (read with vg_thread_roots(); the adapter learns of each thread at
+ *     thread_start, which is the thread's root registration), each thread's
+ *     result slot (t->result), and every value the adapter itself holds
+ *     (channel buffers, values in flight in send/recv/select). The engine
+ *     has no other roots: its temporaries live in registers. The collector
+ *     may update any root in place while the thread is stopped in one of
+ *     the calls below marked (GC).
  *   - The engine never keeps a raw object pointer in a C local across a (GC)
  *     call; it reloads from a root.
  *   - Before every store of a value into a traced slot of a heap object

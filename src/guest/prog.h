@@ -29,7 +29,7 @@
  * (instruction index) or function index goes to k; variadic registers are
  * args[0..nargs). */
 typedef struct vg_ins {
-    const void *handler; /* computed-goto target (filled by vg_interp_prepare) */
+    const void *handler; /* computed-goto target (filled when loaded/translated) */
     uint16_t op;         /* vg_opcode */
     uint16_t nargs;      /* variadic register count */
     int32_t a, b, c;     /* register operands */
