@@ -14,6 +14,7 @@
 #include <vmrt/common.h>
 
 #include "guest/engine.h"
+#include "vmrt_config.h"
 
 /* ---- values --------------------------------------------------------------------------------- */
 
@@ -282,7 +283,7 @@ void vmrt_guest_options_init(vmrt_guest_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->size = sizeof *opts;
     opts->jit_threshold = 1000;
-    opts->poll_interval = 1000;
+    opts->poll_interval = VMRT_STRESS_PREEMPT ? 1 : 1000; /* -Dstress_preempt: at every poll */
     opts->max_frames = 10000;
 }
 

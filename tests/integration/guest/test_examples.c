@@ -1,7 +1,8 @@
 /* Every guest program of examples/guest/ runs through the engine and prints
  * exactly its expected output (NAME.out), in three modes: the default
  * (translation on hot functions), the plain interpreter (no translation),
- * and translation of every function at its first call (tier 1 everywhere).
+ * translation of every function at its first call (tier 1 everywhere), and
+ * a host safepoint at every poll (most interleavings of guest threads).
  * Parameterised runs check the size arguments; the vmrt-guest driver is
  * checked for its exit codes. */
 #include <fcntl.h>
@@ -25,7 +26,7 @@ static char *slurp(const char *path)
     return strdup(buf);
 }
 
-enum { MODE_DEFAULT, MODE_NO_JIT, MODE_JIT_ALL };
+enum { MODE_DEFAULT, MODE_NO_JIT, MODE_JIT_ALL, MODE_PREEMPT_ALL };
 
 static run_out run_example(const char *name, int argc, char **argv, int mode)
 {
@@ -48,6 +49,8 @@ static run_out run_example(const char *name, int argc, char **argv, int mode)
         o.jit_threshold = 1;
         o.jit_sync = true;
     }
+    if (mode == MODE_PREEMPT_ALL)
+        o.poll_interval = 1; /* a host safepoint at every back-edge and call */
     r.rc = vmrt_guest_run_file(path, &o, &r.res);
     fclose(fo);
     fclose(fe);
@@ -56,7 +59,7 @@ static run_out run_example(const char *name, int argc, char **argv, int mode)
 
 static void check_example_with(const char *name, int argc, char **argv, char *want)
 {
-    for (int mode = MODE_DEFAULT; mode <= MODE_JIT_ALL; mode++) {
+    for (int mode = MODE_DEFAULT; mode <= MODE_PREEMPT_ALL; mode++) {
         run_out r = run_example(name, argc, argv, mode);
         if (r.rc || strcmp(r.out, want))
             fprintf(stderr, "%s (mode %d): rc %d\nstdout:\n%s\nstderr:\n%s\n", name, mode, r.rc,
