@@ -634,7 +634,10 @@ static bool io_try(ionode *n)
     }
     case VG_IO_WRITE:
         while (n->done < r->len) {
-            ssize_t k = write(r->fd, (char *)r->buf + n->done, r->len - n->done);
+            /* send(MSG_NOSIGNAL) on sockets: a closed peer is EPIPE, never SIGPIPE */
+            ssize_t k = send(r->fd, (char *)r->buf + n->done, r->len - n->done, MSG_NOSIGNAL);
+            if (k < 0 && errno == ENOTSOCK)
+                k = write(r->fd, (char *)r->buf + n->done, r->len - n->done);
             if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 n->fd = r->fd, n->events = POLLOUT;
                 return false;

@@ -146,6 +146,27 @@ static void test_file_io(void **state)
     run_free(&r);
 }
 
+/* Socket errors come back as negative errno values; writing to a socket
+ * whose peer has gone is EPIPE, not a SIGPIPE that would kill the host. */
+static void test_socket_errors(void **state)
+{
+    (void)state;
+    run_out r = run_src(".func main 0 8\n"
+                        "  const r0, 0\n  listen r1, r0\n  port r2, r1\n"
+                        "  connect r3, r2\n  accept r4, r1\n  closefd r4\n"
+                        "  const r5, 65536\n  bytes r5, r5\n  const r7, 0\n"
+                        "again:\n  write r6, r3, r5\n  const r0, 0\n  lt r0, r6, r0\n"
+                        "  jnz r0, failed\n  addi r7, r7, 1\n  const r0, 100\n  lt r0, r7, r0\n"
+                        "  jnz r0, again\n  puts \"no error\\n\"\n  ret\n"
+                        "failed:\n  println r6\n"
+                        "  closefd r3\n  closefd r1\n"
+                        "  connect r3, r2\n  println r3\n  ret\n.end\n");
+    ASSERT_EQ(r.rc, 0);
+    /* EPIPE (-32) or ECONNRESET (-104), then ECONNREFUSED (-111) */
+    ASSERT_TRUE(!strcmp(r.out, "-32\n-111\n") || !strcmp(r.out, "-104\n-111\n"));
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -153,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_select_and_timeouts), cmocka_unit_test(test_sleep_order),
         cmocka_unit_test(test_priorities),          cmocka_unit_test(test_deadlock_many),
         cmocka_unit_test(test_error_in_thread),     cmocka_unit_test(test_file_io),
+        cmocka_unit_test(test_socket_errors),
     };
     VT_RUN("guest_threads", tests);
 }
