@@ -48,6 +48,9 @@ typedef struct vmrt_guest_options {
     uint32_t poll_interval;  /* safepoint polls between host safepoint calls; default 1000 */
     uint32_t max_frames;     /* guest call depth limit (stack overflow); default 10000 */
     size_t heap_max;         /* bytes of guest objects (local adapter); 0 → 1 GiB */
+    uint64_t max_polls;      /* execution limit: host safepoint polls of all threads
+                                together (each is poll_interval back-edges/calls);
+                                0 = none; beyond it: guest error */
     bool jit_sync;           /* translate in the calling thread at the threshold (tests) */
     bool trace_jit;          /* print a line to err per translated function */
     vg_host_new_fn host_new; /* adapter; NULL → the local adapter */

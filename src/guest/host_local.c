@@ -465,6 +465,9 @@ static void complete(lhost *h, wqueue *q, wnode *n, int status, vg_value v)
 static int local_chan_new(vg_host *hh, uint32_t cap, vg_chan **out)
 {
     lhost *h = L(hh);
+    size_t bytes = sizeof(vg_chan) + (size_t)cap * sizeof(vg_value);
+    if (h->heap_used + bytes > h->heap_max) /* channel buffers count against the heap */
+        return -ENOMEM;
     vg_chan *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -476,6 +479,7 @@ static int local_chan_new(vg_host *hh, uint32_t cap, vg_chan **out)
         }
     }
     c->cap = cap;
+    h->heap_used += bytes;
     c->next_all = h->chans;
     h->chans = c;
     *out = c;

@@ -1009,6 +1009,10 @@ do_ret : {
 poll:
     budget = host->poll_interval;
     SAVE();
+    if (eng->opts.max_polls &&
+        atomic_fetch_add_explicit(&eng->polls, 1, memory_order_relaxed) >= eng->opts.max_polls)
+        ERR("execution limit exceeded (%" PRIu64 " safepoint polls of %d back-edges/calls)",
+            eng->opts.max_polls, host->poll_interval);
     if (fr->code->tier == 0 && threshold) {
         vg_func *f = (vg_func *)fr->fn;
         uint32_t h = atomic_load_explicit(&f->hot, memory_order_relaxed);

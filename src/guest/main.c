@@ -25,6 +25,7 @@ static void usage(FILE *f)
           "  --poll N            safepoint polls between host safepoints (default 1000)\n"
           "  --max-frames N      guest call depth limit (default 10000)\n"
           "  --heap-max BYTES    guest heap limit (default 1 GiB)\n"
+          "  --max-polls N       execution limit in safepoint polls (default none)\n"
           "  --stats             print run statistics to stderr\n"
           "  --bench N           run N times with and without the translation tier\n"
           "                      (alternating), print median CPU times and the ratio\n",
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--jit-threshold") || !strcmp(a, "--poll") ||
                    !strcmp(a, "--max-frames") || !strcmp(a, "--heap-max") ||
-                   !strcmp(a, "--bench")) {
+                   !strcmp(a, "--bench") || !strcmp(a, "--max-polls")) {
             if (parse_num(a, argv[i + 1], &v))
                 return 2;
             i++;
@@ -133,6 +134,8 @@ int main(int argc, char **argv)
                 o.poll_interval = (uint32_t)v;
             else if (!strcmp(a, "--max-frames"))
                 o.max_frames = (uint32_t)v;
+            else if (!strcmp(a, "--max-polls"))
+                o.max_polls = v;
             else if (!strcmp(a, "--bench"))
                 bench_runs = v < 1 ? 1 : (int)v;
             else
