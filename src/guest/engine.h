@@ -55,7 +55,7 @@ typedef struct vg_engine {
     _Atomic bool halt;         /* the run is ending: guest threads unwind at their next check */
     char *error;               /* message + guest stack trace */
     const void *const *labels; /* interpreter dispatch table (computed goto), or NULL */
-    _Atomic uint64_t polls; /* host safepoint polls so far (for max_polls) */
+    _Atomic uint64_t polls;    /* host safepoint polls so far (for max_polls) */
     _Atomic uint64_t translations;
     _Atomic uint64_t jit_ns;
 } vg_engine;
