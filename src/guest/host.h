@@ -93,8 +93,11 @@ typedef struct vg_host_ops {
     /* -- lifecycle (called by the engine's run function, not by guest threads) -- */
     /* Runs the program whose main thread is main (already set up) until main
      * finishes, vg_host_stop() is called, or no thread can ever run again
-     * (then it calls vg_engine_deadlock()). Returns 0 or a negative error of
-     * the adapter itself (not of the guest). */
+     * (then it calls vg_engine_deadlock()). Before returning it calls
+     * vg_engine_halt() and lets every guest thread still alive unwind: blocked
+     * ones are woken (their blocking call returns VMRT_ECANCELED), runnable
+     * ones resumed; each returns from vg_thread_body() at once. Returns 0 or
+     * a negative error of the adapter itself (not of the guest). */
     int (*run)(vg_host *h, struct vg_thread *main);
     void (*destroy)(vg_host *h);
     void (*stats)(vg_host *h, vg_host_stats *out);
