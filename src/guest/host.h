@@ -126,7 +126,11 @@ typedef struct vg_host_ops {
     /* Write barrier (may be NULL: no barrier needed). See above. */
     void (*barrier)(vg_host *h, vg_obj *holder, vg_value *slot, vg_value v);
 
-    /* -- channels (a channel object wraps a vg_chan*) -- */
+    /* -- channels --
+     * A guest channel is a heap object of kind VG_KIND_CHAN whose payload is
+     * the adapter's vg_chan pointer (not a value, never traced). A collecting
+     * adapter frees the vg_chan from that object's finalizer and roots the
+     * values buffered in it; the local adapter frees all channels at the end. */
     int (*chan_new)(vg_host *h, uint32_t cap, vg_chan **out);
     /* 0, or VMRT_ECLOSED if the channel is or becomes closed. (GC) */
     int (*chan_send)(vg_host *h, struct vg_thread *self, vg_chan *c, vg_value v);
