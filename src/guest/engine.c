@@ -14,6 +14,7 @@
 #include <vmrt/common.h>
 
 #include "guest/engine.h"
+#include "vmrt_config.h"
 
 /* ---- values --------------------------------------------------------------------------------- */
 
@@ -24,11 +25,16 @@ const char *vg_type_name(vg_value v)
     if (vg_is_int(v))
         return "int";
     switch ((vg_kind)vg_obj_of(v)->kind) {
-    case VG_KIND_RECORD: return "record";
-    case VG_KIND_ARRAY: return "array";
-    case VG_KIND_BYTES: return "bytes";
-    case VG_KIND_CHAN: return "channel";
-    default: return "object";
+    case VG_KIND_RECORD:
+        return "record";
+    case VG_KIND_ARRAY:
+        return "array";
+    case VG_KIND_BYTES:
+        return "bytes";
+    case VG_KIND_CHAN:
+        return "channel";
+    default:
+        return "object";
     }
 }
 
@@ -277,7 +283,7 @@ void vmrt_guest_options_init(vmrt_guest_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->size = sizeof *opts;
     opts->jit_threshold = 1000;
-    opts->poll_interval = 1000;
+    opts->poll_interval = VMRT_STRESS_PREEMPT ? 1 : 1000; /* -Dstress_preempt: at every poll */
     opts->max_frames = 10000;
 }
 
@@ -291,8 +297,8 @@ static void prepare(vg_program *prog)
             prog->funcs[f].code0.ins[i].handler = labels[prog->funcs[f].code0.ins[i].op];
 }
 
-int vmrt_guest_load_string(const char *name, const char *src, size_t len,
-                           vmrt_guest_program **out, FILE *diag)
+int vmrt_guest_load_string(const char *name, const char *src, size_t len, vmrt_guest_program **out,
+                           FILE *diag)
 {
     vg_diag d = {0};
     vg_program *prog = NULL;

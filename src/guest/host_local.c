@@ -100,9 +100,9 @@ typedef struct timer {
 typedef struct ionode {
     vg_io_req *req;
     lthread *lt;
-    short events;   /* waiting for these (0: not started or ready to retry) */
-    int fd;         /* descriptor polled */
-    size_t done;    /* bytes written so far */
+    short events; /* waiting for these (0: not started or ready to retry) */
+    int fd;       /* descriptor polled */
+    size_t done;  /* bytes written so far */
     bool connecting;
     struct ionode *next;
 } ionode;
@@ -465,6 +465,9 @@ static void complete(lhost *h, wqueue *q, wnode *n, int status, vg_value v)
 static int local_chan_new(vg_host *hh, uint32_t cap, vg_chan **out)
 {
     lhost *h = L(hh);
+    size_t bytes = sizeof(vg_chan) + (size_t)cap * sizeof(vg_value);
+    if (h->heap_used + bytes > h->heap_max) /* channel buffers count against the heap */
+        return -ENOMEM;
     vg_chan *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -476,6 +479,7 @@ static int local_chan_new(vg_host *hh, uint32_t cap, vg_chan **out)
         }
     }
     c->cap = cap;
+    h->heap_used += bytes;
     c->next_all = h->chans;
     h->chans = c;
     *out = c;
@@ -634,7 +638,10 @@ static bool io_try(ionode *n)
     }
     case VG_IO_WRITE:
         while (n->done < r->len) {
-            ssize_t k = write(r->fd, (char *)r->buf + n->done, r->len - n->done);
+            /* send(MSG_NOSIGNAL) on sockets: a closed peer is EPIPE, never SIGPIPE */
+            ssize_t k = send(r->fd, (char *)r->buf + n->done, r->len - n->done, MSG_NOSIGNAL);
+            if (k < 0 && errno == ENOTSOCK)
+                k = write(r->fd, (char *)r->buf + n->done, r->len - n->done);
             if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 n->fd = r->fd, n->events = POLLOUT;
                 return false;

@@ -17,7 +17,7 @@
  * [VG-MOVE] Any call that may allocate, reach a safepoint or block may move
  * objects: C code must not keep a raw object pointer in a local across such a
  * call; it reloads it from a rooted slot (a register of the guest thread, or
- * a handle pushed with vg_host_root_push()).
+ * a value the host adapter holds as a root).
  */
 #ifndef VMRT_GUEST_VALUE_H
 #define VMRT_GUEST_VALUE_H
