@@ -8,8 +8,8 @@
  *   thread waits.
  * - Objects live in the GC heap. Records and arrays are traced by a callback
  *   that visits only slots holding references (values are tagged: odd =
- *   integer, 0 = nil). The roots — every guest thread's registers, result
- *   and handles, every channel buffer and every value in flight — are
+ *   integer, 0 = nil). The roots — every guest thread's registers and
+ *   result, every channel buffer and every value in flight — are
  *   visited by one root enumerator (vmrt_gc_root_fn_add), so the collector
  *   may move objects ([VG-MOVE]). The write barrier hook passes the old
  *   value of a reference slot to the GC's SATB barrier.
@@ -162,8 +162,6 @@ static void visit_roots(vmrt_gc_visitor_t *v, void *arg)
         for (uint32_t i = 0; t->stack && i < t->sp; i++)
             visit_value(v, &t->stack[i]);
         visit_value(v, &t->result);
-        for (uint32_t i = 0; i < t->nhandles; i++)
-            visit_value(v, &t->handles[i]);
         if (r->waiting)
             visit_value(v, &r->waiting->value);
     }
