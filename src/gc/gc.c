@@ -154,8 +154,7 @@ int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
         pthread_attr_destroy(&attr);
     }
     pthread_mutex_lock(&gc->mu);
-    while (gc->stw)
-        pthread_cond_wait(&gc->cv_resume, &gc->mu);
+    vmrt__gc_wait_pause_end_locked(gc);
     vmrt__gc_mutator_set_epoch(m, gc->epoch);
     m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
     m->next = gc->mutators;

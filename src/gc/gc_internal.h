@@ -366,6 +366,7 @@ void vmrt__gc_stats_cycle_end(struct vmrt_gc *gc, size_t live);
 void vmrt__gc_stats_init(struct vmrt_gc *gc);
 
 /* safepoint.c */
+void vmrt__gc_wait_pause_end_locked(struct vmrt_gc *gc);
 int vmrt__gc_stop_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self);
 void vmrt__gc_resume_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self);
 

@@ -66,12 +66,29 @@ void vmrt_gc_thread_block(vmrt_gc_mutator_t *m)
     pthread_mutex_unlock(&gc->mu);
 }
 
+/* Waits until no pause is in progress. gc->mu held (released meanwhile).
+ * With scheduler hooks the wait happens where the scheduler can stop this
+ * thread (its safepoint hook), never on a GC condition variable. */
+void vmrt__gc_wait_pause_end_locked(struct vmrt_gc *gc)
+{
+    while (gc->stw) {
+        if (gc->cfg.hooks.stop_world) {
+            pthread_mutex_unlock(&gc->mu);
+            if (gc->cfg.hooks.safepoint)
+                gc->cfg.hooks.safepoint(gc->cfg.hooks.ctx);
+            sched_yield();
+            pthread_mutex_lock(&gc->mu);
+        } else {
+            pthread_cond_wait(&gc->cv_resume, &gc->mu);
+        }
+    }
+}
+
 void vmrt_gc_thread_unblock(vmrt_gc_mutator_t *m)
 {
     struct vmrt_gc *gc = m->gc;
     pthread_mutex_lock(&gc->mu);
-    while (gc->stw)
-        pthread_cond_wait(&gc->cv_resume, &gc->mu);
+    vmrt__gc_wait_pause_end_locked(gc);
     m->state = GC_MUT_RUNNING;
     pthread_mutex_unlock(&gc->mu);
 }

@@ -128,7 +128,7 @@ static void trace_values(void *obj, vmrt_gc_visitor_t *v)
     vg_obj *o = obj;
     vg_value *s = vg_slots(o);
     for (uint32_t i = 0; i < o->len; i++)
-        if (vg_is_obj(s[i]))
+        if (vg_is_obj(vg_slot_load(&s[i])))
             vmrt_gc_visit(v, (void **)&s[i]);
 }
 
@@ -603,7 +603,7 @@ static void rt_safepoint(vg_host *hh, vg_thread *self)
 {
     (void)self;
     rhost *h = R(hh);
-    if (vmrt_safepoint_flag) {
+    if (__atomic_load_n(&vmrt_safepoint_flag, __ATOMIC_RELAXED)) {
         atomic_fetch_add_explicit(&h->st.preemptions, 1, memory_order_relaxed);
         vmrt_safepoint_slow();
     }

@@ -495,7 +495,7 @@ dispatch:
             NEED_KIND(o, VG_KIND_RECORD, "record");
             if ((uint64_t)ip->k >= vg_obj_of(o)->len)
                 ERR("bad field index %" PRId64 ": record has %u fields", ip->k, vg_obj_of(o)->len);
-            R[ip->a] = vg_slots(vg_obj_of(o))[ip->k];
+            R[ip->a] = vg_slot_load(&vg_slots(vg_obj_of(o))[ip->k]);
             NEXT();
         }
         CASE(SETF)
@@ -506,7 +506,7 @@ dispatch:
                 ERR("bad field index %" PRId64 ": record has %u fields", ip->k, vg_obj_of(o)->len);
             vg_value *slot = &vg_slots(vg_obj_of(o))[ip->k];
             vg_host_barrier(host, vg_obj_of(o), slot, R[ip->b]);
-            *slot = R[ip->b];
+            vg_slot_store(slot, R[ip->b]);
             NEXT();
         }
         CASE(ARR)
@@ -532,7 +532,7 @@ dispatch:
             NEED_INT(i);
             if ((uint64_t)vg_int(i) >= vg_obj_of(o)->len)
                 ERR("bad index %" PRId64 ": array length is %u", vg_int(i), vg_obj_of(o)->len);
-            R[ip->a] = vg_slots(vg_obj_of(o))[vg_int(i)];
+            R[ip->a] = vg_slot_load(&vg_slots(vg_obj_of(o))[vg_int(i)]);
             NEXT();
         }
         CASE(ASET)
@@ -544,7 +544,7 @@ dispatch:
                 ERR("bad index %" PRId64 ": array length is %u", vg_int(i), vg_obj_of(o)->len);
             vg_value *slot = &vg_slots(vg_obj_of(o))[vg_int(i)];
             vg_host_barrier(host, vg_obj_of(o), slot, R[ip->c]);
-            *slot = R[ip->c];
+            vg_slot_store(slot, R[ip->c]);
             NEXT();
         }
         CASE(LEN)
@@ -562,7 +562,7 @@ dispatch:
             NEED_INT(i);
             if ((uint64_t)vg_int(i) >= vg_obj_of(o)->len)
                 ERR("bad index %" PRId64 ": bytes length is %u", vg_int(i), vg_obj_of(o)->len);
-            R[ip->a] = vg_from_int(vg_bytes(vg_obj_of(o))[vg_int(i)]);
+            R[ip->a] = vg_from_int(__atomic_load_n(&vg_bytes(vg_obj_of(o))[vg_int(i)], __ATOMIC_RELAXED));
             NEXT();
         }
         CASE(BSET)
@@ -575,7 +575,7 @@ dispatch:
                 ERR("bad index %" PRId64 ": bytes length is %u", vg_int(i), vg_obj_of(o)->len);
             if (vg_int(x) < 0 || vg_int(x) > 255)
                 ERR("byte value %" PRId64 " out of range [0, 255]", vg_int(x));
-            vg_bytes(vg_obj_of(o))[vg_int(i)] = (uint8_t)vg_int(x);
+            __atomic_store_n(&vg_bytes(vg_obj_of(o))[vg_int(i)], (uint8_t)vg_int(x), __ATOMIC_RELAXED);
             NEXT();
         }
         CASE(STR)

@@ -81,6 +81,20 @@ static inline vg_value *vg_slots(vg_obj *o)
     return (vg_value *)(o + 1);
 }
 
+/* Heap slots are shared between guest threads running on different vCPUs;
+ * a racy guest program must not be undefined behaviour of the host. Slot
+ * loads and stores are relaxed atomics (plain word moves on x86-64 and
+ * AArch64): a racing reader sees either value, never a torn one. */
+static inline vg_value vg_slot_load(const vg_value *slot)
+{
+    return __atomic_load_n(slot, __ATOMIC_RELAXED);
+}
+
+static inline void vg_slot_store(vg_value *slot, vg_value v)
+{
+    __atomic_store_n(slot, v, __ATOMIC_RELAXED);
+}
+
 static inline uint8_t *vg_bytes(vg_obj *o)
 {
     return (uint8_t *)(o + 1);
