@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/export.h"
 
@@ -30,7 +31,71 @@ struct vmrt_runtime {
     uint64_t t_start_ns;
     bool started;
     bool shut_down;
+    /* --trace: GC cycles from the GC's callbacks, scheduler activity sampled */
+    pthread_t tracer;
+    bool tracing;
+    pthread_mutex_t trace_mu;
+    pthread_cond_t trace_cv;
+    bool trace_stop;
 };
+
+/* ---- tracing (cfg.trace) --------------------------------------------------- */
+
+static void trace_cycle_start(vmrt_gc_t *gc, uint64_t cycle, void *user)
+{
+    (void)gc;
+    vmrt_runtime_t *rt = user;
+    fprintf(stderr, "[%9.3f ms] gc: cycle %llu starts\n",
+            (double)(vmrt_now_ns() - rt->t_start_ns) / 1e6, (unsigned long long)cycle);
+}
+
+static void trace_cycle_end(vmrt_gc_t *gc, const vmrt_gc_stats_t *st, void *user)
+{
+    (void)gc;
+    vmrt_runtime_t *rt = user;
+    fprintf(stderr,
+            "[%9.3f ms] gc: cycle %llu done in %.3f ms, live %.1f KiB, heap %.1f KiB, "
+            "longest pause %.3f ms, moved %llu bytes\n",
+            (double)(vmrt_now_ns() - rt->t_start_ns) / 1e6, (unsigned long long)st->gc_count,
+            (double)st->last_cycle_ns / 1e6, (double)st->live_bytes / 1024.0,
+            (double)st->heap_usage / 1024.0, (double)st->pause_max / 1e6,
+            (unsigned long long)st->bytes_moved);
+}
+
+/* Samples the scheduler every 100 ms and prints what happened meanwhile. */
+static void *tracer_main(void *arg)
+{
+    vmrt_runtime_t *rt = arg;
+    vmrt_sched_stats_t prev = {0};
+    pthread_mutex_lock(&rt->trace_mu);
+    while (!rt->trace_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&rt->trace_cv, &rt->trace_mu, &ts);
+        vmrt_sched_stats_t s;
+        if (vmrt_sched_stats(rt->sched, &s) != 0 || s.context_switches == prev.context_switches)
+            continue;
+        fprintf(stderr,
+                "[%9.3f ms] sched: %llu active, +%llu switches, +%llu steals, +%llu "
+                "preemptions, +%llu migrations, queued %llu, p99 latency %.3f ms\n",
+                (double)(vmrt_now_ns() - rt->t_start_ns) / 1e6,
+                (unsigned long long)s.active_coroutines,
+                (unsigned long long)(s.context_switches - prev.context_switches),
+                (unsigned long long)(s.steals - prev.steals),
+                (unsigned long long)(s.preempt_coop + s.preempt_signal - prev.preempt_coop -
+                                     prev.preempt_signal),
+                (unsigned long long)(s.migrations - prev.migrations),
+                (unsigned long long)s.queue_depth, (double)s.latency_p99_ns / 1e6);
+        prev = s;
+    }
+    pthread_mutex_unlock(&rt->trace_mu);
+    return NULL;
+}
 
 static int gc_stop_world(void *ctx)
 {
@@ -82,10 +147,18 @@ int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg)
     if (rt->cfg.seccomp_profile[0])
         rt->cfg.sandbox.filter.profile = rt->cfg.seccomp_profile;
     pthread_mutex_init(&rt->mu, NULL);
+    pthread_mutex_init(&rt->trace_mu, NULL);
+    pthread_cond_init(&rt->trace_cv, NULL);
+    rt->t_start_ns = vmrt_now_ns();
     rt->guest_stats = json_object();
     int err = rt->guest_stats ? vmrt_sched_new(&rt->sched, &rt->cfg.sched) : -ENOMEM;
     if (err)
         goto fail;
+    if (rt->cfg.trace) {
+        rt->cfg.gc.on_cycle_start = trace_cycle_start;
+        rt->cfg.gc.on_cycle_end = trace_cycle_end;
+        rt->cfg.gc.user = rt;
+    }
     rt->cfg.gc.hooks = (vmrt_gc_hooks_t){
         .stop_world = gc_stop_world,
         .resume_world = gc_resume_world,
@@ -123,6 +196,8 @@ int vmrt_runtime_start(vmrt_runtime_t *rt)
             return err;
         }
     }
+    if (rt->cfg.trace)
+        rt->tracing = pthread_create(&rt->tracer, NULL, tracer_main, rt) == 0;
     rt->started = true;
     return 0;
 }
@@ -138,6 +213,14 @@ int vmrt_runtime_shutdown(vmrt_runtime_t *rt, uint64_t timeout_ns)
         vmrt_sched_stop(rt->sched, VMRT_SCHED_STOP_CANCEL, 1000000000ull);
     vmrt__metrics_stop(rt->metrics);
     rt->metrics = NULL;
+    if (rt->tracing) {
+        pthread_mutex_lock(&rt->trace_mu);
+        rt->trace_stop = true;
+        pthread_cond_signal(&rt->trace_cv);
+        pthread_mutex_unlock(&rt->trace_mu);
+        pthread_join(rt->tracer, NULL);
+        rt->tracing = false;
+    }
     rt->shut_down = true;
     return err;
 }
@@ -152,6 +235,8 @@ void vmrt_runtime_destroy(vmrt_runtime_t *rt)
     vmrt_gc_destroy(rt->gc);
     json_decref(rt->guest_stats);
     pthread_mutex_destroy(&rt->mu);
+    pthread_mutex_destroy(&rt->trace_mu);
+    pthread_cond_destroy(&rt->trace_cv);
     free(rt);
 }
 

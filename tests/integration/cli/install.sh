@@ -13,6 +13,7 @@ export PKG_CONFIG_PATH=$root/$libdir/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$dest
 test -f "$root/include/vmrt/vmrt.h" || { echo "FAIL: vmrt.h not installed"; exit 1; }
 test -x "$root/bin/vmrt" || { echo "FAIL: vmrt not installed"; exit 1; }
+test -f "$root/share/man/man1/vmrt.1" || { echo "FAIL: man page not installed"; exit 1; }
 ls "$root/$libdir"/libvmrt.so.0* >/dev/null || { echo "FAIL: no versioned soname"; exit 1; }
 cc -o "$dest/example" "$srcdir/examples/coro_pool.c" $(pkg-config --cflags --libs vmrt)
 cc -o "$dest/embed" "$srcdir/examples/embed_runtime.c" $(pkg-config --cflags --libs vmrt)

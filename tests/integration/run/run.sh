@@ -73,4 +73,8 @@ assert j["sched"]["context_switches_total"] > 0, j["sched"]
 assert j["gc"]["gc_count"] >= 1 and j["gc"]["bytes_allocated_total"] > 0, j["gc"]
 assert j["guest"]["objects"] > 0, j["guest"]
 PY
+# --trace prints GC cycles and sampled scheduler activity.
+vmrt run --trace "$examples/gc-heavy.vasm" 3000 >/dev/null 2>"$tmp/err"
+grep -q "gc: cycle 1 done" "$tmp/err" && grep -q "sched: " "$tmp/err" && ok "--trace" ||
+  { bad "--trace"; head -5 "$tmp/err"; }
 exit $((fails > 0))
