@@ -351,13 +351,36 @@ static int apply_json(vmrt_runtime_config_t *cfg, const char *path, const char *
     return 0;
 }
 
+static int load_json(vmrt_runtime_config_t *cfg, const char *path, json_t *root,
+                     json_error_t *je, char *err, size_t errlen);
+
+/* The same as load_file for a document in memory (name is used in messages).
+ * Internal: the fuzz target drives it. */
+int vmrt__runtime_config_load_buffer(vmrt_runtime_config_t *cfg, const char *name,
+                                     const char *data, size_t len, char *err, size_t errlen);
+int vmrt__runtime_config_load_buffer(vmrt_runtime_config_t *cfg, const char *name,
+                                     const char *data, size_t len, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    return load_json(cfg, name, root, &je, err, errlen);
+}
+
 int vmrt_runtime_config_load_file(vmrt_runtime_config_t *cfg, const char *path, char *err,
                                   size_t errlen)
 {
     if (!cfg || !path)
         return fail(err, errlen, -EINVAL, "config: no file given");
     json_error_t je;
+    errno = 0;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    return load_json(cfg, path, root, &je, err, errlen);
+}
+
+static int load_json(vmrt_runtime_config_t *cfg, const char *path, json_t *root,
+                     json_error_t *jerr, char *err, size_t errlen)
+{
+    json_error_t je = *jerr;
     if (!root) {
         if (je.line <= 0) {
             int e = errno ? errno : EINVAL;
@@ -366,11 +389,14 @@ int vmrt_runtime_config_load_file(vmrt_runtime_config_t *cfg, const char *path, 
         return fail(err, errlen, -EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     }
     int rc;
+    vmrt_runtime_config_t tmp = *cfg; /* all or nothing */
     if (!json_is_object(root))
         rc = fail(err, errlen, -EINVAL, "%s:1:1: the configuration must be a JSON object", path);
     else
-        rc = apply_json(cfg, path, "", root, err, errlen);
+        rc = apply_json(&tmp, path, "", root, err, errlen);
     json_decref(root);
+    if (!rc)
+        *cfg = tmp;
     return rc;
 }
 
@@ -379,6 +405,7 @@ int vmrt_runtime_config_load_env(vmrt_runtime_config_t *cfg, char *const *envp, 
 {
     if (!envp)
         envp = environ;
+    vmrt_runtime_config_t tmp = *cfg; /* all or nothing */
     for (size_t i = 0; i < N_KEYS; i++) {
         char var[96] = "VMRT_";
         size_t n = 5;
@@ -388,10 +415,11 @@ int vmrt_runtime_config_load_env(vmrt_runtime_config_t *cfg, char *const *envp, 
         for (char *const *e = envp; *e; e++) {
             if (strncmp(*e, var, n) || (*e)[n] != '=')
                 continue;
-            int rc = apply(cfg, &keys[i], *e + n + 1, var, err, errlen);
+            int rc = apply(&tmp, &keys[i], *e + n + 1, var, err, errlen);
             if (rc)
                 return rc;
         }
     }
+    *cfg = tmp;
     return 0;
 }

@@ -111,6 +111,13 @@ static void test_json_file(void **state)
         fail_msg("no file:line:col in '%s'", err);
     unlink(p);
 
+    /* all or nothing: a file with one bad key changes no setting */
+    vmrt_runtime_config_t before = c;
+    p = write_tmp("{\"sched\": {\"vcpus\": 5}, \"gc\": {\"trigger\": \"never\"}}");
+    ASSERT_EQ(vmrt_runtime_config_load_file(&c, p, err, sizeof err), -EINVAL);
+    ASSERT_EQ(memcmp(&before, &c, sizeof c), 0);
+    unlink(p);
+
     p = write_tmp("{\"gc\": {\"trigerr\": \"fixed\"}}");
     ASSERT_EQ(vmrt_runtime_config_load_file(&c, p, err, sizeof err), -EINVAL);
     ASSERT_NOT_NULL(strstr(err, "unknown key 'gc.trigerr'"));
