@@ -84,6 +84,16 @@ struct rthread {
     rthread *next_all;
 };
 
+/* An I/O request in flight (on the requester's stack). */
+typedef struct io_job {
+    rhost *h;
+    vg_io_req *req;
+    rthread *requester;
+    waiter w;
+    vmrt_coro_t *co;            /* the Low-priority coroutine running it */
+    struct io_job *prev, *next; /* h->io_jobs: requests in flight */
+} io_job;
+
 struct rhost {
     vg_host base;
     vmrt_runtime_t *rt;
@@ -96,6 +106,7 @@ struct rhost {
     uint64_t alive;        /* started, not done */
     uint64_t blocked;      /* waiting without a timeout */
     uint64_t io_pending;   /* I/O requests in flight */
+    io_job *io_jobs;       /* those requests */
     bool stop, main_done, deadlock;
     _Atomic uint64_t jit_pending;
     struct {
@@ -618,21 +629,17 @@ static void rt_stop(vg_host *hh)
 {
     rhost *h = R(hh);
     vmrt_mutex_lock(h->mu);
-    h->stop = true;
+    __atomic_store_n(&h->stop, true, __ATOMIC_RELEASE);
     for (rthread *r = h->threads; r; r = r->next_all)
         wake(h, r);
+    /* I/O jobs are not cancelled (one not started yet would then never run
+     * and its requester never wake): their socket waits are time-sliced and
+     * end once they see h->stop. */
     vmrt_cond_broadcast(h->done_cv);
     vmrt_mutex_unlock(h->mu);
 }
 
 /* ---- I/O: each request on its own Low-priority coroutine ------------------------------------- */
-
-typedef struct io_job {
-    rhost *h;
-    vg_io_req *req;
-    rthread *requester;
-    waiter w;
-} io_job;
 
 static int loopback_fd(struct sockaddr_in *sa, int port)
 {
@@ -681,7 +688,16 @@ static bool is_socket(int fd)
     return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
 }
 
-static void run_io(vg_io_req *r)
+/* Socket waits are sliced so that a stopping run (h->stop) ends them even
+ * if nothing ever arrives; a cancelled coroutine ends them at once. */
+#define IO_SLICE_NS 100000000ull
+
+static bool stopping(rhost *h)
+{
+    return __atomic_load_n(&h->stop, __ATOMIC_ACQUIRE);
+}
+
+static void run_io(rhost *h, vg_io_req *r)
 {
     struct sockaddr_in sa;
     switch (r->op) {
@@ -698,12 +714,14 @@ static void run_io(vg_io_req *r)
         return;
     }
     case VG_IO_ACCEPT:
-        r->result = vmrt_io_accept(r->fd, 0);
+        do
+            r->result = vmrt_io_accept(r->fd, IO_SLICE_NS);
+        while (r->result == VMRT_ETIMEOUT && !stopping(h));
         return;
     case VG_IO_CONNECT: {
         int fd = loopback_fd(&sa, r->port);
         if (fd >= 0) {
-            int rc = vmrt_io_connect(fd, &sa, sizeof sa, 0);
+            int rc = vmrt_io_connect(fd, &sa, sizeof sa, 10 * IO_SLICE_NS);
             if (rc < 0) {
                 close(fd);
                 fd = rc;
@@ -720,7 +738,9 @@ static void run_io(vg_io_req *r)
     }
     case VG_IO_READ:
         if (is_socket(r->fd)) {
-            r->result = vmrt_io_read(r->fd, r->buf, r->len, 0);
+            do
+                r->result = vmrt_io_read(r->fd, r->buf, r->len, IO_SLICE_NS);
+            while (r->result == VMRT_ETIMEOUT && !stopping(h));
             return;
         }
         break;
@@ -728,7 +748,9 @@ static void run_io(vg_io_req *r)
         if (is_socket(r->fd)) {
             size_t done = 0;
             while (done < r->len) {
-                ssize_t n = vmrt_io_write(r->fd, (char *)r->buf + done, r->len - done, 0);
+                ssize_t n = vmrt_io_write(r->fd, (char *)r->buf + done, r->len - done, IO_SLICE_NS);
+                if (n == VMRT_ETIMEOUT && !stopping(h))
+                    continue;
                 if (n < 0) {
                     r->result = n;
                     return;
@@ -750,7 +772,7 @@ static void run_io(vg_io_req *r)
 static void *io_entry(void *arg)
 {
     io_job *j = arg;
-    run_io(j->req);
+    run_io(j->h, j->req);
     rhost *h = j->h;
     vmrt_mutex_lock(h->mu);
     h->io_pending--;
@@ -770,22 +792,33 @@ static void rt_io(vg_host *hh, vg_thread *self, vg_io_req *req)
     attr.name = "guest-io";
     attr.priority = VMRT_PRIO_LOW;
     vmrt_mutex_lock(h->mu);
+    if (h->stop) {
+        vmrt_mutex_unlock(h->mu);
+        req->result = VMRT_ECANCELED;
+        return;
+    }
     h->io_pending++;
-    vmrt_mutex_unlock(h->mu);
-    vmrt_coro_t *co;
-    int rc = vmrt_sched_spawn(h->sched, &co, &attr, io_entry, &j);
+    int rc = vmrt_sched_spawn(h->sched, &j.co, &attr, io_entry, &j);
     if (rc) {
-        vmrt_mutex_lock(h->mu);
         h->io_pending--;
         vmrt_mutex_unlock(h->mu);
         req->result = rc;
         return;
     }
-    vmrt_mutex_lock(h->mu);
-    while (!j.w.done)
-        vmrt_cond_wait(j.requester->cv, h->mu, 0); /* I/O always finishes: no cancel here */
+    j.next = h->io_jobs;
+    if (h->io_jobs)
+        h->io_jobs->prev = &j;
+    h->io_jobs = &j;
+    while (!j.w.done) /* ends by itself, or cancelled by rt_stop */
+        vmrt_cond_wait(j.requester->cv, h->mu, 0);
+    if (j.prev)
+        j.prev->next = j.next;
+    else
+        h->io_jobs = j.next;
+    if (j.next)
+        j.next->prev = j.prev;
     vmrt_mutex_unlock(h->mu);
-    vmrt_sched_join(co, NULL);
+    vmrt_sched_join(j.co, NULL);
 }
 
 /* ---- translation tier: High-priority coroutines --------------------------------------------- */

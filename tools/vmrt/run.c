@@ -82,6 +82,7 @@ typedef struct plan {
     uint32_t jit_threshold;
     bool jit_set;
     const char *program; /* NULL: default workload */
+    vmrt_guest_program *prog; /* PROGRAM, loaded and verified before any sandbox */
     int guest_argc;
     char **guest_argv;
 } plan_t;
@@ -302,10 +303,11 @@ static int run_one(vmrt_runtime_t *rt, const plan_t *p, const char *name, const 
         add_guest_stats(rt, &res);
         return code;
     }
+    (void)name;
     opts.argc = p->guest_argc;
     opts.argv = p->guest_argv;
     memset(&res, 0, sizeof res);
-    int code = vmrt_guest_run_file(name, &opts, &res);
+    int code = vmrt_guest_run(p->prog, &opts, &res);
     add_guest_stats(rt, &res);
     return code;
 }
@@ -406,6 +408,13 @@ int cmd_run(int argc, char **argv)
     static vm_job_t job;
     job.plan = &p;
     build_config(&p, &job.cfg);
+    /* Load and verify the program here, before any sandbox: a container's
+     * new root need not contain it, and bad programs fail fast. */
+    if (p.program) {
+        int code = vmrt_guest_load_file(p.program, &p.prog, stderr);
+        if (code)
+            return code;
+    }
     if (job.cfg.sandbox.isolation_level == VMRT_ISOLATION_NONE) {
         if (p.nro || p.nrw || p.nallow || p.ndeny)
             die_usage("run: --ro, --rw, --allow-syscall and --deny-syscall need --isolation "
