@@ -423,14 +423,14 @@ static void test_triggers(void **state)
     vmrt_gc_config_t cfg;
     gc_test_config(&cfg);
     cfg.trigger = VMRT_GC_TRIGGER_TIME_BASED;
-    cfg.interval_ns = 100000000;
+    cfg.interval_ns = 250000000;
     vmrt_gc_mutator_t *m;
     vmrt_gc_t *gc = new_gc(&cfg, &m);
     ASSERT_EQ(vmrt_gc_trigger(gc), VMRT_GC_TRIGGER_TIME_BASED);
     make_garbage(m, 10);
     ASSERT_EQ(vmrt_gc_check_and_run_step(m), 0); /* too early */
     uint64_t t0 = vmrt_now_ns();
-    while (vmrt_now_ns() - t0 < 101000000)
+    while (vmrt_now_ns() - t0 < 251000000)
         ;
     ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
     /* memory pressure: a ratio of 0 means "always under pressure" */
