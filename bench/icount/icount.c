@@ -155,7 +155,8 @@ static int case_gc_alloc(unsigned long n)
 static int case_gc_barrier(unsigned long n)
 {
     vmrt_gc_mutator_t *m = gc_mutator();
-    pair_t *a = m ? vmrt_gc_alloc(m, &pair_type) : NULL, *b = a ? vmrt_gc_alloc(m, &pair_type) : NULL;
+    pair_t *a = m ? vmrt_gc_alloc(m, &pair_type) : NULL,
+           *b = a ? vmrt_gc_alloc(m, &pair_type) : NULL;
     if (!b)
         return 1;
     for (unsigned long i = 0; i < n; i++) {
@@ -169,12 +170,8 @@ static const struct {
     const char *name;
     int (*run)(unsigned long n);
 } cases[] = {
-    {"switch", case_switch},
-    {"pool", case_pool},
-    {"safepoint", case_safepoint},
-    {"sched_yield", case_sched_yield},
-    {"chan_send_recv", case_chan},
-    {"gc_alloc", case_gc_alloc},
+    {"switch", case_switch},           {"pool", case_pool},           {"safepoint", case_safepoint},
+    {"sched_yield", case_sched_yield}, {"chan_send_recv", case_chan}, {"gc_alloc", case_gc_alloc},
     {"gc_barrier", case_gc_barrier},
 };
 

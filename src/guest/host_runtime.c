@@ -75,10 +75,10 @@ struct vg_chan {
 struct rthread {
     vg_thread *t;
     vmrt_coro_t *co;
-    vmrt_cond_t *cv;  /* this thread waits here, under h->mu */
-    waiter *waiting;  /* the waiter it blocks on (its value is a root) */
-    bool done;        /* vg_thread_body returned */
-    bool blocked;     /* counted in h->blocked (waits with no timeout) */
+    vmrt_cond_t *cv;      /* this thread waits here, under h->mu */
+    waiter *waiting;      /* the waiter it blocks on (its value is a root) */
+    bool done;            /* vg_thread_body returned */
+    bool blocked;         /* counted in h->blocked (waits with no timeout) */
     rthread *joiners;     /* threads waiting in join for this one */
     rthread *next_joiner; /* link in the target's joiners */
     rthread *next_all;
@@ -99,14 +99,14 @@ struct rhost {
     vmrt_runtime_t *rt;
     vmrt_sched_t *sched;
     vmrt_gc_t *gc;
-    vmrt_mutex_t *mu;      /* everything below */
-    vmrt_cond_t *done_cv;  /* main finished / run stopping */
-    rthread *threads;      /* every guest thread */
-    vg_chan *chans;        /* every channel (freed at destroy) */
-    uint64_t alive;        /* started, not done */
-    uint64_t blocked;      /* waiting without a timeout */
-    uint64_t io_pending;   /* I/O requests in flight */
-    io_job *io_jobs;       /* those requests */
+    vmrt_mutex_t *mu;     /* everything below */
+    vmrt_cond_t *done_cv; /* main finished / run stopping */
+    rthread *threads;     /* every guest thread */
+    vg_chan *chans;       /* every channel (freed at destroy) */
+    uint64_t alive;       /* started, not done */
+    uint64_t blocked;     /* waiting without a timeout */
+    uint64_t io_pending;  /* I/O requests in flight */
+    io_job *io_jobs;      /* those requests */
     bool stop, main_done, deadlock;
     _Atomic uint64_t jit_pending;
     struct {
@@ -144,13 +144,14 @@ static void trace_values(void *obj, vmrt_gc_visitor_t *v)
 }
 
 /* Payload: the vg_obj header (one word) then the elements. */
-static const vmrt_gc_type_t type_values = {
-    .name = "guest.values", .size = sizeof(vg_obj), .elem_size = sizeof(vg_value),
-    .trace = trace_values};
+static const vmrt_gc_type_t type_values = {.name = "guest.values",
+                                           .size = sizeof(vg_obj),
+                                           .elem_size = sizeof(vg_value),
+                                           .trace = trace_values};
 static const vmrt_gc_type_t type_bytes = {
     .name = "guest.bytes", .size = sizeof(vg_obj), .elem_size = 8};
-static const vmrt_gc_type_t type_chan = {
-    .name = "guest.chan", .size = sizeof(vg_obj) + sizeof(void *)};
+static const vmrt_gc_type_t type_chan = {.name = "guest.chan",
+                                         .size = sizeof(vg_obj) + sizeof(void *)};
 
 static void visit_value(vmrt_gc_visitor_t *v, vg_value *slot)
 {
@@ -503,7 +504,8 @@ static int rt_chan_select(vg_host *hh, vg_thread *self, vg_chan *const *chans, u
     return rc;
 }
 
-/* ---- threads ---------------------------------------------------------------------------------- */
+/* ---- threads ----------------------------------------------------------------------------------
+ */
 
 static void *thread_entry(void *arg)
 {
@@ -732,8 +734,8 @@ static void run_io(rhost *h, vg_io_req *r)
     }
     case VG_IO_PORT: {
         socklen_t len = sizeof sa;
-        r->result = getsockname(r->fd, (struct sockaddr *)&sa, &len) == 0 ? ntohs(sa.sin_port)
-                                                                           : -errno;
+        r->result =
+            getsockname(r->fd, (struct sockaddr *)&sa, &len) == 0 ? ntohs(sa.sin_port) : -errno;
         return;
     }
     case VG_IO_READ:

@@ -562,7 +562,8 @@ dispatch:
             NEED_INT(i);
             if ((uint64_t)vg_int(i) >= vg_obj_of(o)->len)
                 ERR("bad index %" PRId64 ": bytes length is %u", vg_int(i), vg_obj_of(o)->len);
-            R[ip->a] = vg_from_int(__atomic_load_n(&vg_bytes(vg_obj_of(o))[vg_int(i)], __ATOMIC_RELAXED));
+            R[ip->a] =
+                vg_from_int(__atomic_load_n(&vg_bytes(vg_obj_of(o))[vg_int(i)], __ATOMIC_RELAXED));
             NEXT();
         }
         CASE(BSET)
@@ -575,7 +576,8 @@ dispatch:
                 ERR("bad index %" PRId64 ": bytes length is %u", vg_int(i), vg_obj_of(o)->len);
             if (vg_int(x) < 0 || vg_int(x) > 255)
                 ERR("byte value %" PRId64 " out of range [0, 255]", vg_int(x));
-            __atomic_store_n(&vg_bytes(vg_obj_of(o))[vg_int(i)], (uint8_t)vg_int(x), __ATOMIC_RELAXED);
+            __atomic_store_n(&vg_bytes(vg_obj_of(o))[vg_int(i)], (uint8_t)vg_int(x),
+                             __ATOMIC_RELAXED);
             NEXT();
         }
         CASE(STR)

@@ -26,8 +26,8 @@ struct vmrt_runtime {
     vmrt_sched_t *sched;
     vmrt_gc_t *gc;
     vmrt__metrics_server_t *metrics;
-    pthread_mutex_t mu;   /* guards guest_stats */
-    json_t *guest_stats;  /* name -> number, set by the embedder */
+    pthread_mutex_t mu;  /* guards guest_stats */
+    json_t *guest_stats; /* name -> number, set by the embedder */
     uint64_t t_start_ns;
     bool started;
     bool shut_down;
@@ -293,47 +293,45 @@ static json_t *sched_json(vmrt_runtime_t *rt)
         vmrt_vcpu_stats_t v;
         if (vmrt_vcpu_stats(rt->sched, i, &v) != 0)
             continue;
-        json_array_append_new(
-            vcpus, json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "id", (json_int_t)i,
-                             "context_switches_total", (json_int_t)v.context_switches,
-                             "cpu_utilization", v.cpu_utilization, "steals_total",
-                             (json_int_t)v.steals, "queue_depth", (json_int_t)v.queue_depth,
-                             "load_ewma", v.load));
+        json_array_append_new(vcpus,
+                              json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "id", (json_int_t)i,
+                                        "context_switches_total", (json_int_t)v.context_switches,
+                                        "cpu_utilization", v.cpu_utilization, "steals_total",
+                                        (json_int_t)v.steals, "queue_depth",
+                                        (json_int_t)v.queue_depth, "load_ewma", v.load));
     }
     return json_pack(
         "{s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "vcpu_count",
         (json_int_t)s.vcpus, "total_coroutines", (json_int_t)s.total_coroutines,
-        "active_coroutines", (json_int_t)s.active_coroutines, "cpu_utilization",
-        s.cpu_utilization, "context_switches_total", (json_int_t)s.context_switches,
-        "steals_total", (json_int_t)s.steals, "preemptions_cooperative_total",
-        (json_int_t)s.preempt_coop, "preemptions_signal_total", (json_int_t)s.preempt_signal,
-        "migrations_total", (json_int_t)s.migrations, "parks_total", (json_int_t)s.parks,
-        "wakeups_total", (json_int_t)s.wakeups, "queue_depth", (json_int_t)s.queue_depth,
-        "global_queue_depth", (json_int_t)s.global_queue_depth, "latency_p50_ns",
-        (json_int_t)s.latency_p50_ns, "latency_p99_ns", (json_int_t)s.latency_p99_ns,
-        "latency_max_ns", (json_int_t)s.latency_max_ns, "vcpus", vcpus);
+        "active_coroutines", (json_int_t)s.active_coroutines, "cpu_utilization", s.cpu_utilization,
+        "context_switches_total", (json_int_t)s.context_switches, "steals_total",
+        (json_int_t)s.steals, "preemptions_cooperative_total", (json_int_t)s.preempt_coop,
+        "preemptions_signal_total", (json_int_t)s.preempt_signal, "migrations_total",
+        (json_int_t)s.migrations, "parks_total", (json_int_t)s.parks, "wakeups_total",
+        (json_int_t)s.wakeups, "queue_depth", (json_int_t)s.queue_depth, "global_queue_depth",
+        (json_int_t)s.global_queue_depth, "latency_p50_ns", (json_int_t)s.latency_p50_ns,
+        "latency_p99_ns", (json_int_t)s.latency_p99_ns, "latency_max_ns",
+        (json_int_t)s.latency_max_ns, "vcpus", vcpus);
 }
 
 static json_t *gc_json(vmrt_runtime_t *rt)
 {
     vmrt_gc_stats_t g;
     vmrt_gc_stats(rt->gc, &g);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
-                     "s:b,s:b}",
-                     "heap_usage", (json_int_t)g.heap_usage, "heap_committed",
-                     (json_int_t)g.heap_committed, "heap_limit", (json_int_t)g.heap_limit,
-                     "gc_count", (json_int_t)g.gc_count, "gc_time_ns", (json_int_t)g.gc_time,
-                     "pause_time_ns", (json_int_t)g.pause_time, "pause_count",
-                     (json_int_t)g.pause_count, "pause_max_ns", (json_int_t)g.pause_max,
-                     "pause_p50_ns", (json_int_t)g.pause_p50, "pause_p99_ns",
-                     (json_int_t)g.pause_p99, "bytes_allocated_total",
-                     (json_int_t)g.bytes_allocated, "bytes_freed_total",
-                     (json_int_t)g.bytes_freed, "bytes_moved_total", (json_int_t)g.bytes_moved,
-                     "live_bytes", (json_int_t)g.live_bytes, "mark_time_ns",
-                     (json_int_t)g.mark_time, "sweep_time_ns", (json_int_t)g.sweep_time,
-                     "compact_time_ns", (json_int_t)g.compact_time, "trigger",
-                     vmrt_gc_trigger_name(vmrt_gc_trigger(rt->gc)), "enabled",
-                     vmrt_gc_enabled(rt->gc), "incremental", vmrt_gc_incremental(rt->gc));
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
+        "s:b,s:b}",
+        "heap_usage", (json_int_t)g.heap_usage, "heap_committed", (json_int_t)g.heap_committed,
+        "heap_limit", (json_int_t)g.heap_limit, "gc_count", (json_int_t)g.gc_count, "gc_time_ns",
+        (json_int_t)g.gc_time, "pause_time_ns", (json_int_t)g.pause_time, "pause_count",
+        (json_int_t)g.pause_count, "pause_max_ns", (json_int_t)g.pause_max, "pause_p50_ns",
+        (json_int_t)g.pause_p50, "pause_p99_ns", (json_int_t)g.pause_p99, "bytes_allocated_total",
+        (json_int_t)g.bytes_allocated, "bytes_freed_total", (json_int_t)g.bytes_freed,
+        "bytes_moved_total", (json_int_t)g.bytes_moved, "live_bytes", (json_int_t)g.live_bytes,
+        "mark_time_ns", (json_int_t)g.mark_time, "sweep_time_ns", (json_int_t)g.sweep_time,
+        "compact_time_ns", (json_int_t)g.compact_time, "trigger",
+        vmrt_gc_trigger_name(vmrt_gc_trigger(rt->gc)), "enabled", vmrt_gc_enabled(rt->gc),
+        "incremental", vmrt_gc_incremental(rt->gc));
 }
 
 static json_t *snapshot(void *arg)
@@ -342,9 +340,9 @@ static json_t *snapshot(void *arg)
     json_t *root = json_object();
     if (!root)
         return NULL;
-    json_object_set_new(root, "uptime_ns",
-                        json_integer((json_int_t)(rt->t_start_ns ? vmrt_now_ns() - rt->t_start_ns
-                                                                 : 0)));
+    json_object_set_new(
+        root, "uptime_ns",
+        json_integer((json_int_t)(rt->t_start_ns ? vmrt_now_ns() - rt->t_start_ns : 0)));
     json_object_set_new(root, "sched", sched_json(rt));
     json_object_set_new(root, "gc", gc_json(rt));
     pthread_mutex_lock(&rt->mu);
@@ -387,27 +385,31 @@ int vmrt_runtime_stats_print(vmrt_runtime_t *rt, FILE *out)
     if (!s)
         return -ENOMEM;
     json_t *sc = json_object_get(s, "sched"), *gc = json_object_get(s, "gc");
-    fprintf(out, "scheduler: %lld vCPUs, %lld coroutines (%lld active), %lld context switches, "
-                 "cpu %.0f%%\n",
+    fprintf(out,
+            "scheduler: %lld vCPUs, %lld coroutines (%lld active), %lld context switches, "
+            "cpu %.0f%%\n",
             num(sc, "vcpu_count"), num(sc, "total_coroutines"), num(sc, "active_coroutines"),
             num(sc, "context_switches_total"),
             100 * json_real_value(json_object_get(sc, "cpu_utilization")));
-    fprintf(out, "           steals %lld, preemptions %lld cooperative / %lld signal, "
-                 "migrations %lld, parks %lld\n",
+    fprintf(out,
+            "           steals %lld, preemptions %lld cooperative / %lld signal, "
+            "migrations %lld, parks %lld\n",
             num(sc, "steals_total"), num(sc, "preemptions_cooperative_total"),
             num(sc, "preemptions_signal_total"), num(sc, "migrations_total"),
             num(sc, "parks_total"));
     fprintf(out, "           ready->running latency p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
             ms(sc, "latency_p50_ns"), ms(sc, "latency_p99_ns"), ms(sc, "latency_max_ns"));
-    fprintf(out, "gc:        %lld cycles (%s%s), heap %.1f MiB in use / %.1f MiB committed, "
-                 "live %.1f MiB\n",
+    fprintf(out,
+            "gc:        %lld cycles (%s%s), heap %.1f MiB in use / %.1f MiB committed, "
+            "live %.1f MiB\n",
             num(gc, "gc_count"), json_string_value(json_object_get(gc, "trigger")),
             json_is_true(json_object_get(gc, "incremental")) ? ", incremental" : "",
             (double)num(gc, "heap_usage") / 1048576.0,
             (double)num(gc, "heap_committed") / 1048576.0,
             (double)num(gc, "live_bytes") / 1048576.0);
-    fprintf(out, "           pauses %lld: total %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
-                 "allocated %.1f MiB, moved %.1f MiB\n",
+    fprintf(out,
+            "           pauses %lld: total %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
+            "allocated %.1f MiB, moved %.1f MiB\n",
             num(gc, "pause_count"), ms(gc, "pause_time_ns"), ms(gc, "pause_p50_ns"),
             ms(gc, "pause_p99_ns"), ms(gc, "pause_max_ns"),
             (double)num(gc, "bytes_allocated_total") / 1048576.0,

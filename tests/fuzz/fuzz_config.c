@@ -16,8 +16,8 @@
 
 #include <vmrt/runtime.h>
 
-int vmrt__runtime_config_load_buffer(vmrt_runtime_config_t *cfg, const char *name,
-                                     const char *data, size_t len, char *err, size_t errlen);
+int vmrt__runtime_config_load_buffer(vmrt_runtime_config_t *cfg, const char *name, const char *data,
+                                     size_t len, char *err, size_t errlen);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_ranges(const vmrt_runtime_config_t *c)

@@ -30,9 +30,9 @@
 #define MAX_PATHS 32
 
 typedef struct flag {
-    const char *name;  /* --name */
-    const char *key;   /* runtime config key, or NULL for CLI-only flags */
-    const char *arg;   /* argument name in --help, NULL: no argument */
+    const char *name; /* --name */
+    const char *key;  /* runtime config key, or NULL for CLI-only flags */
+    const char *arg;  /* argument name in --help, NULL: no argument */
     const char *help;
 } flag_t;
 
@@ -81,7 +81,7 @@ typedef struct plan {
     int stats; /* 0 none, 1 text, 2 json */
     uint32_t jit_threshold;
     bool jit_set;
-    const char *program; /* NULL: default workload */
+    const char *program;      /* NULL: default workload */
     vmrt_guest_program *prog; /* PROGRAM, loaded and verified before any sandbox */
     int guest_argc;
     char **guest_argv;
@@ -201,7 +201,8 @@ static void build_config(const plan_t *p, vmrt_runtime_config_t *cfg)
             die_usage("run: %s", err);
 }
 
-/* ---- the VM ------------------------------------------------------------------------------------ */
+/* ---- the VM ------------------------------------------------------------------------------------
+ */
 
 typedef struct vm_job {
     const plan_t *plan;
@@ -327,7 +328,8 @@ static int run_vm(void *arg)
     vg_host_runtime_use(rt);
     progress_t pr = {.rt = rt, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     pthread_t prog_thread;
-    bool prog = isatty(STDERR_FILENO) && pthread_create(&prog_thread, NULL, progress_main, &pr) == 0;
+    bool prog =
+        isatty(STDERR_FILENO) && pthread_create(&prog_thread, NULL, progress_main, &pr) == 0;
     int code = 0;
     if (p->program) {
         code = run_one(rt, p, p->program, NULL, NULL);

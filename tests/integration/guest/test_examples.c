@@ -163,7 +163,7 @@ static int run_driver(const char *const *args)
         const char *wrapper = getenv("MESON_EXE_WRAPPER");
         if (wrapper && *wrapper) {
             const char *wargs[16] = {wrapper};
-            for (int i = 0; args[i] && i < 14; i++)
+            for (int i = 0; i < 14 && args[i]; i++)
                 wargs[i + 1] = args[i];
             execv(wrapper, (char *const *)wargs);
         } else {

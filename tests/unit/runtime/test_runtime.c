@@ -16,9 +16,7 @@ typedef struct node {
 } node_t;
 
 static const vmrt_gc_type_t node_type = {
-    .name = "node",
-    .size = sizeof(node_t),
-    .ref_map = 1u, /* word 0: next */
+    .name = "node", .size = sizeof(node_t), .ref_map = 1u, /* word 0: next */
 };
 
 typedef struct job {
@@ -136,7 +134,7 @@ static void test_root_fn_with_compaction(void **state)
         ASSERT_NOT_NULL(n);
         n->value = (uint64_t)round;
         if (round % 400 == 0 && round / 400 < 32)
-            regs[2 * (round / 400)] = (uint64_t)(uintptr_t)n; /* even: a reference */
+            regs[2 * (round / 400)] = (uint64_t)(uintptr_t)n;    /* even: a reference */
         regs[2 * (round % 32) + 1] = ((uint64_t)round << 1) | 1; /* odd: an integer */
     }
     ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_COMPACT));
