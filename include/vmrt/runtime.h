@@ -69,10 +69,11 @@ VMRT_API int vmrt_runtime_config_load_env(vmrt_runtime_config_t *cfg, char *cons
 VMRT_API const char *vmrt_runtime_config_key(size_t i, const char **help);
 
 /* Lifecycle. new builds the components (errors: -EINVAL, -ENOMEM, ...);
- * start launches the vCPUs and the metrics endpoint; shutdown waits for
- * every coroutine (timeout_ns 0 = forever, then VMRT_ETIMEOUT and cancels),
- * stops the threads and writes the pool's leak report to stderr; destroy
- * frees everything (after shutdown, or cancelling). */
+ * start launches the vCPUs, the metrics endpoint and the tracer; shutdown
+ * waits for every coroutine (timeout_ns 0 = forever; past it VMRT_ETIMEOUT,
+ * and the rest are cancelled) and stops the threads; destroy frees
+ * everything (shutting down first if needed) and writes the coroutine pool's
+ * leak report — coroutines never finished or never joined — to stderr. */
 VMRT_API int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg);
 VMRT_API int vmrt_runtime_start(vmrt_runtime_t *rt);
 VMRT_API int vmrt_runtime_shutdown(vmrt_runtime_t *rt, uint64_t timeout_ns);
