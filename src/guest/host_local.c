@@ -40,6 +40,7 @@
 #include <vmrt/pool.h>
 
 #include "guest/engine.h"
+#include "guest/waitq.h"
 
 #define LOCAL_STACK     (128u * 1024u)
 #define CHUNK_SIZE      (1u << 20)
@@ -51,25 +52,13 @@ enum { LT_READY, LT_RUNNING, LT_BLOCKED, LT_DONE };
 typedef struct lthread lthread;
 typedef struct lhost lhost;
 
-typedef struct waiter {
+typedef struct vg_waiter {
     lthread *lt;
     bool done;
     int status; /* 0, VMRT_ECLOSED, VMRT_ETIMEOUT */
     uint32_t index;
     vg_value value; /* sender: value to deliver; receiver: value delivered */
 } waiter;
-
-typedef struct wnode {
-    struct wnode *prev, *next;
-    waiter *w;
-    vg_chan *ch;
-    uint32_t index;
-    bool linked;
-} wnode;
-
-typedef struct wqueue {
-    wnode *head, *tail;
-} wqueue;
 
 struct vg_chan {
     vg_value *buf; /* ring of cap values */
@@ -415,33 +404,6 @@ static void local_barrier(vg_host *hh, vg_obj *holder, vg_value *slot, vg_value 
 
 /* ---- channels ------------------------------------------------------------------------------- */
 
-static void q_push(wqueue *q, wnode *n)
-{
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    n->linked = true;
-}
-
-static void q_unlink(wqueue *q, wnode *n)
-{
-    if (!n->linked)
-        return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->linked = false;
-}
-
 /* First waiter of q that is still waiting (drops completed ones). */
 static wnode *q_first(wqueue *q)
 {
@@ -526,7 +488,7 @@ static int local_chan_send(vg_host *hh, vg_thread *self, vg_chan *c, vg_value v)
         return 0;
     }
     waiter w = {.lt = self->host_data, .value = v};
-    wnode n = {.w = &w, .ch = c};
+    wnode n = {.w = &w};
     q_push(&c->sendq, &n);
     block(h, w.lt);
     q_unlink(&c->sendq, &n);
@@ -542,7 +504,7 @@ static int local_chan_recv(vg_host *hh, vg_thread *self, vg_chan *c, vg_value *o
     if (rc)
         return rc;
     waiter w = {.lt = self->host_data};
-    wnode n = {.w = &w, .ch = c};
+    wnode n = {.w = &w};
     q_push(&c->recvq, &n);
     block(h, w.lt);
     q_unlink(&c->recvq, &n);
@@ -583,7 +545,7 @@ static int local_chan_select(vg_host *hh, vg_thread *self, vg_chan *const *chans
         return -ENOMEM;
     waiter w = {.lt = self->host_data};
     for (uint32_t i = 0; i < n; i++) {
-        nodes[i] = (wnode){.w = &w, .ch = chans[i], .index = i};
+        nodes[i] = (wnode){.w = &w, .index = i};
         q_push(&chans[i]->recvq, &nodes[i]);
     }
     if (timeout_ns > 0 && timer_add(h, vmrt_now_ns() + (uint64_t)timeout_ns, w.lt)) {

@@ -35,6 +35,7 @@
 #include <vmrt/sync.h>
 
 #include "guest/engine.h"
+#include "guest/waitq.h"
 #include "guest/host_runtime.h"
 
 #define RT_STACK (256u * 1024u)
@@ -45,24 +46,13 @@ typedef struct rhost rhost;
 /* A waiting thread's record in a channel queue. For select, one waiter is
  * linked into several channels' receive queues; the first channel to
  * complete it wins (done). */
-typedef struct waiter {
+typedef struct vg_waiter {
     rthread *rt;
     bool done;
     int status;     /* 0, VMRT_ECLOSED */
     uint32_t index; /* select: which channel completed it */
     vg_value value; /* sender: value to deliver; receiver: value delivered (root) */
 } waiter;
-
-typedef struct wnode {
-    struct wnode *prev, *next;
-    waiter *w;
-    uint32_t index;
-    bool linked;
-} wnode;
-
-typedef struct wqueue {
-    wnode *head, *tail;
-} wqueue;
 
 struct vg_chan {
     vg_value *buf; /* ring of cap values (roots) */
@@ -304,33 +294,6 @@ static void complete(rhost *h, waiter *w, int status, uint32_t index)
     w->status = status;
     w->index = index;
     wake(h, w->rt);
-}
-
-static void q_push(wqueue *q, wnode *n)
-{
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    n->linked = true;
-}
-
-static void q_unlink(wqueue *q, wnode *n)
-{
-    if (!n->linked)
-        return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->linked = false;
 }
 
 /* First waiter of q not yet completed (select waiters may be done elsewhere). */
