@@ -537,6 +537,50 @@ static void write_plots(const options_t *o)
     }
 }
 
+static const result_t *find_result(const char *bench, const char *peer)
+{
+    for (unsigned i = 0; i < n_results; i++)
+        if (!strcmp(results[i].c->bench, bench) && !strcmp(results[i].peer, peer))
+            return &results[i];
+    return NULL;
+}
+
+/* Scaling curve of fib (a coroutine per call): speedup from 1 vCPU to all,
+ * ours and the peer's, against the ideal line. */
+static void write_scaling_plot(const options_t *o)
+{
+    const result_t *one = find_result("fib_1", "go"), *all = find_result("fib_all", "go");
+    if (!one || !all || one->ours <= 0 || all->ours <= 0 || all->theirs <= 0)
+        return;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    char dat[4096], gp[4096], png[4096];
+    snprintf(dat, sizeof dat, "%s/scaling.dat", o->plot_dir);
+    snprintf(gp, sizeof gp, "%s/scaling.gp", o->plot_dir);
+    snprintf(png, sizeof png, "%s/scaling.png", o->plot_dir);
+    FILE *f = fopen(dat, "w");
+    if (!f)
+        die_errno("bench: --plot: cannot write '%s'", dat);
+    fprintf(f, "1 1 1\n%ld %.4f %.4f\n", n, one->ours / all->ours, one->theirs / all->theirs);
+    fclose(f);
+    f = fopen(gp, "w");
+    if (!f)
+        die_errno("bench: --plot: cannot write '%s'", gp);
+    fprintf(f,
+            "set terminal pngcairo size 640,480 font ',10' noenhanced\n"
+            "set output '%s'\n"
+            "set title 'fib(N), a coroutine per call: speedup over 1 vCPU (higher is better)'\n"
+            "set xlabel 'vCPUs'\nset ylabel 'speedup'\nset key left top\nset grid\n"
+            "set xrange [0.8:%ld.2]\nset yrange [0:%ld.5]\nset xtics 1\n"
+            "plot '%s' using 1:2 with linespoints lw 2 title 'vmrt', "
+            "'%s' using 1:3 with linespoints lw 2 title 'go', x title 'ideal' dt 2\n",
+            png, n, n, dat, dat);
+    fclose(f);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s'", gp);
+    if (system(cmd) == 0 && !o->json)
+        printf("plot: %s\n", png);
+}
+
 static void usage(FILE *f)
 {
     fputs("Usage: vmrt bench [coro|sched|gc|sandbox|all] [--quick] [--json] [--reps N] [--plot "
@@ -601,7 +645,9 @@ int cmd_bench(int argc, char **argv)
     }
     if (!ran)
         fprintf(stderr, "vmrt: bench: suite '%s' has no benchmarks yet\n", o.suite);
-    if (o.plot_dir && n_results)
+    if (o.plot_dir && n_results) {
         write_plots(&o);
+        write_scaling_plot(&o);
+    }
     return failures ? VMRT_EXIT_FAILURE : VMRT_EXIT_OK;
 }
