@@ -128,8 +128,10 @@ static double bench_pingpong(long n, bool cross)
     vmrt_coro_attr_t a, b;
     vmrt_coro_attr_init(&a);
     vmrt_coro_attr_init(&b);
-    a.bind_vcpu = 0;
-    b.bind_vcpu = cross ? 1 : 0;
+    if (cross) { /* one coroutine per vCPU (same vCPU: the only one, no binding) */
+        a.bind_vcpu = 0;
+        b.bind_vcpu = 1;
+    }
     uint64_t t0 = vmrt_now_ns();
     vmrt_coro_t *x, *y;
     CHECK(vmrt_sched_spawn(s, &x, &a, pinger, NULL));

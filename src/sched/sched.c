@@ -629,7 +629,7 @@ int vmrt_sched_run_one(vmrt_sched_t *s)
         vmrt__timer_run(v, now);
     task_t *t = vmrt__vcpu_pick(v);
     for (int p = 0; !t && p < VMRT_PRIO_COUNT; p++)
-        t = vmrt__steal(v, p);
+        t = vmrt__steal(v, p, true);
     if (t)
         vmrt__vcpu_run(v, t);
     vmrt__vcpu_set_self(prev);

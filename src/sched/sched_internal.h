@@ -350,7 +350,7 @@ uint64_t vmrt__coarse_now(struct vmrt_sched *s);
 void vmrt__record_latency(struct vmrt_sched *s, uint64_t ns);
 
 /* steal.c */
-task_t *vmrt__steal(vcpu_t *v, int prio);
+task_t *vmrt__steal(vcpu_t *v, int prio, bool take_single);
 /* True if any queue of s could hold work for v. */
 bool vmrt__work_visible(vcpu_t *v);
 
