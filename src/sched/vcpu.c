@@ -216,6 +216,7 @@ static task_t *find_work(vcpu_t *v)
          * Longer spins lose on a small shared host: a spinner holds the core
          * that a vCPU just woken by futex needs. */
         int rounds = spinning ? SPIN_ROUNDS : 1;
+        vmrt__steal_observe(v);
         for (int round = 0; round < rounds && !t; round++) {
             for (int p = 0; p < VMRT_PRIO_COUNT && !t; p++)
                 t = vmrt__steal(v, p, round == rounds - 1);
