@@ -181,6 +181,12 @@ static double bench_ring(long n)
         fprintf(stderr, "ring: finished at %d, expected %ld\n", who, n % RING);
         exit(1);
     }
+    if (getenv("VMRT_BENCH_DEBUG")) {
+        vmrt_sched_stats_t st;
+        vmrt_sched_stats(s, &st);
+        fprintf(stderr, "steals=%lu parks=%lu sw=%lu\n", (unsigned long)st.steals,
+                (unsigned long)st.parks, (unsigned long)st.context_switches);
+    }
     for (int i = 0; i < RING; i++)
         CHECK(vmrt_chan_close(ring_ch[i]));
     CHECK(vmrt_sched_stop(s, VMRT_SCHED_STOP_WAIT, 0));
