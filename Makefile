@@ -20,7 +20,7 @@ build: deps $(BUILD)/build.ninja
 	@ninja -C $(BUILD)
 
 run: build
-	$(BUILD)/tools/vmrt/vmrt run
+	$(BUILD)/tools/vmrt/vmrt run --stats
 
 test: deps
 	@scripts/test.sh

@@ -2,11 +2,15 @@
  * scripts/icount.sh). Usage: vmrt-icount CASE N — runs the case's operation
  * N times; the checker takes the difference between two N to cancel start-up.
  * Cases: switch (one resume + one yield: two switches), pool (get + resume to
- * completion + release). */
+ * completion + release), safepoint (the poll's fast path), sched_yield (a
+ * yield through the scheduler and back), chan_send_recv (buffered send +
+ * receive), gc_alloc (allocation fast path), gc_barrier (barrier fast path +
+ * store). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <vmrt/sync.h>
 #include <vmrt/vmrt.h>
 
 static void *yield_forever(void *arg)
@@ -48,12 +52,127 @@ static int case_pool(unsigned long n)
     return 0;
 }
 
+/* The safepoint poll on its fast path (no request pending). */
+static int case_safepoint(unsigned long n)
+{
+    for (unsigned long i = 0; i < n; i++) {
+        vmrt_safepoint();
+        __asm__ volatile("" ::: "memory");
+    }
+    return 0;
+}
+
+static void *yielder(void *arg)
+{
+    unsigned long n = *(unsigned long *)arg;
+    for (unsigned long i = 0; i < n; i++)
+        vmrt_yield();
+    return NULL;
+}
+
+/* A yield through the scheduler: coroutine -> vCPU loop -> coroutine, driven
+ * by run_one on this thread (vcpus = 0: no other thread runs). */
+static int case_sched_yield(unsigned long n)
+{
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = 0;
+    cfg.preemptive = false;
+    vmrt_sched_t *s;
+    vmrt_coro_t *co;
+    if (vmrt_sched_new(&s, &cfg) || vmrt_sched_start(s) ||
+        vmrt_sched_spawn(s, &co, NULL, yielder, &n))
+        return 1;
+    for (unsigned long i = 0; i <= n; i++)
+        vmrt_sched_run_one(s);
+    return 0; /* process exit frees the scheduler */
+}
+
+static void *chan_loop(void *arg)
+{
+    vmrt_chan_t **ch = arg;
+    unsigned long n = (unsigned long)(uintptr_t)ch[1];
+    for (unsigned long i = 0; i < n; i++) {
+        unsigned long v = i;
+        vmrt_chan_send(ch[0], &v, 0);
+        vmrt_chan_recv(ch[0], &v, 0);
+    }
+    return NULL;
+}
+
+/* A send and a receive on a buffered channel (no waiting). */
+static int case_chan(unsigned long n)
+{
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = 0;
+    vmrt_sched_t *s;
+    vmrt_chan_t *ch;
+    if (vmrt_chan_new(&ch, sizeof(unsigned long), 1) || vmrt_sched_new(&s, &cfg) ||
+        vmrt_sched_start(s))
+        return 1;
+    void *args[2] = {ch, (void *)(uintptr_t)n};
+    vmrt_coro_t *co;
+    if (vmrt_sched_spawn(s, &co, NULL, chan_loop, args))
+        return 1;
+    while (vmrt_sched_run_one(s) > 0)
+        ;
+    return 0;
+}
+
+typedef struct pair {
+    struct pair *next;
+    uint64_t v;
+} pair_t;
+
+static const vmrt_gc_type_t pair_type = {.name = "pair", .size = sizeof(pair_t), .ref_map = 1};
+
+static vmrt_gc_mutator_t *gc_mutator(void)
+{
+    vmrt_gc_config_t cfg;
+    vmrt_gc_config_init(&cfg);
+    cfg.enabled = false; /* measure the allocation path, not collections */
+    vmrt_gc_t *gc;
+    vmrt_gc_mutator_t *m;
+    if (vmrt_gc_new(&gc, &cfg) || vmrt_gc_thread_attach(gc, &m))
+        return NULL;
+    return m;
+}
+
+/* The GC's allocation fast path (thread-local bump). */
+static int case_gc_alloc(unsigned long n)
+{
+    vmrt_gc_mutator_t *m = gc_mutator();
+    if (!m)
+        return 1;
+    for (unsigned long i = 0; i < n; i++)
+        if (!vmrt_gc_alloc(m, &pair_type))
+            return 1;
+    return 0;
+}
+
+/* The write barrier's fast path (no marking in progress) plus the store. */
+static int case_gc_barrier(unsigned long n)
+{
+    vmrt_gc_mutator_t *m = gc_mutator();
+    pair_t *a = m ? vmrt_gc_alloc(m, &pair_type) : NULL,
+           *b = a ? vmrt_gc_alloc(m, &pair_type) : NULL;
+    if (!b)
+        return 1;
+    for (unsigned long i = 0; i < n; i++) {
+        vmrt_gc_write(m, a, &a->next, (i & 1) ? b : NULL);
+        __asm__ volatile("" ::: "memory");
+    }
+    return 0;
+}
+
 static const struct {
     const char *name;
     int (*run)(unsigned long n);
 } cases[] = {
-    {"switch", case_switch},
-    {"pool", case_pool},
+    {"switch", case_switch},           {"pool", case_pool},           {"safepoint", case_safepoint},
+    {"sched_yield", case_sched_yield}, {"chan_send_recv", case_chan}, {"gc_alloc", case_gc_alloc},
+    {"gc_barrier", case_gc_barrier},
 };
 
 int main(int argc, char **argv)

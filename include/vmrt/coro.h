@@ -87,6 +87,9 @@ VMRT_API const char *vmrt_coro_state_name(vmrt_coro_state_t state);
 VMRT_API const char *vmrt_coro_name(const vmrt_coro_t *co);
 VMRT_API uint64_t vmrt_coro_id(const vmrt_coro_t *co);
 VMRT_API vmrt_prio_t vmrt_coro_priority(const vmrt_coro_t *co);
+/* Changes the priority; a scheduler applies it the next time co becomes
+ * ready. -EINVAL for an unknown priority. */
+VMRT_API int vmrt_coro_set_priority(vmrt_coro_t *co, vmrt_prio_t prio);
 
 /* Return value of the entry function; NULL until TERMINATED. */
 VMRT_API void *vmrt_coro_result(const vmrt_coro_t *co);

@@ -96,6 +96,9 @@ typedef struct vmrt_gc_config {
     bool incremental;          /* mark in bounded steps (default false: stop-the-world) */
     uint64_t step_budget_ns;   /* incremental: one step's time budget (default 500 us) */
     unsigned markers;          /* marking threads including the caller, 0 = auto */
+    bool parallel_steps;       /* incremental steps use the marker threads too (default:
+                                  only full collections and final pauses do; a helper that
+                                  the OS does not schedule in time stalls a step) */
     bool compact;              /* evacuate sparse blocks after marking (default true) */
     double compact_live_ratio; /* a block with less live data than this ratio is sparse (0.3) */
     bool scan_thread_stacks;   /* scan attached threads' stacks conservatively (default false) */
@@ -123,7 +126,7 @@ struct vmrt_gc_stats {
     uint64_t pause_time;   /* total time the world was stopped */
     uint64_t pause_count;  /* number of pauses */
     uint64_t pause_max;    /* longest pause */
-    uint64_t pause_p50;    /* from the histogram (upper bucket bound) */
+    uint64_t pause_p50;    /* from a histogram: at most 25% over, never under */
     uint64_t pause_p99;
     uint64_t pause_hist[VMRT_GC_PAUSE_BUCKETS]; /* bucket i: pauses in [2^i, 2^(i+1)) ns */
     uint64_t bytes_allocated;                   /* total */
@@ -233,6 +236,15 @@ VMRT_API int vmrt_gc_push_root(vmrt_gc_mutator_t *m, void *slot);
 
 /* Conservative ranges: [lo, hi) is scanned word by word; any word that
  * points into a live object keeps it alive and pins it. */
+/* A root enumerator, for embedders that keep references outside the heap
+ * in places of their own (an interpreter's register stacks): called in every
+ * pause that scans roots, and again when compaction moves objects; it must
+ * call vmrt_gc_visit(v, slot) on each such slot holding a reference (never on
+ * other words), and may be called on any GC thread with the world stopped. */
+typedef void (*vmrt_gc_root_fn)(vmrt_gc_visitor_t *v, void *arg);
+VMRT_API int vmrt_gc_root_fn_add(vmrt_gc_t *gc, vmrt_gc_root_fn fn, void *arg);
+VMRT_API int vmrt_gc_root_fn_remove(vmrt_gc_t *gc, vmrt_gc_root_fn fn, void *arg);
+
 VMRT_API int vmrt_gc_conservative_add(vmrt_gc_t *gc, const void *lo, const void *hi);
 VMRT_API int vmrt_gc_conservative_remove(vmrt_gc_t *gc, const void *lo);
 

@@ -40,6 +40,7 @@ typedef struct vmrt_runtime_config {
     vmrt_gc_config_t gc;           /* collector (gc.max_heap = heap limit) */
     vmrt_sandbox_config_t sandbox; /* isolation the VM runs in (NONE = in-process) */
     vmrt_limits_t limits;          /* resource limits of the sandbox */
+    bool scan_coroutine_stacks;    /* GC scans every coroutine stack conservatively (pins) */
     bool trace;                    /* print scheduler and GC events to stderr */
     char metrics_listen[64];       /* "127.0.0.1:PORT" serves /metrics and /stats; "" = off */
     char seccomp_profile[256];     /* storage for sandbox.filter.profile */

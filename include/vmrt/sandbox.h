@@ -57,7 +57,7 @@ typedef enum vmrt_syscall_action {
  * ("openat") or decimal numbers ("257") of the native ABI. Non-native ABIs
  * (x32, i386 on x86-64) are always rejected (the process is killed). */
 typedef struct vmrt_syscall_filter {
-    const char *profile; /* NULL or "default", "strict", "none", or a Docker/OCI JSON file */
+    const char *profile;        /* NULL or "default", "strict", "none", or a Docker/OCI JSON file */
     const char *const *allowed; /* allowed on top of the profile (overrides its rules) */
     const char *const *denied;  /* denied on top of the profile, with deny_action */
     vmrt_syscall_action_t default_action; /* for syscalls no rule names; DEFAULT = profile's */
@@ -126,36 +126,37 @@ typedef enum vmrt_end_reason {
 /* The end report: why it ended and what it used. */
 typedef struct vmrt_sandbox_report {
     vmrt_end_reason_t reason;
-    int exit_code;            /* EXITED */
-    int signal;               /* the terminating signal, 0 if none */
-    int syscall_nr;           /* SECCOMP_VIOLATION; -1 if unknown */
-    char syscall_name[32];    /* SECCOMP_VIOLATION; "" if unknown */
-    char setup_step[48];      /* SETUP_FAILED: the step that failed */
-    int setup_errno;          /* SETUP_FAILED: its errno */
-    vmrt_isolation_t level;   /* the level it ran at */
-    pid_t pid;                /* the guest's pid in the caller's namespace */
-    uint64_t cpu_user_ns;     /* CPU time, user, whole tree where known */
-    uint64_t cpu_sys_ns;      /* CPU time, system */
-    uint64_t wall_ns;         /* start to end */
-    uint64_t peak_memory;     /* cgroup peak, bytes; 0 if no cgroup */
-    uint64_t max_rss;         /* largest RSS of a process, bytes */
-    uint64_t io_read_bytes;   /* storage bytes read */
-    uint64_t io_write_bytes;  /* storage bytes written */
-    uint64_t processes;       /* processes started (cgroup) or peak pids */
-    uint64_t ctx_switches;    /* voluntary + involuntary */
-    unsigned n_notes;         /* downgrades and remarks */
+    int exit_code;           /* EXITED */
+    int signal;              /* the terminating signal, 0 if none */
+    int syscall_nr;          /* SECCOMP_VIOLATION; -1 if unknown */
+    char syscall_name[32];   /* SECCOMP_VIOLATION; "" if unknown */
+    char setup_step[48];     /* SETUP_FAILED: the step that failed */
+    int setup_errno;         /* SETUP_FAILED: its errno */
+    vmrt_isolation_t level;  /* the level it ran at */
+    pid_t pid;               /* the guest's pid in the caller's namespace */
+    uint64_t cpu_user_ns;    /* CPU time, user, whole tree where known */
+    uint64_t cpu_sys_ns;     /* CPU time, system */
+    uint64_t wall_ns;        /* start to end */
+    uint64_t peak_memory;    /* cgroup peak, bytes; 0 if no cgroup */
+    uint64_t max_rss;        /* largest RSS of a process, bytes */
+    uint64_t io_read_bytes;  /* storage bytes read */
+    uint64_t io_write_bytes; /* storage bytes written */
+    uint64_t processes;      /* processes started (cgroup) or peak pids */
+    uint64_t ctx_switches;   /* voluntary + involuntary */
+    unsigned n_notes;        /* downgrades and remarks */
     char notes[VMRT_SANDBOX_MAX_NOTES][112];
 } vmrt_sandbox_report_t;
 
 /* Host capabilities, detected once. */
 typedef struct vmrt_sandbox_host {
-    int cgroup_version;      /* 2, 1 or 0 (none usable) */
-    bool user_namespaces;    /* unprivileged user namespaces allowed, or root */
-    int landlock_abi;        /* 0 = unavailable */
-    bool seccomp;            /* seccomp filters available */
-    bool seccomp_notify;     /* user notification available */
-    bool root;               /* euid 0 */
-    char cgroup_root[128];   /* v2: our cgroup's directory; v1: "" */
+    int cgroup_version;       /* 2, 1 or 0 (none usable) */
+    bool user_namespaces;     /* unprivileged user namespaces allowed, or root */
+    int landlock_abi;         /* 0 = unavailable */
+    bool seccomp;             /* seccomp filters available */
+    bool seccomp_notify;      /* user notification available */
+    unsigned seccomp_actions; /* bit per VMRT_SYSCALL_* action the kernel offers */
+    bool root;                /* euid 0 */
+    char cgroup_root[128];    /* v2: our cgroup's directory; v1: "" */
 } vmrt_sandbox_host_t;
 
 typedef struct vmrt_sandbox vmrt_sandbox_t;

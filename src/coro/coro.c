@@ -437,6 +437,14 @@ uint64_t vmrt_coro_id(const vmrt_coro_t *co)
 {
     return co->id;
 }
+int vmrt_coro_set_priority(vmrt_coro_t *co, vmrt_prio_t prio)
+{
+    if (!co || (unsigned)prio > VMRT_PRIO_LOW)
+        return -EINVAL;
+    co->priority = prio;
+    return 0;
+}
+
 vmrt_prio_t vmrt_coro_priority(const vmrt_coro_t *co)
 {
     return co->priority;

@@ -2,7 +2,9 @@
  * allocation cache), refilled a block at a time.
  *
  * Fast path (vmrt_gc_alloc): size -> class by table, pop the free list,
- * write the two header words, zero the payload. No lock, no atomic RMW.
+ * write the two header words. No lock, no atomic RMW, no zeroing: the
+ * payload of every free slot is already zero [INV-ZERO] (fresh blocks are
+ * cleared when carved, sweeping clears dead objects).
  * The free list of a block belongs to one mutator at a time (b->owned);
  * blocks move between mutators only through the class lists under the heap
  * lock. In a pause the GC takes every cache back (tlab_release_all).
@@ -17,38 +19,51 @@
 
 #include "gc_internal.h"
 
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "header word layout");
+
+/* Two stores: the type word, then length | mark | pins | flags | class. The
+ * object is not visible to any other thread yet. */
 static inline void init_header(gc_hdr_t *h, const vmrt_gc_type_t *t, uint32_t len, uint8_t epoch,
                                uint8_t cls)
 {
+    uint64_t w = (uint64_t)len | (uint64_t)epoch << 32 | (uint64_t)cls << 56;
     h->type = (uintptr_t)t;
-    h->length = len;
-    atomic_store_explicit(&h->mark, epoch, memory_order_relaxed);
-    atomic_store_explicit(&h->pins, 0, memory_order_relaxed);
-    h->flags = 0;
-    h->cls = cls;
+    memcpy(&h->length, &w, sizeof w);
 }
 
 static int alloc_slow(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t, size_t len, void **out);
 
-void *vmrt_gc_alloc(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
+/* Caches the second header word per class (mark epoch and class). */
+void vmrt__gc_mutator_set_epoch(vmrt_gc_mutator_t *m, uint8_t epoch)
 {
-#if !VMRT_STRESS_GC
-    size_t sz = t->size + GC_HDR;
-    if (__builtin_expect(sz <= GC_SMALL_MAX && !t->finalize, 1)) {
-        unsigned c = vmrt__gc_size_class[(sz + 7) >> 3];
-        gc_free_t *f = m->free[c];
-        if (__builtin_expect(f != NULL, 1)) {
-            m->free[c] = f->next;
-            gc_hdr_t *h = (gc_hdr_t *)f;
-            init_header(h, t, 0, m->epoch, (uint8_t)c);
-            memset(h + 1, 0, t->size);
-            return h + 1;
-        }
-    }
-#endif
+    m->epoch = epoch;
+    for (unsigned c = 0; c < GC_NCLASSES; c++)
+        m->hdrw[c] = (uint64_t)epoch << 32 | (uint64_t)c << 56;
+}
+
+static __attribute__((noinline)) void *alloc_slow_ptr(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
+{
     void *p = NULL;
     (void)alloc_slow(m, t, 0, &p);
     return p;
+}
+
+void *vmrt_gc_alloc(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
+{
+#if !VMRT_STRESS_GC
+    size_t sz = t->size;
+    if (__builtin_expect(sz <= GC_SMALL_MAX - GC_HDR && !t->finalize, 1)) {
+        unsigned c = vmrt__gc_size_class[(sz + GC_HDR + 7) >> 3];
+        gc_free_t *f = m->free[c];
+        if (__builtin_expect(f != NULL, 1)) {
+            m->free[c] = f->next;
+            f->zero = (uintptr_t)t;           /* the type word */
+            memcpy(&f->next, &m->hdrw[c], 8); /* length 0, mark, pins 0, flags 0, class */
+            return (char *)f + GC_HDR;
+        }
+    }
+#endif
+    return alloc_slow_ptr(m, t);
 }
 
 void *vmrt_gc_alloc_array(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t, size_t length)
@@ -135,10 +150,10 @@ static void take_block(vmrt_gc_mutator_t *m, unsigned c, gc_block_t *b)
 
 static void build_fresh(gc_block_t *b, uintptr_t start)
 {
+    memset((void *)start, 0, GC_BLOCK_SIZE); /* [INV-ZERO]; the block may be recycled */
     gc_free_t *head = NULL;
     for (size_t i = b->nslots; i-- > 0;) {
         gc_free_t *f = (gc_free_t *)(start + i * b->slot_size);
-        f->zero = 0;
         f->next = head;
         head = f;
     }
@@ -245,7 +260,6 @@ static int alloc_slow(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t, size_t len,
                 m->free[c] = f->next;
                 h = (gc_hdr_t *)f;
                 init_header(h, t, (uint32_t)len, m->epoch, (uint8_t)c);
-                memset(h + 1, 0, bytes - GC_HDR);
                 break;
             }
             rc = refill(m, c);

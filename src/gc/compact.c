@@ -37,9 +37,7 @@ static gc_hdr_t *evac_alloc(struct vmrt_gc *gc, evac_t *e, unsigned cls)
             return NULL;
         vmrt__gc_small_init(h, b, cls);
         b->evac = 2;
-        uintptr_t start = gc_block_addr(h, b);
-        for (uint32_t i = 0; i < b->nslots; i++)
-            ((gc_hdr_t *)(start + (size_t)i * b->slot_size))->type = 0;
+        memset((void *)gc_block_addr(h, b), 0, GC_BLOCK_SIZE); /* free slots: [INV-ZERO] */
         e->blk[cls] = b;
         e->next[cls] = 0;
     }

@@ -85,7 +85,7 @@ void vmrt__gc_finalize_process(struct vmrt_gc *gc)
     }
     pthread_mutex_unlock(&gc->roots_lock);
     if (any)
-        vmrt__gc_mark_drain(gc, 0);
+        vmrt__gc_mark_drain(gc, 0, true);
 }
 
 /* Compaction: updates the finalization lists and weak targets. */

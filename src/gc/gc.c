@@ -88,8 +88,25 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
     gc->cfg = *cfg;
     if (!gc->cfg.step_budget_ns)
         gc->cfg.step_budget_ns = 500000u;
+    /* Address space to reserve: VMRT_GC_RESERVE (bytes, K/M/G suffix)
+     * overrides the configuration. Emulators such as qemu-user slow down
+     * every later mmap in proportion to large reservations. */
+    const char *rs = getenv("VMRT_GC_RESERVE");
+    if (rs && *rs) {
+        char *end;
+        unsigned long long v = strtoull(rs, &end, 10);
+        int shift = *end == 'K' || *end == 'k'   ? 10
+                    : *end == 'M' || *end == 'm' ? 20
+                    : *end == 'G' || *end == 'g' ? 30
+                                                 : 0;
+        if (v && v < (1ull << (63 - shift)))
+            gc->cfg.reserve = (size_t)(v << shift);
+    }
+    const char *mk = getenv("VMRT_GC_MARKERS");
+    if (mk && *mk)
+        gc->cfg.markers = (unsigned)strtoul(mk, NULL, 10);
     const char *tr = getenv("VMRT_GCTRACE");
-    gc->trace = tr && tr[0] && strcmp(tr, "0") != 0;
+    gc->trace = tr && tr[0] ? atoi(tr) : 0;
     pthread_mutex_init(&gc->mu, NULL);
     pthread_mutex_init(&gc->roots_lock, NULL);
     pthread_cond_init(&gc->cv_parked, NULL);
@@ -102,7 +119,7 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
     atomic_store(&gc->trigger, (int)cfg->trigger);
     vmrt__gc_pacer_init(gc);
     gc->cycle_t0 = vmrt_now_ns();
-    int rc = vmrt__gc_heap_init(&gc->heap, cfg->reserve, cfg->max_heap, cfg->retain_bytes);
+    int rc = vmrt__gc_heap_init(&gc->heap, gc->cfg.reserve, cfg->max_heap, cfg->retain_bytes);
     if (!rc)
         rc = vmrt__gc_markers_start(gc);
     if (rc) {
@@ -137,9 +154,8 @@ int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
         pthread_attr_destroy(&attr);
     }
     pthread_mutex_lock(&gc->mu);
-    while (gc->stw)
-        pthread_cond_wait(&gc->cv_resume, &gc->mu);
-    m->epoch = gc->epoch;
+    vmrt__gc_wait_pause_end_locked(gc);
+    vmrt__gc_mutator_set_epoch(m, gc->epoch);
     m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
     m->next = gc->mutators;
     if (gc->mutators)
@@ -258,11 +274,22 @@ static void pause_end(vmrt_gc_t *gc, vmrt_gc_mutator_t *m, uint64_t t0)
     vmrt__gc_stats_pause(gc, d);
 }
 
+/* VMRT_GCTRACE=2: one line per pause: stopping, marking, finishing. */
+static void trace_pause(vmrt_gc_t *gc, const char *kind, uint64_t t0, uint64_t t1, uint64_t t2)
+{
+    if (gc->trace < 2)
+        return;
+    uint64_t t3 = vmrt_now_ns();
+    fprintf(stderr, "gc %llu %s pause %.3f ms: stop+roots %.3f, mark %.3f, finish %.3f\n",
+            (unsigned long long)gc->cycle, kind, (double)(t3 - t0) / 1e6, (double)(t1 - t0) / 1e6,
+            (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6);
+}
+
 static void set_marking(vmrt_gc_t *gc, uint32_t on)
 {
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
         m->fast.marking = on;
-        m->epoch = gc->epoch;
+        vmrt__gc_mutator_set_epoch(m, gc->epoch);
     }
 }
 
@@ -301,7 +328,7 @@ static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
         deadline = 0;
     }
     vmrt__gc_satb_drain(gc, &gc->markers[0]);
-    bool done = vmrt__gc_mark_drain(gc, deadline);
+    bool done = vmrt__gc_mark_drain(gc, deadline, !deadline || gc->cfg.parallel_steps);
     pthread_mutex_lock(&gc->st.lock);
     gc->st.cycle_mark_ns += vmrt_now_ns() - t0;
     pthread_mutex_unlock(&gc->st.lock);
@@ -316,7 +343,7 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     vmrt__gc_weak_process(gc);
     vmrt__gc_finalize_process(gc);
     vmrt__gc_scan_conservative(gc, &gc->markers[0], true);
-    vmrt__gc_mark_drain(gc, 0);
+    vmrt__gc_mark_drain(gc, 0, true);
     gc->mk_work_limit = saved_limit;
     vmrt__gc_tlab_release_all(gc);
     if (force_compact || gc->compact_next || gc->cfg.compact)
@@ -326,7 +353,8 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     set_marking(gc, 0);
     atomic_store(&gc->phase, GC_IDLE);
     vmrt__gc_pacer_cycle_end(gc, live);
-    atomic_fetch_sub(&gc->alloc_bytes, gc->pacer.alloc_at_start);
+    size_t a = atomic_load(&gc->alloc_bytes); /* keep what was allocated during the cycle */
+    atomic_store(&gc->alloc_bytes, a > gc->pacer.alloc_at_start ? a - gc->pacer.alloc_at_start : 0);
     gc->compact_next = false;
     return live;
 }
@@ -334,7 +362,7 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
 static void after_cycle(vmrt_gc_t *gc, size_t live)
 {
     pthread_mutex_lock(&gc->heap.lock);
-    vmrt__gc_heap_trim(&gc->heap);
+    vmrt__gc_heap_trim(&gc->heap, vmrt__gc_heap_headroom(gc));
     pthread_mutex_unlock(&gc->heap.lock);
     vmrt__gc_stats_cycle_end(gc, live);
 }
@@ -417,8 +445,11 @@ static int start_incremental(vmrt_gc_mutator_t *m)
         rc = pause_begin(gc, m, &t0);
         if (!rc) {
             begin_cycle(gc);
-            bool done = mark_some(gc, vmrt_now_ns() + gc->cfg.step_budget_ns);
+            uint64_t t1 = vmrt_now_ns();
+            bool done = mark_some(gc, t1 + gc->cfg.step_budget_ns);
+            uint64_t t2 = vmrt_now_ns();
             size_t live = done ? finish_cycle(gc, false) : 0;
+            trace_pause(gc, "start", t0, t1, t2);
             pause_end(gc, m, t0);
             if (done)
                 after_cycle(gc, live);
@@ -442,9 +473,12 @@ int vmrt__gc_step(vmrt_gc_mutator_t *m)
         pause_end(gc, m, t0);
         return 0;
     }
-    uint64_t deadline = atomic_load(&gc->incremental) ? t0 + gc->cfg.step_budget_ns : 0;
+    uint64_t t1 = vmrt_now_ns();
+    uint64_t deadline = atomic_load(&gc->incremental) ? t1 + gc->cfg.step_budget_ns : 0;
     bool done = mark_some(gc, deadline);
+    uint64_t t2 = vmrt_now_ns();
     size_t live = done ? finish_cycle(gc, false) : 0;
+    trace_pause(gc, done ? "final" : "step", t0, t1, t2);
     pause_end(gc, m, t0);
     pthread_mutex_lock(&gc->st.lock);
     gc->st.s.incremental_steps++;

@@ -77,11 +77,12 @@ static inline const vmrt_gc_type_t *gc_type(const gc_hdr_t *h)
 }
 
 enum gc_block_kind {
-    GC_BLOCK_FREE = 0,   /* committed, unused */
-    GC_BLOCK_UNMAPPED,   /* never used, or returned to the OS */
-    GC_BLOCK_SMALL,      /* slots of one size class */
-    GC_BLOCK_LARGE,      /* first block of a large object */
-    GC_BLOCK_LARGE_CONT, /* following blocks of a large object */
+    GC_BLOCK_UNMAPPED = 0, /* never used, or returned to the OS (0: the descriptor table
+                              stays untouched, so it costs no RSS, until blocks are used) */
+    GC_BLOCK_FREE,         /* committed, unused */
+    GC_BLOCK_SMALL,        /* slots of one size class */
+    GC_BLOCK_LARGE,        /* first block of a large object */
+    GC_BLOCK_LARGE_CONT,   /* following blocks of a large object */
 };
 
 typedef struct gc_block {
@@ -144,13 +145,19 @@ typedef struct gc_deque {
     _Atomic(void *) *buf;
 } gc_deque_t;
 
+#define GC_PRIV 256 /* grey items a marker keeps private before sharing */
+
 typedef struct gc_marker {
     struct vmrt_gc *gc;
-    gc_deque_t dq;
+    void *priv[GC_PRIV]; /* private LIFO of grey items: no atomics */
+    unsigned npriv;
+    gc_deque_t dq; /* shared with stealers */
     pthread_t thread;
     unsigned id;
     _Atomic uint64_t steals;
     uint32_t seed;
+    gc_block_t *lb_block; /* live-bytes accumulator: block ... */
+    uint32_t lb_bytes;    /* ... and bytes not yet added to its live_bytes */
 } gc_marker_t;
 
 typedef struct gc_satb_buf {
@@ -165,6 +172,7 @@ struct vmrt_gc_mutator {
     vmrt_gc_mutator_fast_t fast;   /* must be first: read by inline fast paths */
     gc_free_t *free[GC_NCLASSES];  /* allocation caches (free lists) per class */
     gc_block_t *tlab[GC_NCLASSES]; /* block each free list comes from */
+    uint64_t hdrw[GC_NCLASSES];    /* second header word of a new object, per class */
     struct vmrt_gc *gc;
     gc_satb_buf_t *satb; /* write-barrier buffer */
     void ***roots;       /* handle scope: addresses of root slots */
@@ -211,6 +219,7 @@ typedef struct gc_stats_state {
     uint64_t cycle_start_ns;
     uint64_t cycle_mark_ns, cycle_sweep_ns, cycle_compact_ns, cycle_pause_max;
     uint64_t cycle_freed, cycle_moved;
+    uint64_t fine[VMRT_GC_PAUSE_BUCKETS * 4]; /* pauses, 4 sub-buckets per power of two */
 } gc_stats_state_t;
 
 enum gc_phase { GC_IDLE = 0, GC_MARKING = 1 };
@@ -232,11 +241,16 @@ struct vmrt_gc {
     _Atomic bool enabled, incremental;
     _Atomic int trigger;
     bool compact_next; /* compact at the end of this cycle */
-    bool trace;        /* VMRT_GCTRACE */
+    int trace;         /* VMRT_GCTRACE: 1 a line per cycle, 2 also per pause */
     /* roots */
     pthread_mutex_t roots_lock;
     void ***globals;
     size_t nglobals, globals_cap;
+    struct gc_root_fn {
+        vmrt_gc_root_fn fn;
+        void *arg;
+    } * root_fns; /* embedder root enumerators, under roots_lock */
+    size_t nroot_fns, root_fns_cap;
     gc_range_t *ranges;
     size_t nranges, ranges_cap;
     /* write barrier: full buffers, lock-free push */
@@ -254,8 +268,11 @@ struct vmrt_gc {
     unsigned nmarkers;
     pthread_mutex_t mk_lock;
     pthread_cond_t mk_cv, mk_done_cv;
-    uint64_t mk_job;     /* job sequence */
-    unsigned mk_running; /* helpers still in the job */
+    uint64_t mk_job;            /* job sequence */
+    unsigned mk_running;        /* helpers that joined the job and are still in it */
+    bool mk_parallel;           /* helpers may run: mark with an atomic exchange */
+    bool mk_closed;             /* the job terminated: late helpers do not join */
+    _Atomic unsigned mk_joined; /* markers in the job (the initiator included) */
     bool mk_quit;
     uint64_t mk_deadline; /* ns, 0 = none */
     _Atomic bool mk_stop;
@@ -286,13 +303,14 @@ static inline uintptr_t gc_block_addr(const gc_heap_t *h, const gc_block_t *b)
 }
 int vmrt__gc_block_alloc(gc_heap_t *h, size_t n, gc_block_t **out); /* h->lock held */
 void vmrt__gc_block_free(gc_heap_t *h, gc_block_t *b);              /* h->lock held */
-void vmrt__gc_heap_trim(gc_heap_t *h);                              /* h->lock held */
+void vmrt__gc_heap_trim(gc_heap_t *h, size_t keep);                 /* h->lock held */
 void vmrt__gc_small_init(gc_heap_t *h, gc_block_t *b, unsigned cls);
 gc_hdr_t *vmrt__gc_find_object(gc_heap_t *h, uintptr_t addr); /* interior -> header */
 void vmrt__gc_inject_mmap_failure(int after);                 /* test hook */
 int vmrt__gc_commit(void *p, size_t len);
 
 /* alloc.c */
+void vmrt__gc_mutator_set_epoch(vmrt_gc_mutator_t *m, uint8_t epoch);
 void vmrt__gc_tlab_release_all(struct vmrt_gc *gc); /* in a pause */
 void vmrt__gc_tlab_release(vmrt_gc_mutator_t *m);
 
@@ -312,9 +330,11 @@ void vmrt__gc_roots_destroy(struct vmrt_gc *gc);
 int vmrt__gc_markers_start(struct vmrt_gc *gc);
 void vmrt__gc_markers_stop(struct vmrt_gc *gc);
 void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
-bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns); /* true: no grey left */
+bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns,
+                         bool parallel); /* true: no grey left */
 void vmrt__gc_trace_obj(gc_hdr_t *h, vmrt_gc_visitor_t *v);
 bool vmrt__gc_grey_empty(struct vmrt_gc *gc);
+void vmrt__gc_mark_flush(gc_marker_t *mk);
 void vmrt__gc_grey_clear(struct vmrt_gc *gc);
 
 /* barrier.c */
@@ -336,6 +356,7 @@ void vmrt__gc_finalize_destroy(struct vmrt_gc *gc);
 bool vmrt__gc_should_start(struct vmrt_gc *gc);
 void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live);
 size_t vmrt__gc_heap_usage(struct vmrt_gc *gc);
+size_t vmrt__gc_heap_headroom(struct vmrt_gc *gc);
 const char *vmrt__gc_read_memory_pressure(double *ratio); /* NULL: no source */
 void vmrt__gc_pacer_init(struct vmrt_gc *gc);
 
@@ -345,6 +366,7 @@ void vmrt__gc_stats_cycle_end(struct vmrt_gc *gc, size_t live);
 void vmrt__gc_stats_init(struct vmrt_gc *gc);
 
 /* safepoint.c */
+void vmrt__gc_wait_pause_end_locked(struct vmrt_gc *gc);
 int vmrt__gc_stop_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self);
 void vmrt__gc_resume_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self);
 

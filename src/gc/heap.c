@@ -99,8 +99,6 @@ int vmrt__gc_heap_init(gc_heap_t *h, size_t reserve, size_t limit, size_t retain
         munmap((void *)base, reserve);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < h->nblocks; i++)
-        h->blocks[i].kind = GC_BLOCK_UNMAPPED;
     h->limit = limit;
     h->retain = retain;
     h->gen = 1;
@@ -216,16 +214,19 @@ void vmrt__gc_block_free(gc_heap_t *h, gc_block_t *b)
         h->hint = i;
 }
 
-/* Gives free blocks above the retain watermark back to the OS, highest
- * first. h->lock held. */
-void vmrt__gc_heap_trim(gc_heap_t *h)
+/* Gives free blocks above the watermark back to the OS, highest first:
+ * the watermark is the larger of `retain` and `keep` (the free memory the
+ * pacer expects to be allocated before the next cycle, so that memory is
+ * not returned only to be faulted in again). h->lock held. */
+void vmrt__gc_heap_trim(gc_heap_t *h, size_t keep)
 {
-    for (size_t i = h->top; i-- > 0 && h->free_committed > h->retain;) {
+    size_t retain = keep > h->retain ? keep : h->retain;
+    for (size_t i = h->top; i-- > 0 && h->free_committed > retain;) {
         if (h->blocks[i].kind != GC_BLOCK_FREE)
             continue;
         size_t lo = i;
         while (lo > 0 && h->blocks[lo - 1].kind == GC_BLOCK_FREE &&
-               h->free_committed - ((i - lo + 1) << GC_BLOCK_SHIFT) > h->retain)
+               h->free_committed - ((i - lo + 1) << GC_BLOCK_SHIFT) > retain)
             lo--;
         size_t bytes = (i - lo + 1) << GC_BLOCK_SHIFT;
         decommit((void *)(h->base + (lo << GC_BLOCK_SHIFT)), bytes);

@@ -13,13 +13,33 @@
  * others); a full deque spills to a shared overflow stack under a mutex.
  *
  * Termination: a marker with no work increments mk_idle and watches the
- * deques; it leaves when mk_idle reaches the number of markers (then no
- * deque can gain work: only busy markers push) or when the step's deadline
- * stopped the job.
+ * deques; it leaves when mk_idle reaches the number of markers that joined
+ * the job (then no deque can gain work: only busy markers push) or when the
+ * step's deadline stopped the job. Helpers join when they wake up, unless
+ * the job is already over: on a loaded machine the pause never waits for a
+ * helper thread that was not scheduled in time.
+ *
+ * The grey set holds two kinds of items: marked objects to scan (from the
+ * roots and the barrier), and edges (a child pointer | 1) that scanning
+ * pushes without looking at the child. A marker puts popped edges through
+ * a small FIFO after prefetching the child's header, and marks the child
+ * when it leaves the FIFO, so header cache misses overlap instead of
+ * stalling the scan one by one. Marking is an atomic exchange of the mark
+ * byte only while helpers run; single-threaded drains use a plain store.
+ *
+ * Each marker first pushes to a private LIFO (plain stores; the deque's pop
+ * costs a full fence) and moves the older half of it to its deque when the
+ * LIFO fills up or, every 64 pushes, when another marker is idle.
+ *
+ * Live bytes per block (for compaction and early freeing) are accumulated
+ * per marker while consecutive objects fall in the same block, and flushed
+ * with one atomic add.
  */
 #include <errno.h>
 #include <sched.h>
+#include <time.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "gc_internal.h"
@@ -41,7 +61,6 @@ static bool dq_push(gc_deque_t *d, void *x)
     if (b - t >= (int64_t)GC_DQ_CAP)
         return false;
     atomic_store_explicit(&d->buf[b & (GC_DQ_CAP - 1)], x, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
     atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
     return true;
 }
@@ -49,9 +68,10 @@ static bool dq_push(gc_deque_t *d, void *x)
 static void *dq_pop(gc_deque_t *d)
 {
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
-    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    /* seq_cst store then seq_cst load: the store-load order the algorithm
+     * needs (a fence in the original; TSan does not model fences). */
+    atomic_store_explicit(&d->bottom, b, memory_order_seq_cst);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
     if (t > b) {
         atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
         return NULL;
@@ -68,9 +88,8 @@ static void *dq_pop(gc_deque_t *d)
 
 static void *dq_steal(gc_deque_t *d)
 {
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
-    atomic_thread_fence(memory_order_seq_cst);
-    int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
     if (t >= b)
         return NULL;
     void *x = atomic_load_explicit(&d->buf[t & (GC_DQ_CAP - 1)], memory_order_relaxed);
@@ -121,13 +140,51 @@ static void *ovf_pop(struct vmrt_gc *gc)
 }
 
 static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
+static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
+
+/* Moves the older half of the private LIFO (all of it when `all`) to the
+ * shared deque. Returns false if the grey set cannot grow (no memory). */
+static bool publish(struct vmrt_gc *gc, gc_marker_t *mk, bool all)
+{
+    unsigned n = all ? mk->npriv : mk->npriv / 2, k = 0;
+    for (; k < n; k++)
+        if (!dq_push(&mk->dq, mk->priv[k]) && !ovf_push(gc, mk->priv[k]))
+            break;
+    memmove(mk->priv, mk->priv + k, (mk->npriv - k) * sizeof(void *));
+    mk->npriv -= k;
+    return k == n;
+}
+
+static inline bool push_item(struct vmrt_gc *gc, gc_marker_t *mk, void *item)
+{
+    if (mk->npriv == GC_PRIV && !publish(gc, mk, false) && mk->npriv == GC_PRIV)
+        return false;
+    mk->priv[mk->npriv++] = item;
+    if ((mk->npriv & 63) == 0 && gc->mk_parallel &&
+        atomic_load_explicit(&gc->mk_idle, memory_order_relaxed))
+        publish(gc, mk, false);
+    return true;
+}
+
+static inline void *pop_item(gc_marker_t *mk)
+{
+    return mk->npriv ? mk->priv[--mk->npriv] : dq_pop(&mk->dq);
+}
 
 static inline void grey_push(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
-    if (!dq_push(&mk->dq, obj) && !ovf_push(gc, obj))
+    if (!push_item(gc, mk, obj))
         scan(gc, mk, obj); /* out of memory for the grey set: scan it right here */
 }
 
+static inline void edge_push(struct vmrt_gc *gc, gc_marker_t *mk, void *child)
+{
+    if (!push_item(gc, mk, (void *)((uintptr_t)child | 1)))
+        process_edge(gc, mk, child);
+}
+
+/* Whether nothing is grey in the shared structures (private LIFOs are
+ * published whenever no job runs, so outside jobs this is the whole set). */
 bool vmrt__gc_grey_empty(struct vmrt_gc *gc)
 {
     if (atomic_load_explicit(&gc->novf_hint, memory_order_acquire))
@@ -141,6 +198,8 @@ bool vmrt__gc_grey_empty(struct vmrt_gc *gc)
 /* Drops every grey object (restarting a mark). In a pause. */
 void vmrt__gc_grey_clear(struct vmrt_gc *gc)
 {
+    for (unsigned i = 0; i < gc->nmarkers; i++)
+        gc->markers[i].npriv = 0;
     for (unsigned i = 0; i < gc->nmarkers; i++)
         while (!dq_empty(&gc->markers[i].dq))
             (void)dq_steal(&gc->markers[i].dq);
@@ -165,27 +224,57 @@ static inline bool has_refs(const vmrt_gc_type_t *t)
     return t->ref_map || t->elem_refs || t->trace;
 }
 
-/* Greys obj if it is white. Any thread during a pause. */
-void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+void vmrt__gc_mark_flush(gc_marker_t *mk)
+{
+    if (mk->lb_bytes)
+        atomic_fetch_add_explicit(&mk->lb_block->live_bytes, mk->lb_bytes, memory_order_relaxed);
+    mk->lb_bytes = 0;
+    mk->lb_block = NULL;
+}
+
+/* Marks obj if it is white and accounts its bytes; true if it must be
+ * scanned. */
+static inline bool shade(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
     gc_hdr_t *h = gc_hdr(obj);
     uint8_t e = gc->epoch;
-    if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e ||
-        atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
-        return;
-    gc_block_t *b = vmrt__gc_block_of(&gc->heap, (uintptr_t)h);
+    if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e)
+        return false;
+    if (gc->mk_parallel) {
+        if (atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
+            return false;
+    } else {
+        atomic_store_explicit(&h->mark, e, memory_order_relaxed);
+    }
+    gc_block_t *b = &gc->heap.blocks[((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT];
     if (b->kind == GC_BLOCK_LARGE_CONT)
         b -= b->run;
-    atomic_fetch_add_explicit(&b->live_bytes, (uint32_t)obj_bytes(h), memory_order_relaxed);
-    if (has_refs(gc_type(h)))
+    if (b != mk->lb_block) {
+        vmrt__gc_mark_flush(mk);
+        mk->lb_block = b;
+    }
+    mk->lb_bytes += (uint32_t)obj_bytes(h);
+    return has_refs(gc_type(h));
+}
+
+/* Greys obj if it is white. Any thread during a pause. */
+void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    if (shade(gc, mk, obj))
         grey_push(gc, mk, obj);
+}
+
+static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    if (shade(gc, mk, obj))
+        scan(gc, mk, obj);
 }
 
 static void mark_visit(vmrt_gc_visitor_t *v, void **slot)
 {
     void *p = *slot;
     if (p)
-        vmrt__gc_mark_obj(v->gc, v->mk, p);
+        edge_push(v->gc, v->mk, p);
 }
 
 /* Calls v->fn on every reference slot of the object. */
@@ -219,13 +308,13 @@ static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
     for (uint64_t m = t->ref_map; m; m &= m - 1) {
         void *p = o[__builtin_ctzll(m)];
         if (p)
-            vmrt__gc_mark_obj(gc, mk, p);
+            edge_push(gc, mk, p);
     }
     if (t->elem_refs) {
         void **e = (void **)((char *)obj + t->size);
         for (uint32_t i = 0; i < h->length; i++)
             if (e[i])
-                vmrt__gc_mark_obj(gc, mk, e[i]);
+                edge_push(gc, mk, e[i]);
     }
 }
 
@@ -258,43 +347,84 @@ static void *steal(struct vmrt_gc *gc, gc_marker_t *mk)
 }
 
 /* No work found: wait for global termination or new work. */
-static bool terminate(struct vmrt_gc *gc)
+static bool terminate(struct vmrt_gc *gc, gc_marker_t *mk)
 {
-    unsigned n = gc->nmarkers;
     atomic_fetch_add(&gc->mk_idle, 1);
+    uint64_t deadline = gc->mk_deadline;
     for (unsigned spins = 0;; spins++) {
-        if (atomic_load(&gc->mk_stop) || atomic_load(&gc->mk_idle) == n)
+        if (deadline && (spins & 15) == 15 && vmrt_now_ns() >= deadline)
+            atomic_store(&gc->mk_stop, true);
+        if (atomic_load(&gc->mk_stop) || atomic_load(&gc->mk_idle) == atomic_load(&gc->mk_joined))
             return true;
         if (!vmrt__gc_grey_empty(gc)) {
             atomic_fetch_sub(&gc->mk_idle, 1);
             return false;
         }
-        if (spins > 16)
+        if (spins < 64)
+            continue;
+        if (mk->id != 0) {
+            /* A helper idle this long leaves the job rather than take CPU time
+             * from the markers that still work (idle first, so that the count
+             * never looks terminated while a marker is busy). */
+            atomic_fetch_sub(&gc->mk_idle, 1);
+            atomic_fetch_sub(&gc->mk_joined, 1);
+            return true;
+        }
+        if (spins < 256) {
             sched_yield();
+        } else {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
+
+#define GC_RING 8 /* edges in flight between prefetch and marking */
 
 static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
 {
     uint64_t deadline = gc->mk_deadline;
     size_t limit = gc->mk_work_limit;
-    for (unsigned n = 1;; n++) {
+    void *ring[GC_RING];
+    unsigned rh = 0, rn = 0, n = 0;
+    for (;;) {
         if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
-            return;
-        void *o = dq_pop(&mk->dq);
+            break;
+        void *o = pop_item(mk);
         if (!o)
             o = steal(gc, mk);
-        if (!o) {
-            if (terminate(gc))
-                return;
+        if (!o && rn) { /* drain the FIFO before going idle */
+            o = ring[rh];
+            rh = (rh + 1) % GC_RING;
+            rn--;
+            process_edge(gc, mk, o);
+        } else if (!o) {
+            if (terminate(gc, mk))
+                break;
             continue;
+        } else if ((uintptr_t)o & 1) {
+            void *c = (void *)((uintptr_t)o & ~(uintptr_t)1);
+            __builtin_prefetch(gc_hdr(c), 1);
+            if (rn < GC_RING) {
+                ring[(rh + rn++) % GC_RING] = c;
+                continue;
+            }
+            void *x = ring[rh];
+            ring[rh] = c;
+            rh = (rh + 1) % GC_RING;
+            process_edge(gc, mk, x);
+        } else {
+            scan(gc, mk, o);
         }
-        scan(gc, mk, o);
         if (limit && atomic_fetch_add(&gc->mk_work, 1) + 1 >= limit)
             atomic_store(&gc->mk_stop, true);
-        if (deadline && (n & 63) == 0 && vmrt_now_ns() >= deadline)
+        if (deadline && (++n & 63) == 0 && vmrt_now_ns() >= deadline)
             atomic_store(&gc->mk_stop, true);
     }
+    for (; rn; rn--, rh = (rh + 1) % GC_RING) /* stopped early: the edges stay grey */
+        edge_push(gc, mk, ring[rh]);
+    publish(gc, mk, true);
+    vmrt__gc_mark_flush(mk);
 }
 
 static void *marker_main(void *arg)
@@ -309,6 +439,10 @@ static void *marker_main(void *arg)
         if (gc->mk_quit)
             break;
         seen = gc->mk_job;
+        if (gc->mk_closed)
+            continue;
+        atomic_fetch_add(&gc->mk_joined, 1);
+        gc->mk_running++;
         pthread_mutex_unlock(&gc->mk_lock);
         mark_loop(gc, mk);
         pthread_mutex_lock(&gc->mk_lock);
@@ -319,10 +453,14 @@ static void *marker_main(void *arg)
     return NULL;
 }
 
-/* Drains the grey set with all markers until deadline_ns (0: until empty).
- * Returns true when nothing grey is left. Caller: the pause initiator. */
-bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns)
+/* Drains the grey set until deadline_ns (0: until empty), with all markers
+ * when parallel, else on the calling thread alone (marker 0 steals what
+ * earlier parallel jobs left on the other deques). Returns true when nothing
+ * grey is left. Caller: the pause initiator. */
+bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns, bool parallel)
 {
+    vmrt__gc_mark_flush(&gc->markers[0]);
+    publish(gc, &gc->markers[0], true); /* what the roots and the barrier greyed */
     if (vmrt__gc_grey_empty(gc))
         return true;
     atomic_store(&gc->mk_stop, false);
@@ -330,16 +468,21 @@ bool vmrt__gc_mark_drain(struct vmrt_gc *gc, uint64_t deadline_ns)
     atomic_store(&gc->mk_work, 0);
     pthread_mutex_lock(&gc->mk_lock);
     gc->mk_deadline = deadline_ns;
-    gc->mk_running = gc->nmarkers - 1;
-    if (gc->mk_running) {
+    gc->mk_running = 0;
+    gc->mk_closed = false;
+    gc->mk_parallel = gc->nmarkers > 1 && parallel;
+    atomic_store(&gc->mk_joined, 1);
+    if (gc->mk_parallel) {
         gc->mk_job++;
         pthread_cond_broadcast(&gc->mk_cv);
     }
     pthread_mutex_unlock(&gc->mk_lock);
     mark_loop(gc, &gc->markers[0]);
     pthread_mutex_lock(&gc->mk_lock);
+    gc->mk_closed = true;
     while (gc->mk_running)
         pthread_cond_wait(&gc->mk_done_cv, &gc->mk_lock);
+    gc->mk_parallel = false;
     pthread_mutex_unlock(&gc->mk_lock);
     return vmrt__gc_grey_empty(gc);
 }

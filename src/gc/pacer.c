@@ -30,6 +30,15 @@ size_t vmrt__gc_heap_usage(struct vmrt_gc *gc)
            atomic_load_explicit(&gc->alloc_bytes, memory_order_relaxed);
 }
 
+/* Bytes the pacer lets the mutators allocate before the next cycle. */
+size_t vmrt__gc_heap_headroom(struct vmrt_gc *gc)
+{
+    size_t goal = atomic_load(&gc->pacer.goal), used = vmrt__gc_heap_usage(gc);
+    if (atomic_load(&gc->trigger) == VMRT_GC_TRIGGER_FIXED_THRESHOLD)
+        goal = used + gc->cfg.threshold_bytes;
+    return goal > used ? goal - used : 0;
+}
+
 static void set_goal(struct vmrt_gc *gc, size_t live)
 {
     gc_pacer_t *p = &gc->pacer;

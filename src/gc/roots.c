@@ -172,6 +172,43 @@ void vmrt__gc_scan_conservative(struct vmrt_gc *gc, gc_marker_t *mk, bool pin)
         gc->cfg.hooks.enumerate_stacks(gc->cfg.hooks.ctx, scan_words, &c);
 }
 
+int vmrt_gc_root_fn_add(vmrt_gc_t *gc, vmrt_gc_root_fn fn, void *arg)
+{
+    if (!gc || !fn)
+        return -EINVAL;
+    pthread_mutex_lock(&gc->roots_lock);
+    int rc = 0;
+    if (gc->nroot_fns == gc->root_fns_cap &&
+        grow((void **)&gc->root_fns, &gc->root_fns_cap, gc->nroot_fns + 1, sizeof *gc->root_fns))
+        rc = -ENOMEM;
+    else
+        gc->root_fns[gc->nroot_fns++] = (struct gc_root_fn){fn, arg};
+    pthread_mutex_unlock(&gc->roots_lock);
+    return rc;
+}
+
+int vmrt_gc_root_fn_remove(vmrt_gc_t *gc, vmrt_gc_root_fn fn, void *arg)
+{
+    if (!gc || !fn)
+        return -EINVAL;
+    int rc = -ENOENT;
+    pthread_mutex_lock(&gc->roots_lock);
+    for (size_t i = 0; i < gc->nroot_fns; i++)
+        if (gc->root_fns[i].fn == fn && gc->root_fns[i].arg == arg) {
+            gc->root_fns[i] = gc->root_fns[--gc->nroot_fns];
+            rc = 0;
+            break;
+        }
+    pthread_mutex_unlock(&gc->roots_lock);
+    return rc;
+}
+
+static void root_fn_mark(vmrt_gc_visitor_t *v, void **slot)
+{
+    if (*slot)
+        vmrt__gc_mark_obj(v->gc, v->mk, *slot);
+}
+
 /* Greys every root. In the pause that starts a cycle. */
 void vmrt__gc_scan_roots(struct vmrt_gc *gc, gc_marker_t *mk)
 {
@@ -181,6 +218,9 @@ void vmrt__gc_scan_roots(struct vmrt_gc *gc, gc_marker_t *mk)
             vmrt__gc_mark_obj(gc, mk, *gc->globals[i]);
     for (size_t i = 0; i < gc->nto_finalize; i++)
         vmrt__gc_mark_obj(gc, mk, gc->to_finalize[i]);
+    vmrt_gc_visitor_t rv = {.fn = root_fn_mark, .gc = gc, .mk = mk};
+    for (size_t i = 0; i < gc->nroot_fns; i++)
+        gc->root_fns[i].fn(&rv, gc->root_fns[i].arg);
     pthread_mutex_unlock(&gc->roots_lock);
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next)
         for (size_t i = 0; i < m->nroots; i++)
@@ -195,6 +235,8 @@ void vmrt__gc_fixup_roots(struct vmrt_gc *gc, vmrt_gc_visitor_t *v)
     pthread_mutex_lock(&gc->roots_lock);
     for (size_t i = 0; i < gc->nglobals; i++)
         v->fn(v, gc->globals[i]);
+    for (size_t i = 0; i < gc->nroot_fns; i++)
+        gc->root_fns[i].fn(v, gc->root_fns[i].arg);
     pthread_mutex_unlock(&gc->roots_lock);
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next)
         for (size_t i = 0; i < m->nroots; i++)
@@ -205,6 +247,8 @@ void vmrt__gc_roots_destroy(struct vmrt_gc *gc)
 {
     free(gc->globals);
     free(gc->ranges);
+    free(gc->root_fns);
+    gc->root_fns = NULL;
     gc->globals = NULL;
     gc->ranges = NULL;
 }

@@ -8,10 +8,14 @@
  * bumps stw_seq and broadcasts. Two initiators never deadlock: one that
  * finds a pause already requested parks like any mutator and retries.
  *
- * Before sleeping, a mutator saves its registers (setjmp) and stack
- * pointer so that conservative scanning sees every reference it holds.
+ * Before sleeping, a mutator saves its registers (setjmp) and its frame
+ * address so that conservative scanning sees every reference it holds:
+ * [frame, stack top) holds the callers' frames and, at the frame address,
+ * the caller's frame pointer (which setjmp stores mangled); the other
+ * callee-saved registers are plain in the jmp_buf.
  */
 #include <pthread.h>
+#include <sched.h>
 
 #include "gc_internal.h"
 
@@ -40,9 +44,8 @@ __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
             gc->cfg.hooks.safepoint(gc->cfg.hooks.ctx);
         return;
     }
-    volatile uintptr_t here = 0;
     setjmp(m->regs);
-    m->sp = (uintptr_t)&here;
+    m->sp = (uintptr_t)__builtin_frame_address(0);
     pthread_mutex_lock(&gc->mu);
     while (gc->stw && m->state == GC_MUT_RUNNING)
         park_locked(gc, m);
@@ -52,9 +55,8 @@ __attribute__((noinline)) void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m)
 void vmrt_gc_thread_block(vmrt_gc_mutator_t *m)
 {
     struct vmrt_gc *gc = m->gc;
-    volatile uintptr_t here = 0;
     setjmp(m->regs);
-    m->sp = (uintptr_t)&here;
+    m->sp = (uintptr_t)__builtin_frame_address(0);
     pthread_mutex_lock(&gc->mu);
     m->state = GC_MUT_BLOCKED;
     if (gc->stw) {
@@ -64,12 +66,29 @@ void vmrt_gc_thread_block(vmrt_gc_mutator_t *m)
     pthread_mutex_unlock(&gc->mu);
 }
 
+/* Waits until no pause is in progress. gc->mu held (released meanwhile).
+ * With scheduler hooks the wait happens where the scheduler can stop this
+ * thread (its safepoint hook), never on a GC condition variable. */
+void vmrt__gc_wait_pause_end_locked(struct vmrt_gc *gc)
+{
+    while (gc->stw) {
+        if (gc->cfg.hooks.stop_world) {
+            pthread_mutex_unlock(&gc->mu);
+            if (gc->cfg.hooks.safepoint)
+                gc->cfg.hooks.safepoint(gc->cfg.hooks.ctx);
+            sched_yield();
+            pthread_mutex_lock(&gc->mu);
+        } else {
+            pthread_cond_wait(&gc->cv_resume, &gc->mu);
+        }
+    }
+}
+
 void vmrt_gc_thread_unblock(vmrt_gc_mutator_t *m)
 {
     struct vmrt_gc *gc = m->gc;
     pthread_mutex_lock(&gc->mu);
-    while (gc->stw)
-        pthread_cond_wait(&gc->cv_resume, &gc->mu);
+    vmrt__gc_wait_pause_end_locked(gc);
     m->state = GC_MUT_RUNNING;
     pthread_mutex_unlock(&gc->mu);
 }
@@ -88,13 +107,24 @@ static unsigned count_stopped(struct vmrt_gc *gc, vmrt_gc_mutator_t *self)
 int vmrt__gc_stop_world(struct vmrt_gc *gc, vmrt_gc_mutator_t *self)
 {
     if (self) {
-        volatile uintptr_t here = 0;
         setjmp(self->regs);
-        self->sp = (uintptr_t)&here;
+        self->sp = (uintptr_t)__builtin_frame_address(0);
     }
     pthread_mutex_lock(&gc->mu);
-    while (gc->stw)
+    while (gc->stw) {
+        if (gc->cfg.hooks.stop_world) {
+            /* Another thread's pause, run by the scheduler: let it stop us
+             * there rather than park where it cannot see us. */
+            pthread_mutex_unlock(&gc->mu);
+            if (gc->cfg.hooks.safepoint)
+                gc->cfg.hooks.safepoint(gc->cfg.hooks.ctx);
+            else
+                sched_yield();
+            pthread_mutex_lock(&gc->mu);
+            continue;
+        }
         park_locked(gc, self);
+    }
     gc->stw = true;
     if (gc->cfg.hooks.stop_world) {
         pthread_mutex_unlock(&gc->mu);

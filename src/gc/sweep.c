@@ -8,32 +8,52 @@
  * [INV-EPOCH]. Large objects are swept in the pause (a list walk).
  *
  * Sweeping a block rebuilds its free list from every slot that is free,
- * forwarded (evacuated) or unmarked, and runs with the block owned by the
- * sweeper (b->owned), so no lock is held while touching its memory.
+ * forwarded (evacuated) or unmarked, clearing the payload of the last two
+ * (free slots hold zeroes [INV-ZERO], so allocation need not clear), and runs with the block owned
+ * by the sweeper (b->owned), so no lock is held while touching its memory.
  */
+#include <string.h>
+
 #include "gc_internal.h"
 
+static inline bool slot_live(const gc_hdr_t *h, uint8_t epoch)
+{
+    uintptr_t t = h->type;
+    return t && !(t & 1) && atomic_load_explicit(&h->mark, memory_order_relaxed) == epoch;
+}
+
+/* Sweeps a block owned by the caller: every run of consecutive non-live
+ * slots is cleared with one memset and linked in address order. */
 size_t vmrt__gc_sweep_block(struct vmrt_gc *gc, gc_block_t *b)
 {
     uint64_t t0 = vmrt_now_ns();
     uintptr_t start = gc_block_addr(&gc->heap, b);
     uint8_t epoch = gc->epoch;
-    size_t ss = b->slot_size, nfree = 0, freed = 0;
-    gc_free_t *head = NULL;
-    for (size_t i = b->nslots; i-- > 0;) {
-        gc_hdr_t *h = (gc_hdr_t *)(start + i * ss);
-        uintptr_t t = h->type;
-        if (t && !(t & 1)) {
-            if (atomic_load_explicit(&h->mark, memory_order_relaxed) == epoch)
-                continue;
-            freed += ss;
+    size_t ss = b->slot_size, n = b->nslots, nfree = 0, freed = 0;
+    gc_free_t *head = NULL, **tail = &head;
+    for (size_t i = 0; i < n;) {
+        if (slot_live((const gc_hdr_t *)(start + i * ss), epoch)) {
+            i++;
+            continue;
         }
-        gc_free_t *f = (gc_free_t *)h;
-        f->zero = 0;
-        f->next = head;
-        head = f;
-        nfree++;
+        size_t j = i;
+        for (; j < n; j++) {
+            const gc_hdr_t *h = (const gc_hdr_t *)(start + j * ss);
+            if (slot_live(h, epoch))
+                break;
+            if (h->type && !(h->type & 1))
+                freed += ss;
+        }
+        memset((void *)(start + i * ss), 0, (j - i) * ss); /* [INV-ZERO] */
+        for (size_t k = i; k < j; k++) {
+            gc_free_t *f = (gc_free_t *)(start + k * ss);
+            *tail = f;
+            tail = &f->next;
+        }
+        nfree += j - i;
+        i = j;
     }
+    *tail = NULL;
     b->freelist = head;
     b->free_slots = (uint32_t)nfree;
     b->swept_gen = gc->heap.gen;
@@ -66,7 +86,7 @@ void vmrt__gc_sweep_all(struct vmrt_gc *gc)
             }
         }
     }
-    vmrt__gc_heap_trim(h);
+    vmrt__gc_heap_trim(h, vmrt__gc_heap_headroom(gc));
     pthread_mutex_unlock(&h->lock);
 }
 

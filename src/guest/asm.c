@@ -78,8 +78,8 @@ typedef struct tok {
     const char *p; /* start in the source */
     uint32_t n;    /* length in the source */
     uint32_t col;
-    int64_t ival;  /* T_INT */
-    char *sval;    /* T_STRING: decoded, malloc'ed */
+    int64_t ival; /* T_INT */
+    char *sval;   /* T_STRING: decoded, malloc'ed */
     uint32_t slen;
 } tok;
 
@@ -128,7 +128,7 @@ struct asm_state {
         bool is_string;
         int64_t ival;
         uint32_t sidx;
-    } *consts;
+    } * consts;
     uint32_t nconsts, consts_cap;
     /* program being built */
     vg_program *prog;
@@ -141,12 +141,12 @@ struct asm_state {
     struct alabel {
         char *name;
         uint32_t target, line, col;
-    } *labels;
+    } * labels;
     uint32_t nlabels, labels_cap;
     struct afix {
         char *name;
         uint32_t func, ins, line, col;
-    } *lfix, *ffix;
+    } * lfix, *ffix;
     uint32_t nlfix, lfix_cap, nffix, ffix_cap;
 };
 
@@ -192,12 +192,24 @@ static int lex_string(asm_state *st, tok *t)
             }
             char e = *p++;
             switch (e) {
-            case 'n': c = '\n'; break;
-            case 't': c = '\t'; break;
-            case 'r': c = '\r'; break;
-            case '0': c = '\0'; break;
-            case '\\': c = '\\'; break;
-            case '"': c = '"'; break;
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case '0':
+                c = '\0';
+                break;
+            case '\\':
+                c = '\\';
+                break;
+            case '"':
+                c = '"';
+                break;
             case 'x': {
                 int h1 = p < st->lx.end ? hexval(p[0]) : -1;
                 int h2 = p + 1 < st->lx.end ? hexval(p[1]) : -1;
@@ -349,14 +361,22 @@ static char *tok_dup(asm_state *st, const tok *t)
 static const char *tok_desc(const tok *t)
 {
     switch (t->kind) {
-    case T_END: return "end of line";
-    case T_IDENT: return "name";
-    case T_INT: return "integer";
-    case T_STRING: return "string";
-    case T_COMMA: return "','";
-    case T_COLON: return "':'";
-    case T_ERROR: return "error";
-    default: return "token";
+    case T_END:
+        return "end of line";
+    case T_IDENT:
+        return "name";
+    case T_INT:
+        return "integer";
+    case T_STRING:
+        return "string";
+    case T_COMMA:
+        return "','";
+    case T_COLON:
+        return "':'";
+    case T_ERROR:
+        return "error";
+    default:
+        return "token";
     }
 }
 
@@ -511,8 +531,10 @@ static void directive_func(asm_state *st, const tok *dir)
         !expect_uint(st, "register count", VG_MAX_REGS, &nregs))
         return;
     if (nregs < arity) {
-        err(st, st->lx.line, dir->col, "function '%.*s' takes %u arguments but declares only %u "
-            "registers", (int)name.n, name.p, arity, nregs);
+        err(st, st->lx.line, dir->col,
+            "function '%.*s' takes %u arguments but declares only %u "
+            "registers",
+            (int)name.n, name.p, arity, nregs);
         return;
     }
     tok end;
@@ -599,13 +621,20 @@ static void add_fix(asm_state *st, struct afix **arr, uint32_t *n, uint32_t *cap
 static const char *operand_word(char c)
 {
     switch (c) {
-    case 'd': return "a destination register";
-    case 'r': return "a register";
-    case 'i': return "an integer";
-    case 's': return "a string";
-    case 'l': return "a label";
-    case 'f': return "a function name";
-    default: return "an operand";
+    case 'd':
+        return "a destination register";
+    case 'r':
+        return "a register";
+    case 'i':
+        return "an integer";
+    case 's':
+        return "a string";
+    case 'l':
+        return "a label";
+    case 'f':
+        return "a function name";
+    default:
+        return "an operand";
     }
 }
 
@@ -624,8 +653,8 @@ static bool parse_operand(asm_state *st, char c, const tok *t, vg_ins *in, int *
             return false;
         }
         if (r >= (int64_t)VG_MAX_REGS) {
-            err(st, line, t->col, "register '%.*s' out of range (at most %u registers)",
-                (int)t->n, t->p, VG_MAX_REGS);
+            err(st, line, t->col, "register '%.*s' out of range (at most %u registers)", (int)t->n,
+                t->p, VG_MAX_REGS);
             return false;
         }
         int32_t *slot = *regi == 0 ? &in->a : *regi == 1 ? &in->b : &in->c;
@@ -780,8 +809,8 @@ static void instruction(asm_state *st, const tok *mn)
         size_t fixed = strlen(oi->operands);
         bool var = fixed && oi->operands[fixed - 1] == '*';
         err(st, st->lx.line, mn->col, "'%s' expects %s%zu operand%s, got %d", oi->mnemonic,
-            var ? "at least " : "", var ? fixed - 1 : fixed, (var ? fixed - 1 : fixed) == 1 ? "" : "s",
-            nops);
+            var ? "at least " : "", var ? fixed - 1 : fixed,
+            (var ? fixed - 1 : fixed) == 1 ? "" : "s", nops);
         for (int i = 0; i < nops; i++)
             free(ops[i].sval);
         return;
@@ -840,7 +869,8 @@ static void label_def(asm_state *st, const tok *name)
         return;
     }
     for (uint32_t i = 0; i < st->nlabels; i++) {
-        if (strlen(st->labels[i].name) == name->n && !memcmp(st->labels[i].name, name->p, name->n)) {
+        if (strlen(st->labels[i].name) == name->n &&
+            !memcmp(st->labels[i].name, name->p, name->n)) {
             err(st, st->lx.line, name->col, "duplicate label '%.*s' (first defined at line %u)",
                 (int)name->n, name->p, st->labels[i].line);
             return;

@@ -14,6 +14,7 @@
 #include <vmrt/common.h>
 
 #include "guest/engine.h"
+#include "vmrt_config.h"
 
 /* ---- values --------------------------------------------------------------------------------- */
 
@@ -24,11 +25,16 @@ const char *vg_type_name(vg_value v)
     if (vg_is_int(v))
         return "int";
     switch ((vg_kind)vg_obj_of(v)->kind) {
-    case VG_KIND_RECORD: return "record";
-    case VG_KIND_ARRAY: return "array";
-    case VG_KIND_BYTES: return "bytes";
-    case VG_KIND_CHAN: return "channel";
-    default: return "object";
+    case VG_KIND_RECORD:
+        return "record";
+    case VG_KIND_ARRAY:
+        return "array";
+    case VG_KIND_BYTES:
+        return "bytes";
+    case VG_KIND_CHAN:
+        return "channel";
+    default:
+        return "object";
     }
 }
 
@@ -98,6 +104,12 @@ int vg_thread_new(vg_engine *eng, const vg_func *fn, const vg_value *args, uint3
     for (uint32_t i = 0; i < nargs; i++)
         t->stack[i] = args[i];
     t->sp = fn->nregs;
+    if (eng->opts.jit_threshold) { /* a thread's entry counts as a call */
+        vg_func *f = (vg_func *)fn;
+        uint32_t h = atomic_fetch_add_explicit(&f->hot, 1, memory_order_relaxed) + 1;
+        if (h >= eng->opts.jit_threshold)
+            vg_jit_request(eng, f);
+    }
     const vg_code *c = atomic_load_explicit(&fn->code1, memory_order_acquire);
     t->frames[0] = (vg_frame){.fn = fn, .code = c ? c : &fn->code0, .ret_reg = -1};
     t->nframes = 1;
@@ -144,7 +156,8 @@ vg_thread *vg_engine_thread(vg_engine *eng, int64_t id)
 void vg_thread_body(vg_thread *t)
 {
     atomic_store(&t->state, VG_T_RUNNING);
-    vg_interp_run(t);
+    if (!atomic_load(&t->eng->halt))
+        vg_interp_run(t);
     if (!atomic_load(&t->eng->failed))
         vg_thread_release_stacks(t);
     atomic_store(&t->state, VG_T_DONE);
@@ -220,8 +233,14 @@ void vg_engine_fail(vg_engine *eng, vg_thread *t, const char *fmt, ...)
     }
     eng->error = b.p;
     atomic_store(&eng->failed, true);
+    atomic_store(&eng->halt, true);
     pthread_mutex_unlock(&eng->lock);
     eng->host->ops->stop(eng->host);
+}
+
+void vg_engine_halt(vg_engine *eng)
+{
+    atomic_store(&eng->halt, true);
 }
 
 void vg_engine_deadlock(vg_engine *eng)
@@ -252,6 +271,7 @@ void vg_engine_deadlock(vg_engine *eng)
         sb_printf(&b, "  ... and %" PRIu64 " more blocked threads\n", blocked - shown);
     eng->error = b.p;
     atomic_store(&eng->failed, true);
+    atomic_store(&eng->halt, true);
     pthread_mutex_unlock(&eng->lock);
     eng->host->ops->stop(eng->host);
 }
@@ -263,7 +283,7 @@ void vmrt_guest_options_init(vmrt_guest_options *opts)
     memset(opts, 0, sizeof *opts);
     opts->size = sizeof *opts;
     opts->jit_threshold = 1000;
-    opts->poll_interval = 1000;
+    opts->poll_interval = VMRT_STRESS_PREEMPT ? 1 : 1000; /* -Dstress_preempt: at every poll */
     opts->max_frames = 10000;
 }
 
@@ -277,8 +297,8 @@ static void prepare(vg_program *prog)
             prog->funcs[f].code0.ins[i].handler = labels[prog->funcs[f].code0.ins[i].op];
 }
 
-int vmrt_guest_load_string(const char *name, const char *src, size_t len,
-                           vmrt_guest_program **out, FILE *diag)
+int vmrt_guest_load_string(const char *name, const char *src, size_t len, vmrt_guest_program **out,
+                           FILE *diag)
 {
     vg_diag d = {0};
     vg_program *prog = NULL;

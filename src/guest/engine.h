@@ -28,23 +28,19 @@ typedef struct vg_frame {
 
 enum { VG_T_NEW = 0, VG_T_RUNNING, VG_T_DONE };
 
-#define VG_MAX_HANDLES 4
-
 typedef struct vg_thread {
     struct vg_engine *eng;
-    uint64_t id;         /* guest-visible thread id (main = 0) */
-    vg_value *stack;     /* registers of all frames (roots) */
-    uint32_t sp;         /* registers in use */
+    uint64_t id;     /* guest-visible thread id (main = 0) */
+    vg_value *stack; /* registers of all frames (roots) */
+    uint32_t sp;     /* registers in use */
     uint32_t stack_cap;
     vg_frame *frames;
     uint32_t nframes, frames_cap;
-    vg_value result;                     /* return value once done (root) */
-    vg_value handles[VG_MAX_HANDLES];    /* temporaries of the engine (roots) */
-    uint32_t nhandles;
-    int prio;                            /* VG_PRIO_* */
-    _Atomic int state;                   /* VG_T_* */
-    const char *waiting;                 /* what it blocks on, for deadlock reports */
-    void *host_data;                     /* the adapter's record */
+    vg_value result;     /* return value once done (root) */
+    int prio;            /* VG_PRIO_* */
+    _Atomic int state;   /* VG_T_* */
+    const char *waiting; /* what it blocks on, for deadlock reports */
+    void *host_data;     /* the adapter's record */
 } vg_thread;
 
 typedef struct vg_engine {
@@ -52,12 +48,14 @@ typedef struct vg_engine {
     vg_host *host;
     vmrt_guest_options opts;
     FILE *out, *err;
-    pthread_mutex_t lock;   /* threads[], error */
-    vg_thread **threads;    /* by id */
+    pthread_mutex_t lock; /* threads[], error */
+    vg_thread **threads;  /* by id */
     uint64_t nthreads, threads_cap;
     _Atomic bool failed;
-    char *error;            /* message + guest stack trace */
+    _Atomic bool halt;         /* the run is ending: guest threads unwind at their next check */
+    char *error;               /* message + guest stack trace */
     const void *const *labels; /* interpreter dispatch table (computed goto), or NULL */
+    _Atomic uint64_t polls;    /* host safepoint polls so far (for max_polls) */
     _Atomic uint64_t translations;
     _Atomic uint64_t jit_ns;
 } vg_engine;
@@ -83,6 +81,10 @@ vg_thread *vg_engine_thread(vg_engine *eng, int64_t id);
  * stops the host. Later errors are ignored. */
 void vg_engine_fail(vg_engine *eng, vg_thread *t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Ends the run: every guest thread returns from vg_thread_body() at its
+ * next safepoint or wake-up (used by adapters to unwind threads at teardown;
+ * blocking operations then return VMRT_ECANCELED). */
+void vg_engine_halt(vg_engine *eng);
 /* Called by the adapter when every guest thread is blocked forever. */
 void vg_engine_deadlock(vg_engine *eng);
 

@@ -39,30 +39,33 @@ enum {
 };
 
 typedef struct vmrt_guest_options {
-    size_t size;          /* sizeof(vmrt_guest_options), set by _init */
-    int argc;             /* guest arguments, read by 'argc'/'arg' */
-    char **argv;          /* (argv[0] is the first argument, not the program) */
-    FILE *out;            /* guest output ('print', ...); NULL → stdout */
-    FILE *err;            /* diagnostics and guest errors; NULL → stderr */
+    size_t size;             /* sizeof(vmrt_guest_options), set by _init */
+    int argc;                /* guest arguments, read by 'argc'/'arg' */
+    char **argv;             /* (argv[0] is the first argument, not the program) */
+    FILE *out;               /* guest output ('print', ...); NULL → stdout */
+    FILE *err;               /* diagnostics and guest errors; NULL → stderr */
     uint32_t jit_threshold;  /* calls + back-edges before translation; 0 = never */
     uint32_t poll_interval;  /* safepoint polls between host safepoint calls; default 1000 */
     uint32_t max_frames;     /* guest call depth limit (stack overflow); default 10000 */
     size_t heap_max;         /* bytes of guest objects (local adapter); 0 → 1 GiB */
+    uint64_t max_polls;      /* execution limit: host safepoint polls of all threads
+                                together (each is poll_interval back-edges/calls);
+                                0 = none; beyond it: guest error */
     bool jit_sync;           /* translate in the calling thread at the threshold (tests) */
     bool trace_jit;          /* print a line to err per translated function */
     vg_host_new_fn host_new; /* adapter; NULL → the local adapter */
 } vmrt_guest_options;
 
 typedef struct vmrt_guest_result {
-    int exit_code;          /* as returned, see above */
-    int64_t main_result;    /* main's return value if it was an int */
+    int exit_code;       /* as returned, see above */
+    int64_t main_result; /* main's return value if it was an int */
     bool main_returned_int;
-    uint64_t threads;       /* guest threads created (main included) */
-    uint64_t translations;  /* functions translated by the JIT tier */
-    uint64_t jit_ns;        /* time spent translating */
-    uint64_t wall_ns;       /* run time (without assembly/verification) */
-    vg_host_stats host;     /* the adapter's counters */
-    char message[512];      /* first line of the error, "" if none */
+    uint64_t threads;      /* guest threads created (main included) */
+    uint64_t translations; /* functions translated by the JIT tier */
+    uint64_t jit_ns;       /* time spent translating */
+    uint64_t wall_ns;      /* run time (without assembly/verification) */
+    vg_host_stats host;    /* the adapter's counters */
+    char message[512];     /* first line of the error, "" if none */
 } vmrt_guest_result;
 
 void vmrt_guest_options_init(vmrt_guest_options *opts);
@@ -72,8 +75,8 @@ typedef struct vg_program vmrt_guest_program;
 /* Assembles and verifies src; on errors writes the diagnostics to diag (may
  * be NULL) and returns VMRT_GUEST_EXIT_BAD_PROGRAM, or -ENOMEM. 0 and *out
  * on success. name is used in messages. */
-int vmrt_guest_load_string(const char *name, const char *src, size_t len,
-                           vmrt_guest_program **out, FILE *diag);
+int vmrt_guest_load_string(const char *name, const char *src, size_t len, vmrt_guest_program **out,
+                           FILE *diag);
 
 /* The same for a file; VMRT_GUEST_EXIT_NO_INPUT if it cannot be read. */
 int vmrt_guest_load_file(const char *path, vmrt_guest_program **out, FILE *diag);

@@ -14,11 +14,13 @@
  *
  * Contract for a moving, precise collector ([VG-MOVE] in value.h):
  *   - Roots are: every guest thread's register stack, t->stack[0 .. t->sp)
- *     (read them with vg_thread_roots()), each thread's result and handle
- *     slots (t->result, t->handles[0 .. t->nhandles)), and every value the
- *     adapter holds (channel buffers, values in flight in send/recv/select).
- *     The collector may update any of them in place while the thread is
- *     stopped at one of the calls below marked (GC).
+ *     (read with vg_thread_roots(); the adapter learns of each thread at
+ *     thread_start, which is the thread's root registration), each thread's
+ *     result slot (t->result), and every value the adapter itself holds
+ *     (channel buffers, values in flight in send/recv/select). The engine
+ *     has no other roots: its temporaries live in registers. The collector
+ *     may update any root in place while the thread is stopped in one of
+ *     the calls below marked (GC).
  *   - The engine never keeps a raw object pointer in a C local across a (GC)
  *     call; it reloads from a root.
  *   - Before every store of a value into a traced slot of a heap object
@@ -91,8 +93,11 @@ typedef struct vg_host_ops {
     /* -- lifecycle (called by the engine's run function, not by guest threads) -- */
     /* Runs the program whose main thread is main (already set up) until main
      * finishes, vg_host_stop() is called, or no thread can ever run again
-     * (then it calls vg_engine_deadlock()). Returns 0 or a negative error of
-     * the adapter itself (not of the guest). */
+     * (then it calls vg_engine_deadlock()). Before returning it calls
+     * vg_engine_halt() and lets every guest thread still alive unwind: blocked
+     * ones are woken (their blocking call returns VMRT_ECANCELED), runnable
+     * ones resumed; each returns from vg_thread_body() at once. Returns 0 or
+     * a negative error of the adapter itself (not of the guest). */
     int (*run)(vg_host *h, struct vg_thread *main);
     void (*destroy)(vg_host *h);
     void (*stats)(vg_host *h, vg_host_stats *out);
@@ -104,8 +109,8 @@ typedef struct vg_host_ops {
     int (*thread_start)(vg_host *h, struct vg_thread *t);
     /* Blocks the calling thread until target has finished. (GC) */
     int (*thread_join)(vg_host *h, struct vg_thread *self, struct vg_thread *target);
-    void (*yield)(vg_host *h, struct vg_thread *self);                    /* (GC) */
-    int (*sleep)(vg_host *h, struct vg_thread *self, uint64_t ns);         /* (GC) */
+    void (*yield)(vg_host *h, struct vg_thread *self);             /* (GC) */
+    int (*sleep)(vg_host *h, struct vg_thread *self, uint64_t ns); /* (GC) */
     void (*set_priority)(vg_host *h, struct vg_thread *t, int prio);
     /* Slow path of the safepoint poll, reached every h->poll_interval polls
      * (back-edges and calls). May yield, stop the thread for a collection,
@@ -121,7 +126,11 @@ typedef struct vg_host_ops {
     /* Write barrier (may be NULL: no barrier needed). See above. */
     void (*barrier)(vg_host *h, vg_obj *holder, vg_value *slot, vg_value v);
 
-    /* -- channels (a channel object wraps a vg_chan*) -- */
+    /* -- channels --
+     * A guest channel is a heap object of kind VG_KIND_CHAN whose payload is
+     * the adapter's vg_chan pointer (not a value, never traced). A collecting
+     * adapter frees the vg_chan from that object's finalizer and roots the
+     * values buffered in it; the local adapter frees all channels at the end. */
     int (*chan_new)(vg_host *h, uint32_t cap, vg_chan **out);
     /* 0, or VMRT_ECLOSED if the channel is or becomes closed. (GC) */
     int (*chan_send)(vg_host *h, struct vg_thread *self, vg_chan *c, vg_value v);

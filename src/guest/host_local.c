@@ -100,9 +100,9 @@ typedef struct timer {
 typedef struct ionode {
     vg_io_req *req;
     lthread *lt;
-    short events;   /* waiting for these (0: not started or ready to retry) */
-    int fd;         /* descriptor polled */
-    size_t done;    /* bytes written so far */
+    short events; /* waiting for these (0: not started or ready to retry) */
+    int fd;       /* descriptor polled */
+    size_t done;  /* bytes written so far */
     bool connecting;
     struct ionode *next;
 } ionode;
@@ -126,6 +126,7 @@ struct lhost {
     uint64_t alive; /* guest threads started and not done */
     uint64_t picks;
     bool stop, main_done;
+    bool quit; /* teardown: the io and jit coroutines return */
     lthread *current;
     vg_thread *main;
     timer *timers;
@@ -464,6 +465,9 @@ static void complete(lhost *h, wqueue *q, wnode *n, int status, vg_value v)
 static int local_chan_new(vg_host *hh, uint32_t cap, vg_chan **out)
 {
     lhost *h = L(hh);
+    size_t bytes = sizeof(vg_chan) + (size_t)cap * sizeof(vg_value);
+    if (h->heap_used + bytes > h->heap_max) /* channel buffers count against the heap */
+        return -ENOMEM;
     vg_chan *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -475,6 +479,7 @@ static int local_chan_new(vg_host *hh, uint32_t cap, vg_chan **out)
         }
     }
     c->cap = cap;
+    h->heap_used += bytes;
     c->next_all = h->chans;
     h->chans = c;
     *out = c;
@@ -633,7 +638,10 @@ static bool io_try(ionode *n)
     }
     case VG_IO_WRITE:
         while (n->done < r->len) {
-            ssize_t k = write(r->fd, (char *)r->buf + n->done, r->len - n->done);
+            /* send(MSG_NOSIGNAL) on sockets: a closed peer is EPIPE, never SIGPIPE */
+            ssize_t k = send(r->fd, (char *)r->buf + n->done, r->len - n->done, MSG_NOSIGNAL);
+            if (k < 0 && errno == ENOTSOCK)
+                k = write(r->fd, (char *)r->buf + n->done, r->len - n->done);
             if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
                 n->fd = r->fd, n->events = POLLOUT;
                 return false;
@@ -728,7 +736,18 @@ static void local_io(vg_host *hh, vg_thread *self, vg_io_req *req)
     h->io_head = &n;
     h->io_pending++;
     h->st.io_requests++;
-    block(h, n.lt);
+    if (block(h, n.lt) == 0)
+        return;
+    for (ionode **pp = &h->io_head; *pp; pp = &(*pp)->next) { /* cancelled: unlink */
+        if (*pp == &n) {
+            *pp = n.next;
+            h->io_pending--;
+            break;
+        }
+    }
+    if (n.connecting && n.fd >= 0)
+        close(n.fd);
+    req->result = -ECANCELED;
 }
 
 /* One round of the io coroutine: run new requests, poll the waiting ones. */
@@ -776,7 +795,7 @@ static void io_round(lhost *h)
 static void *io_entry(void *arg)
 {
     lhost *h = arg;
-    for (;;) {
+    while (!h->quit) {
         io_round(h);
         vmrt_coro_yield();
     }
@@ -812,10 +831,11 @@ static void *jit_entry(void *arg)
             j->fn(j->arg);
             free(j);
             h->st.jit_tasks++;
+        } else if (h->quit) {
+            return NULL;
         }
         vmrt_coro_yield();
     }
-    return NULL;
 }
 
 /* ---- the loop ------------------------------------------------------------------------------- */
@@ -837,13 +857,42 @@ static void reap(lhost *h, lthread *lt)
     lt->t->host_data = NULL;
 }
 
+/* Teardown: wakes every blocked guest thread with VMRT_ECANCELED and runs
+ * all threads until they return (the engine is halted, so they unwind at
+ * once), then lets the jit coroutine drain its queue and both helper
+ * coroutines return. No coroutine is left suspended mid-stack. */
+static void unwind_all(lhost *h)
+{
+    vg_engine_halt(h->base.eng);
+    h->stop = true;
+    for (uint32_t i = 0; i < h->nall; i++)
+        if (h->all[i]->co && h->all[i]->state == LT_BLOCKED)
+            wake(h, h->all[i], VMRT_ECANCELED);
+    lthread *lt;
+    while ((lt = pick(h))) {
+        lt->state = LT_RUNNING;
+        vmrt_coro_resume(lt->co);
+        if (vmrt_coro_state(lt->co) == VMRT_CORO_TERMINATED)
+            reap(h, lt);
+        else if (lt->state == LT_BLOCKED) /* blocked again while unwinding: cancel again */
+            wake(h, lt, VMRT_ECANCELED);
+    }
+    h->quit = true;
+    while (vmrt_coro_state(h->jit_co) != VMRT_CORO_TERMINATED)
+        vmrt_coro_resume(h->jit_co);
+    while (vmrt_coro_state(h->io_co) != VMRT_CORO_TERMINATED)
+        vmrt_coro_resume(h->io_co);
+}
+
 static int local_run(vg_host *hh, vg_thread *main_t)
 {
     lhost *h = L(hh);
     h->main = main_t;
     int rc = local_thread_start(hh, main_t);
-    if (rc)
+    if (rc) {
+        unwind_all(h);
         return rc;
+    }
     while (!h->stop && !h->main_done) {
         if (h->ntimers)
             fire_timers(h, vmrt_now_ns());
@@ -878,6 +927,7 @@ static int local_run(vg_host *hh, vg_thread *main_t)
         }
         break;
     }
+    unwind_all(h);
     return 0;
 }
 

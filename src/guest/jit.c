@@ -8,12 +8,16 @@
  * pick it up at their next call, running frames at their next back-edge
  * safepoint (OSR through the index map).
  *
- * Tier 1 differs from tier 0 in three ways:
- *   - superinstructions: compare + conditional branch fused into one
- *     (JLT..JNNE, the compare's destination is still written, so no liveness
- *     analysis is needed), addi + jmp (the loop increment), mov + ret;
- *   - calls without profiling (CALL1);
- *   - direct threading is the same as tier 0 (both carry handler addresses).
+ * Tier 1 is tier 0 with superinstructions, each replacing a sequence by one
+ * dispatch that has the same effect on every register:
+ *   - compare + jz/jnz → JLT..JNNE (the compare's destination is still
+ *     written, so no liveness analysis is needed);
+ *   - const + compare + jz/jnz → JLTK..JNNEK (the constant's register is
+ *     still written; the branch target moves to k2);
+ *   - add/sub/shr + jmp, addi + jmp (loop increments), mov + ret.
+ * Both tiers use the same dispatch (handler addresses in each instruction)
+ * and the same call path, which keeps counting an untranslated callee's
+ * hotness (a function called only from tier-1 code must become hot too).
  * A pair is fused only when its second instruction is not a branch target,
  * so every target maps to an instruction boundary of the new form.
  *
@@ -30,14 +34,60 @@
 static int fused_cmp(uint16_t cmp, bool jump_if_true)
 {
     switch (cmp) {
-    case VG_OP_LT: return jump_if_true ? VG_OP_JLT : VG_OP_JNLT;
-    case VG_OP_LE: return jump_if_true ? VG_OP_JLE : VG_OP_JNLE;
-    case VG_OP_GT: return jump_if_true ? VG_OP_JGT : VG_OP_JNGT;
-    case VG_OP_GE: return jump_if_true ? VG_OP_JGE : VG_OP_JNGE;
-    case VG_OP_EQ: return jump_if_true ? VG_OP_JEQ : VG_OP_JNEQ;
-    case VG_OP_NE: return jump_if_true ? VG_OP_JNE : VG_OP_JNNE;
-    default: return -1;
+    case VG_OP_LT:
+        return jump_if_true ? VG_OP_JLT : VG_OP_JNLT;
+    case VG_OP_LE:
+        return jump_if_true ? VG_OP_JLE : VG_OP_JNLE;
+    case VG_OP_GT:
+        return jump_if_true ? VG_OP_JGT : VG_OP_JNGT;
+    case VG_OP_GE:
+        return jump_if_true ? VG_OP_JGE : VG_OP_JNGE;
+    case VG_OP_EQ:
+        return jump_if_true ? VG_OP_JEQ : VG_OP_JNEQ;
+    case VG_OP_NE:
+        return jump_if_true ? VG_OP_JNE : VG_OP_JNNE;
+    default:
+        return -1;
     }
+}
+
+static int fused_cmp_k(uint16_t cmp, bool jump_if_true)
+{
+    switch (cmp) {
+    case VG_OP_LT:
+        return jump_if_true ? VG_OP_JLTK : VG_OP_JNLTK;
+    case VG_OP_LE:
+        return jump_if_true ? VG_OP_JLEK : VG_OP_JNLEK;
+    case VG_OP_GT:
+        return jump_if_true ? VG_OP_JGTK : VG_OP_JNGTK;
+    case VG_OP_GE:
+        return jump_if_true ? VG_OP_JGEK : VG_OP_JNGEK;
+    case VG_OP_EQ:
+        return jump_if_true ? VG_OP_JEQK : VG_OP_JNEQK;
+    case VG_OP_NE:
+        return jump_if_true ? VG_OP_JNEK : VG_OP_JNNEK;
+    default:
+        return -1;
+    }
+}
+
+static int arith_jmp(uint16_t op)
+{
+    switch (op) {
+    case VG_OP_ADD:
+        return VG_OP_ADD_JMP;
+    case VG_OP_SUB:
+        return VG_OP_SUB_JMP;
+    case VG_OP_SHR:
+        return VG_OP_SHR_JMP;
+    default:
+        return -1;
+    }
+}
+
+static bool is_cond(const vg_ins *in)
+{
+    return in->op == VG_OP_JZ || in->op == VG_OP_JNZ;
 }
 
 static bool has_target_k(uint16_t op)
@@ -57,8 +107,13 @@ static bool has_target_k(uint16_t op)
     case VG_OP_JNGT:
     case VG_OP_JNGE:
     case VG_OP_JNEQ:
-    case VG_OP_JNNE: return true;
-    default: return false;
+    case VG_OP_JNNE:
+    case VG_OP_ADD_JMP:
+    case VG_OP_SUB_JMP:
+    case VG_OP_SHR_JMP:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -102,14 +157,34 @@ static vg_code *translate(const vg_func *fn)
     for (uint32_t i = 0; i < n; i++) {
         const vg_ins *in = &c0->ins[i];
         const vg_ins *nx = i + 1 < n && !target[i + 1] ? &c0->ins[i + 1] : NULL;
+        const vg_ins *nx2 = nx && i + 2 < n && !target[i + 2] ? &c0->ins[i + 2] : NULL;
         vg_ins out = *in;
         c1->map[i] = m;
         c1->line[m] = c0->line[i];
         c1->col[m] = c0->col[i];
-        int fused = -1;
-        if (nx && (nx->op == VG_OP_JZ || nx->op == VG_OP_JNZ) && nx->a == in->a)
+        int fused = -1, fk = -1, aj = -1;
+        if (in->op == VG_OP_CONST && nx2 && nx->c == in->a && is_cond(nx2) && nx2->a == nx->a)
+            fk = fused_cmp_k(nx->op, nx2->op == VG_OP_JNZ);
+        if (nx && is_cond(nx) && nx->a == in->a)
             fused = fused_cmp(in->op, nx->op == VG_OP_JNZ);
-        if (fused >= 0) {
+        if (nx && nx->op == VG_OP_JMP)
+            aj = arith_jmp(in->op);
+        if (fk >= 0) { /* const rK, K; cmp d, x, rK; jz/jnz d, L: one instruction */
+            out = *nx;
+            out.op = (uint16_t)fk;
+            out.k = in->k;
+            out.k2 = nx2->k;
+            c1->line[m] = c0->line[i + 1]; /* errors point at the compare */
+            c1->col[m] = c0->col[i + 1];
+            c1->ins[m++] = out;
+            c1->map[i + 1] = c1->map[i + 2] = m - 1;
+            i += 2;
+            continue;
+        }
+        if (aj >= 0) {
+            out.op = (uint16_t)aj;
+            out.k = nx->k;
+        } else if (fused >= 0) {
             out.op = (uint16_t)fused;
             out.k = nx->k;
         } else if (nx && in->op == VG_OP_ADDI && nx->op == VG_OP_JMP) {
@@ -119,8 +194,6 @@ static vg_code *translate(const vg_func *fn)
             out.op = VG_OP_MOV_RET;
         } else {
             nx = NULL;
-            if (in->op == VG_OP_CALL)
-                out.op = VG_OP_CALL1;
         }
         if (in->nargs) {
             memcpy(c1->argpool + argpos, in->args, in->nargs * sizeof(int32_t));
@@ -140,6 +213,8 @@ static vg_code *translate(const vg_func *fn)
             in->k = c1->map[in->k];
         else if (in->op == VG_OP_ADDI_JMP)
             in->c = (int32_t)c1->map[in->c];
+        else if (in->op >= VG_OP_JLTK && in->op <= VG_OP_JNNEK)
+            in->k2 = c1->map[in->k2];
     }
     const void *const *labels = vg_interp_labels();
     if (labels)
@@ -223,18 +298,27 @@ void vg_code_dump(const vg_program *prog, const vg_func *fn, const vg_code *code
                 fprintf(f, "%sr%d", sep, regi == 0 ? in->a : regi == 1 ? in->b : in->c);
                 regi++;
                 break;
-            case 'i': fprintf(f, "%s%lld", sep, (long long)in->k); break;
-            case 's': fprintf(f, "%s\"%s\"", sep, prog->strings[in->k].bytes); break;
+            case 'i':
+                fprintf(f, "%s%lld", sep, (long long)in->k);
+                break;
+            case 's':
+                fprintf(f, "%s\"%s\"", sep, prog->strings[in->k].bytes);
+                break;
             case 'l':
                 fprintf(f, "%s@%lld", sep,
-                        (long long)(in->op == VG_OP_ADDI_JMP ? in->c : in->k));
+                        (long long)(in->op == VG_OP_ADDI_JMP                        ? in->c
+                                    : in->op >= VG_OP_JLTK && in->op <= VG_OP_JNNEK ? in->k2
+                                                                                    : in->k));
                 break;
-            case 'f': fprintf(f, "%s%s", sep, prog->funcs[in->k].name); break;
+            case 'f':
+                fprintf(f, "%s%s", sep, prog->funcs[in->k].name);
+                break;
             case '*':
                 for (uint32_t j = 0; j < in->nargs; j++)
                     fprintf(f, "%sr%d", j || *sep == ',' ? ", " : " ", in->args[j]);
                 break;
-            default: break;
+            default:
+                break;
             }
             sep = ", ";
         }

@@ -96,8 +96,9 @@
     X(ARGC, "argc", "d", "-", 'i')                                                                 \
     X(ARG, "arg", "drr", "-ii", 'i')                                                               \
     X(TIME, "time", "d", "-", 'i')                                                                 \
-    /* translation tier only: fused compare + branch (the destination is    \
-     * still written), call without profiling, add-immediate + jump */      \
+    /* translation tier only: compare + branch (the compare's destination is                       \
+     * still written), const + compare + branch (K also written, target in                         \
+     * k2), arithmetic + jump, mov + ret */                                                        \
     X(JLT, NULL, "drrl", "-ii-", 'i')                                                              \
     X(JLE, NULL, "drrl", "-ii-", 'i')                                                              \
     X(JGT, NULL, "drrl", "-ii-", 'i')                                                              \
@@ -110,8 +111,22 @@
     X(JNGE, NULL, "drrl", "-ii-", 'i')                                                             \
     X(JNEQ, NULL, "drrl", "-xx-", 'i')                                                             \
     X(JNNE, NULL, "drrl", "-xx-", 'i')                                                             \
+    X(JLTK, NULL, "drril", "-i---", 'i')                                                           \
+    X(JLEK, NULL, "drril", "-i---", 'i')                                                           \
+    X(JGTK, NULL, "drril", "-i---", 'i')                                                           \
+    X(JGEK, NULL, "drril", "-i---", 'i')                                                           \
+    X(JEQK, NULL, "drril", "-x---", 'i')                                                           \
+    X(JNEK, NULL, "drril", "-x---", 'i')                                                           \
+    X(JNLTK, NULL, "drril", "-i---", 'i')                                                          \
+    X(JNLEK, NULL, "drril", "-i---", 'i')                                                          \
+    X(JNGTK, NULL, "drril", "-i---", 'i')                                                          \
+    X(JNGEK, NULL, "drril", "-i---", 'i')                                                          \
+    X(JNEQK, NULL, "drril", "-x---", 'i')                                                          \
+    X(JNNEK, NULL, "drril", "-x---", 'i')                                                          \
+    X(ADD_JMP, NULL, "drrl", "-ii-", 'i')                                                          \
+    X(SUB_JMP, NULL, "drrl", "-ii-", 'i')                                                          \
+    X(SHR_JMP, NULL, "drrl", "-ii-", 'i')                                                          \
     X(ADDI_JMP, NULL, "dril", "-i--", 'i')                                                         \
-    X(CALL1, NULL, "df*", "--", 'x')                                                               \
     X(MOV_RET, NULL, "dr", "-x", '-')
 
 typedef enum vg_opcode {

@@ -29,12 +29,15 @@
  * (instruction index) or function index goes to k; variadic registers are
  * args[0..nargs). */
 typedef struct vg_ins {
-    const void *handler; /* computed-goto target (filled by vg_interp_prepare) */
+    const void *handler; /* computed-goto target (filled when loaded/translated) */
     uint16_t op;         /* vg_opcode */
     uint16_t nargs;      /* variadic register count */
     int32_t a, b, c;     /* register operands */
     int64_t k;           /* immediate / string / target / function */
-    const int32_t *args; /* variadic registers (owned by the code form) */
+    union {
+        const int32_t *args; /* variadic registers (owned by the code form) */
+        int64_t k2;          /* tier-1 superinstructions: a second immediate (target) */
+    };
 } vg_ins;
 
 /* A code form of one function: tier 0 (assembled) or tier 1 (translated). */
@@ -43,8 +46,8 @@ typedef struct vg_code {
     uint32_t *line; /* source line of each instruction */
     uint32_t *col;  /* source column of each instruction */
     uint32_t n;
-    int tier;       /* 0 or 1 */
-    uint32_t *map;  /* tier 1 only: tier-0 index → tier-1 index (for OSR), n0 entries */
+    int tier;         /* 0 or 1 */
+    uint32_t *map;    /* tier 1 only: tier-0 index → tier-1 index (for OSR), n0 entries */
     int32_t *argpool; /* storage of the variadic registers */
 } vg_code;
 

@@ -17,7 +17,7 @@
  * [VG-MOVE] Any call that may allocate, reach a safepoint or block may move
  * objects: C code must not keep a raw object pointer in a local across such a
  * call; it reloads it from a rooted slot (a register of the guest thread, or
- * a handle pushed with vg_host_root_push()).
+ * a value the host adapter holds as a root).
  */
 #ifndef VMRT_GUEST_VALUE_H
 #define VMRT_GUEST_VALUE_H
@@ -79,6 +79,20 @@ static inline vg_value vg_from_obj(const vg_obj *o)
 static inline vg_value *vg_slots(vg_obj *o)
 {
     return (vg_value *)(o + 1);
+}
+
+/* Heap slots are shared between guest threads running on different vCPUs;
+ * a racy guest program must not be undefined behaviour of the host. Slot
+ * loads and stores are relaxed atomics (plain word moves on x86-64 and
+ * AArch64): a racing reader sees either value, never a torn one. */
+static inline vg_value vg_slot_load(const vg_value *slot)
+{
+    return __atomic_load_n(slot, __ATOMIC_RELAXED);
+}
+
+static inline void vg_slot_store(vg_value *slot, vg_value v)
+{
+    __atomic_store_n(slot, v, __ATOMIC_RELAXED);
 }
 
 static inline uint8_t *vg_bytes(vg_obj *o)

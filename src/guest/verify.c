@@ -40,53 +40,82 @@ static uint8_t accepted(char c)
 {
     switch (c) {
     case 'i':
-    case 't': return T_INT;
-    case 'b': return T_BYTES;
-    case 'a': return T_ARR;
-    case 'r': return T_REC;
-    case 'c': return T_CHAN;
-    case 'l': return T_ARR | T_BYTES;
-    default: return T_ANY;
+    case 't':
+        return T_INT;
+    case 'b':
+        return T_BYTES;
+    case 'a':
+        return T_ARR;
+    case 'r':
+        return T_REC;
+    case 'c':
+        return T_CHAN;
+    case 'l':
+        return T_ARR | T_BYTES;
+    default:
+        return T_ANY;
     }
 }
 
 static uint8_t result_type(char c)
 {
     switch (c) {
-    case 'i': return T_INT;
-    case 'b': return T_BYTES;
-    case 'a': return T_ARR;
-    case 'r': return T_REC;
-    case 'c': return T_CHAN;
-    case 'n': return T_NIL;
-    default: return T_ANY;
+    case 'i':
+        return T_INT;
+    case 'b':
+        return T_BYTES;
+    case 'a':
+        return T_ARR;
+    case 'r':
+        return T_REC;
+    case 'c':
+        return T_CHAN;
+    case 'n':
+        return T_NIL;
+    default:
+        return T_ANY;
     }
 }
 
 static const char *type_words(uint8_t t)
 {
     switch (t & T_ANY) {
-    case T_INT: return "int";
-    case T_NIL: return "nil";
-    case T_REC: return "record";
-    case T_ARR: return "array";
-    case T_BYTES: return "bytes";
-    case T_CHAN: return "channel";
-    default: return "a value of another type";
+    case T_INT:
+        return "int";
+    case T_NIL:
+        return "nil";
+    case T_REC:
+        return "record";
+    case T_ARR:
+        return "array";
+    case T_BYTES:
+        return "bytes";
+    case T_CHAN:
+        return "channel";
+    default:
+        return "a value of another type";
     }
 }
 
 static const char *accept_words(char c)
 {
     switch (c) {
-    case 'i': return "int";
-    case 't': return "int (thread id)";
-    case 'b': return "bytes";
-    case 'a': return "array";
-    case 'r': return "record";
-    case 'c': return "channel";
-    case 'l': return "array or bytes";
-    default: return "any value";
+    case 'i':
+        return "int";
+    case 't':
+        return "int (thread id)";
+    case 'b':
+        return "bytes";
+    case 'a':
+        return "array";
+    case 'r':
+        return "record";
+    case 'c':
+        return "channel";
+    case 'l':
+        return "array or bytes";
+    default:
+        return "any value";
     }
 }
 
@@ -99,8 +128,8 @@ typedef struct vctx {
 
 #define VERR(vc, i, ...)                                                                           \
     do {                                                                                           \
-        vg_diag_add((vc)->diag, (vc)->prog->file, (vc)->fn->code0.line[i],                         \
-                    (vc)->fn->code0.col[i], __VA_ARGS__);                                          \
+        vg_diag_add((vc)->diag, (vc)->prog->file, (vc)->fn->code0.line[i], (vc)->fn->code0.col[i], \
+                    __VA_ARGS__);                                                                  \
         (vc)->failed = true;                                                                       \
     } while (0)
 
@@ -142,8 +171,7 @@ static void check_structure(vctx *vc, uint32_t i)
         }
         case 'l':
             if (in->k < 0 || in->k >= (int64_t)fn->code0.n)
-                VERR(vc, i, "branch target %lld outside function '%s'", (long long)in->k,
-                     fn->name);
+                VERR(vc, i, "branch target %lld outside function '%s'", (long long)in->k, fn->name);
             break;
         case 's':
             if (in->k < 0 || in->k >= (int64_t)vc->prog->nstrings)
@@ -171,8 +199,8 @@ static void check_structure(vctx *vc, uint32_t i)
     }
     if ((in->op == VG_OP_REC || in->op == VG_OP_GETF || in->op == VG_OP_SETF) &&
         (in->k < 0 || in->k > 65535))
-        VERR(vc, i, "field %s %lld out of range [0, 65535]", in->op == VG_OP_REC ? "count" : "index",
-             (long long)in->k);
+        VERR(vc, i, "field %s %lld out of range [0, 65535]",
+             in->op == VG_OP_REC ? "count" : "index", (long long)in->k);
     if (in->op == VG_OP_SELECT && in->nargs == 0)
         VERR(vc, i, "select needs at least one channel");
     if (in->op == VG_OP_SELECT && in->a == in->b)

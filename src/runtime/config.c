@@ -57,8 +57,7 @@ static const key_t_ keys[] = {
      "longest wait of a ready lower-priority coroutine"},
     {"sched.stack_size", KT_SIZE, F(sched.stack_size), VMRT_CORO_MIN_STACK, VMRT_CORO_MAX_STACK,
      NULL, "stack of each coroutine"},
-    {"sched.pin_vcpus", KT_BOOL, F(sched.pin_vcpus), 0, 0, NULL,
-     "pin vCPU threads to host CPUs"},
+    {"sched.pin_vcpus", KT_BOOL, F(sched.pin_vcpus), 0, 0, NULL, "pin vCPU threads to host CPUs"},
     {"gc.heap_max", KT_SIZE, F(gc.max_heap), 0, 1e15, NULL, "heap limit, 0 = none"},
     {"gc.trigger", KT_ENUM, F(gc.trigger), 0, 0, trigger_names,
      "fixed, adaptive, pressure or time"},
@@ -76,13 +75,14 @@ static const key_t_ keys[] = {
     {"gc.markers", KT_UINT, F(gc.markers), 0, 64, NULL, "marking threads, 0 = auto"},
     {"gc.compact", KT_BOOL, F(gc.compact), 0, 0, NULL, "evacuate sparse blocks"},
     {"gc.enabled", KT_BOOL, F(gc.enabled), 0, 0, NULL, "automatic collection"},
+    {"gc.scan_coroutine_stacks", KT_BOOL, F(scan_coroutine_stacks), 0, 0, NULL,
+     "scan coroutine stacks conservatively (referents are pinned)"},
     {"sandbox.isolation", KT_ENUM, F(sandbox.isolation_level), 0, 0, isolation_names,
      "none, process, container or full"},
     {"sandbox.net", KT_ENUM, F(sandbox.net), 0, 0, net_names, "none, loopback or host"},
     {"sandbox.seccomp", KT_STRING, F(seccomp_profile), 0, 0, NULL,
      "default, strict, none, or a Docker/OCI profile file"},
-    {"sandbox.strict", KT_BOOL, F(sandbox.strict), 0, 0, NULL,
-     "make every downgrade an error"},
+    {"sandbox.strict", KT_BOOL, F(sandbox.strict), 0, 0, NULL, "make every downgrade an error"},
     {"limits.memory", KT_SIZE, F(limits.max_memory), 0, 1e15, NULL, "memory limit"},
     {"limits.cpu_time", KT_DURATION, F(limits.max_cpu_time_ns), 0, 1e15, NULL, "CPU time limit"},
     {"limits.wall_time", KT_DURATION, F(limits.max_wall_time_ns), 0, 1e15, NULL,
@@ -144,10 +144,18 @@ static const key_t_ *find_key(const char *name)
 static void store_uint(void *field, size_t width, uint64_t v)
 {
     switch (width) {
-    case 1: *(uint8_t *)field = (uint8_t)v; break;
-    case 2: *(uint16_t *)field = (uint16_t)v; break;
-    case 4: *(uint32_t *)field = (uint32_t)v; break;
-    default: *(uint64_t *)field = v; break;
+    case 1:
+        *(uint8_t *)field = (uint8_t)v;
+        break;
+    case 2:
+        *(uint16_t *)field = (uint16_t)v;
+        break;
+    case 4:
+        *(uint32_t *)field = (uint32_t)v;
+        break;
+    default:
+        *(uint64_t *)field = v;
+        break;
     }
 }
 
@@ -182,11 +190,24 @@ static int parse_scaled(const char *s, key_type_t type, double *out)
         const char *u = end;
         if (*u) {
             switch (*u) {
-            case 'k': case 'K': mult = 1024.0; break;
-            case 'm': case 'M': mult = 1024.0 * 1024; break;
-            case 'g': case 'G': mult = 1024.0 * 1024 * 1024; break;
-            case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; break;
-            default: return -1;
+            case 'k':
+            case 'K':
+                mult = 1024.0;
+                break;
+            case 'm':
+            case 'M':
+                mult = 1024.0 * 1024;
+                break;
+            case 'g':
+            case 'G':
+                mult = 1024.0 * 1024 * 1024;
+                break;
+            case 't':
+            case 'T':
+                mult = 1024.0 * 1024 * 1024 * 1024;
+                break;
+            default:
+                return -1;
             }
             u++;
             if (*u == 'i')
@@ -219,27 +240,35 @@ static int parse_scaled(const char *s, key_type_t type, double *out)
 static const char *type_hint(const key_t_ *k)
 {
     switch (k->type) {
-    case KT_UINT: return "a whole number";
-    case KT_SIZE: return "a size (e.g. 4096, 64K, 512M, 2G)";
-    case KT_DURATION: return "a duration (e.g. 500us, 10ms, 2s)";
-    case KT_BOOL: return "true or false";
-    case KT_DOUBLE: return "a number";
-    case KT_ENUM: return "one of the listed names";
-    case KT_STRING: return "a string";
-    default: return "a value";
+    case KT_UINT:
+        return "a whole number";
+    case KT_SIZE:
+        return "a size (e.g. 4096, 64K, 512M, 2G)";
+    case KT_DURATION:
+        return "a duration (e.g. 500us, 10ms, 2s)";
+    case KT_BOOL:
+        return "true or false";
+    case KT_DOUBLE:
+        return "a number";
+    case KT_ENUM:
+        return "one of the listed names";
+    case KT_STRING:
+        return "a string";
+    default:
+        return "a value";
     }
 }
 
-static int apply(vmrt_runtime_config_t *cfg, const key_t_ *k, const char *value,
-                 const char *origin, char *err, size_t errlen)
+static int apply(vmrt_runtime_config_t *cfg, const key_t_ *k, const char *value, const char *origin,
+                 char *err, size_t errlen)
 {
     void *field = (char *)cfg + k->offset;
     switch (k->type) {
     case KT_BOOL: {
         bool b;
         if (parse_bool(value, &b) != 0)
-            return fail(err, errlen, -EINVAL, "%s: %s: '%s' is not true or false", origin,
-                        k->name, value);
+            return fail(err, errlen, -EINVAL, "%s: %s: '%s' is not true or false", origin, k->name,
+                        value);
         *(bool *)field = b;
         return 0;
     }
@@ -269,13 +298,12 @@ static int apply(vmrt_runtime_config_t *cfg, const key_t_ *k, const char *value,
     case KT_DURATION:
     case KT_DOUBLE: {
         double v;
-        if (parse_scaled(value, k->type, &v) != 0 ||
-            (k->type == KT_UINT && v != floor(v)))
+        if (parse_scaled(value, k->type, &v) != 0 || (k->type == KT_UINT && v != floor(v)))
             return fail(err, errlen, -EINVAL, "%s: %s: '%s' is not %s", origin, k->name, value,
                         type_hint(k));
         if (v < k->min || v > k->max)
-            return fail(err, errlen, -EINVAL, "%s: %s: %s is out of range [%.15g, %.15g]",
-                        origin, k->name, value, k->min, k->max);
+            return fail(err, errlen, -EINVAL, "%s: %s: %s is out of range [%.15g, %.15g]", origin,
+                        k->name, value, k->min, k->max);
         if (k->type == KT_DOUBLE)
             *(double *)field = v;
         else
@@ -300,8 +328,8 @@ int vmrt_runtime_config_set(vmrt_runtime_config_t *cfg, const char *key, const c
 
 /* JSON values are converted to the string forms apply() parses, so the
  * rules (ranges, suffixes) are the same in every source. */
-static int apply_json(vmrt_runtime_config_t *cfg, const char *path, const char *prefix,
-                      json_t *obj, char *err, size_t errlen)
+static int apply_json(vmrt_runtime_config_t *cfg, const char *path, const char *prefix, json_t *obj,
+                      char *err, size_t errlen)
 {
     const char *name;
     json_t *v;
@@ -340,13 +368,27 @@ static int apply_json(vmrt_runtime_config_t *cfg, const char *path, const char *
             return fail(err, errlen, -EINVAL, "%s: %s: expected %s", path, key, type_hint(k));
         }
         if (json_is_integer(v) && json_integer_value(v) < 0)
-            return fail(err, errlen, -EINVAL, "%s: %s: negative values are not allowed", path,
-                        key);
+            return fail(err, errlen, -EINVAL, "%s: %s: negative values are not allowed", path, key);
         int rc = apply(cfg, k, buf, path, err, errlen);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+static int load_json(vmrt_runtime_config_t *cfg, const char *path, json_t *root, json_error_t *je,
+                     char *err, size_t errlen);
+
+/* The same as load_file for a document in memory (name is used in messages).
+ * Internal: the fuzz target drives it. */
+int vmrt__runtime_config_load_buffer(vmrt_runtime_config_t *cfg, const char *name, const char *data,
+                                     size_t len, char *err, size_t errlen);
+int vmrt__runtime_config_load_buffer(vmrt_runtime_config_t *cfg, const char *name, const char *data,
+                                     size_t len, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    return load_json(cfg, name, root, &je, err, errlen);
 }
 
 int vmrt_runtime_config_load_file(vmrt_runtime_config_t *cfg, const char *path, char *err,
@@ -355,7 +397,15 @@ int vmrt_runtime_config_load_file(vmrt_runtime_config_t *cfg, const char *path, 
     if (!cfg || !path)
         return fail(err, errlen, -EINVAL, "config: no file given");
     json_error_t je;
+    errno = 0;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    return load_json(cfg, path, root, &je, err, errlen);
+}
+
+static int load_json(vmrt_runtime_config_t *cfg, const char *path, json_t *root, json_error_t *jerr,
+                     char *err, size_t errlen)
+{
+    json_error_t je = *jerr;
     if (!root) {
         if (je.line <= 0) {
             int e = errno ? errno : EINVAL;
@@ -364,11 +414,14 @@ int vmrt_runtime_config_load_file(vmrt_runtime_config_t *cfg, const char *path, 
         return fail(err, errlen, -EINVAL, "%s:%d:%d: %s", path, je.line, je.column, je.text);
     }
     int rc;
+    vmrt_runtime_config_t tmp = *cfg; /* all or nothing */
     if (!json_is_object(root))
         rc = fail(err, errlen, -EINVAL, "%s:1:1: the configuration must be a JSON object", path);
     else
-        rc = apply_json(cfg, path, "", root, err, errlen);
+        rc = apply_json(&tmp, path, "", root, err, errlen);
     json_decref(root);
+    if (!rc)
+        *cfg = tmp;
     return rc;
 }
 
@@ -377,6 +430,7 @@ int vmrt_runtime_config_load_env(vmrt_runtime_config_t *cfg, char *const *envp, 
 {
     if (!envp)
         envp = environ;
+    vmrt_runtime_config_t tmp = *cfg; /* all or nothing */
     for (size_t i = 0; i < N_KEYS; i++) {
         char var[96] = "VMRT_";
         size_t n = 5;
@@ -386,10 +440,11 @@ int vmrt_runtime_config_load_env(vmrt_runtime_config_t *cfg, char *const *envp, 
         for (char *const *e = envp; *e; e++) {
             if (strncmp(*e, var, n) || (*e)[n] != '=')
                 continue;
-            int rc = apply(cfg, &keys[i], *e + n + 1, var, err, errlen);
+            int rc = apply(&tmp, &keys[i], *e + n + 1, var, err, errlen);
             if (rc)
                 return rc;
         }
     }
+    *cfg = tmp;
     return 0;
 }

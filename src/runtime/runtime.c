@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/export.h"
 
@@ -25,12 +26,76 @@ struct vmrt_runtime {
     vmrt_sched_t *sched;
     vmrt_gc_t *gc;
     vmrt__metrics_server_t *metrics;
-    pthread_mutex_t mu;   /* guards guest_stats */
-    json_t *guest_stats;  /* name -> number, set by the embedder */
+    pthread_mutex_t mu;  /* guards guest_stats */
+    json_t *guest_stats; /* name -> number, set by the embedder */
     uint64_t t_start_ns;
     bool started;
     bool shut_down;
+    /* --trace: GC cycles from the GC's callbacks, scheduler activity sampled */
+    pthread_t tracer;
+    bool tracing;
+    pthread_mutex_t trace_mu;
+    pthread_cond_t trace_cv;
+    bool trace_stop;
 };
+
+/* ---- tracing (cfg.trace) --------------------------------------------------- */
+
+static void trace_cycle_start(vmrt_gc_t *gc, uint64_t cycle, void *user)
+{
+    (void)gc;
+    vmrt_runtime_t *rt = user;
+    fprintf(stderr, "[%9.3f ms] gc: cycle %llu starts\n",
+            (double)(vmrt_now_ns() - rt->t_start_ns) / 1e6, (unsigned long long)cycle);
+}
+
+static void trace_cycle_end(vmrt_gc_t *gc, const vmrt_gc_stats_t *st, void *user)
+{
+    (void)gc;
+    vmrt_runtime_t *rt = user;
+    fprintf(stderr,
+            "[%9.3f ms] gc: cycle %llu done in %.3f ms, live %.1f KiB, heap %.1f KiB, "
+            "longest pause %.3f ms, moved %llu bytes\n",
+            (double)(vmrt_now_ns() - rt->t_start_ns) / 1e6, (unsigned long long)st->gc_count,
+            (double)st->last_cycle_ns / 1e6, (double)st->live_bytes / 1024.0,
+            (double)st->heap_usage / 1024.0, (double)st->pause_max / 1e6,
+            (unsigned long long)st->bytes_moved);
+}
+
+/* Samples the scheduler every 100 ms and prints what happened meanwhile. */
+static void *tracer_main(void *arg)
+{
+    vmrt_runtime_t *rt = arg;
+    vmrt_sched_stats_t prev = {0};
+    pthread_mutex_lock(&rt->trace_mu);
+    while (!rt->trace_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&rt->trace_cv, &rt->trace_mu, &ts);
+        vmrt_sched_stats_t s;
+        if (vmrt_sched_stats(rt->sched, &s) != 0 || s.context_switches == prev.context_switches)
+            continue;
+        fprintf(stderr,
+                "[%9.3f ms] sched: %llu active, +%llu switches, +%llu steals, +%llu "
+                "preemptions, +%llu migrations, queued %llu, p99 latency %.3f ms\n",
+                (double)(vmrt_now_ns() - rt->t_start_ns) / 1e6,
+                (unsigned long long)s.active_coroutines,
+                (unsigned long long)(s.context_switches - prev.context_switches),
+                (unsigned long long)(s.steals - prev.steals),
+                (unsigned long long)(s.preempt_coop + s.preempt_signal - prev.preempt_coop -
+                                     prev.preempt_signal),
+                (unsigned long long)(s.migrations - prev.migrations),
+                (unsigned long long)s.queue_depth, (double)s.latency_p99_ns / 1e6);
+        prev = s;
+    }
+    pthread_mutex_unlock(&rt->trace_mu);
+    return NULL;
+}
 
 static int gc_stop_world(void *ctx)
 {
@@ -82,14 +147,22 @@ int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg)
     if (rt->cfg.seccomp_profile[0])
         rt->cfg.sandbox.filter.profile = rt->cfg.seccomp_profile;
     pthread_mutex_init(&rt->mu, NULL);
+    pthread_mutex_init(&rt->trace_mu, NULL);
+    pthread_cond_init(&rt->trace_cv, NULL);
+    rt->t_start_ns = vmrt_now_ns();
     rt->guest_stats = json_object();
     int err = rt->guest_stats ? vmrt_sched_new(&rt->sched, &rt->cfg.sched) : -ENOMEM;
     if (err)
         goto fail;
+    if (rt->cfg.trace) {
+        rt->cfg.gc.on_cycle_start = trace_cycle_start;
+        rt->cfg.gc.on_cycle_end = trace_cycle_end;
+        rt->cfg.gc.user = rt;
+    }
     rt->cfg.gc.hooks = (vmrt_gc_hooks_t){
         .stop_world = gc_stop_world,
         .resume_world = gc_resume_world,
-        .enumerate_stacks = gc_enumerate_stacks,
+        .enumerate_stacks = rt->cfg.scan_coroutine_stacks ? gc_enumerate_stacks : NULL,
         .safepoint = gc_safepoint,
         .ctx = rt->sched,
     };
@@ -123,6 +196,8 @@ int vmrt_runtime_start(vmrt_runtime_t *rt)
             return err;
         }
     }
+    if (rt->cfg.trace)
+        rt->tracing = pthread_create(&rt->tracer, NULL, tracer_main, rt) == 0;
     rt->started = true;
     return 0;
 }
@@ -138,6 +213,14 @@ int vmrt_runtime_shutdown(vmrt_runtime_t *rt, uint64_t timeout_ns)
         vmrt_sched_stop(rt->sched, VMRT_SCHED_STOP_CANCEL, 1000000000ull);
     vmrt__metrics_stop(rt->metrics);
     rt->metrics = NULL;
+    if (rt->tracing) {
+        pthread_mutex_lock(&rt->trace_mu);
+        rt->trace_stop = true;
+        pthread_cond_signal(&rt->trace_cv);
+        pthread_mutex_unlock(&rt->trace_mu);
+        pthread_join(rt->tracer, NULL);
+        rt->tracing = false;
+    }
     rt->shut_down = true;
     return err;
 }
@@ -152,6 +235,8 @@ void vmrt_runtime_destroy(vmrt_runtime_t *rt)
     vmrt_gc_destroy(rt->gc);
     json_decref(rt->guest_stats);
     pthread_mutex_destroy(&rt->mu);
+    pthread_mutex_destroy(&rt->trace_mu);
+    pthread_cond_destroy(&rt->trace_cv);
     free(rt);
 }
 
@@ -208,47 +293,45 @@ static json_t *sched_json(vmrt_runtime_t *rt)
         vmrt_vcpu_stats_t v;
         if (vmrt_vcpu_stats(rt->sched, i, &v) != 0)
             continue;
-        json_array_append_new(
-            vcpus, json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "id", (json_int_t)i,
-                             "context_switches_total", (json_int_t)v.context_switches,
-                             "cpu_utilization", v.cpu_utilization, "steals_total",
-                             (json_int_t)v.steals, "queue_depth", (json_int_t)v.queue_depth,
-                             "load_ewma", v.load));
+        json_array_append_new(vcpus,
+                              json_pack("{s:I,s:I,s:f,s:I,s:I,s:f}", "id", (json_int_t)i,
+                                        "context_switches_total", (json_int_t)v.context_switches,
+                                        "cpu_utilization", v.cpu_utilization, "steals_total",
+                                        (json_int_t)v.steals, "queue_depth",
+                                        (json_int_t)v.queue_depth, "load_ewma", v.load));
     }
     return json_pack(
         "{s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "vcpu_count",
         (json_int_t)s.vcpus, "total_coroutines", (json_int_t)s.total_coroutines,
-        "active_coroutines", (json_int_t)s.active_coroutines, "cpu_utilization",
-        s.cpu_utilization, "context_switches_total", (json_int_t)s.context_switches,
-        "steals_total", (json_int_t)s.steals, "preemptions_cooperative_total",
-        (json_int_t)s.preempt_coop, "preemptions_signal_total", (json_int_t)s.preempt_signal,
-        "migrations_total", (json_int_t)s.migrations, "parks_total", (json_int_t)s.parks,
-        "wakeups_total", (json_int_t)s.wakeups, "queue_depth", (json_int_t)s.queue_depth,
-        "global_queue_depth", (json_int_t)s.global_queue_depth, "latency_p50_ns",
-        (json_int_t)s.latency_p50_ns, "latency_p99_ns", (json_int_t)s.latency_p99_ns,
-        "latency_max_ns", (json_int_t)s.latency_max_ns, "vcpus", vcpus);
+        "active_coroutines", (json_int_t)s.active_coroutines, "cpu_utilization", s.cpu_utilization,
+        "context_switches_total", (json_int_t)s.context_switches, "steals_total",
+        (json_int_t)s.steals, "preemptions_cooperative_total", (json_int_t)s.preempt_coop,
+        "preemptions_signal_total", (json_int_t)s.preempt_signal, "migrations_total",
+        (json_int_t)s.migrations, "parks_total", (json_int_t)s.parks, "wakeups_total",
+        (json_int_t)s.wakeups, "queue_depth", (json_int_t)s.queue_depth, "global_queue_depth",
+        (json_int_t)s.global_queue_depth, "latency_p50_ns", (json_int_t)s.latency_p50_ns,
+        "latency_p99_ns", (json_int_t)s.latency_p99_ns, "latency_max_ns",
+        (json_int_t)s.latency_max_ns, "vcpus", vcpus);
 }
 
 static json_t *gc_json(vmrt_runtime_t *rt)
 {
     vmrt_gc_stats_t g;
     vmrt_gc_stats(rt->gc, &g);
-    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
-                     "s:b,s:b}",
-                     "heap_usage", (json_int_t)g.heap_usage, "heap_committed",
-                     (json_int_t)g.heap_committed, "heap_limit", (json_int_t)g.heap_limit,
-                     "gc_count", (json_int_t)g.gc_count, "gc_time_ns", (json_int_t)g.gc_time,
-                     "pause_time_ns", (json_int_t)g.pause_time, "pause_count",
-                     (json_int_t)g.pause_count, "pause_max_ns", (json_int_t)g.pause_max,
-                     "pause_p50_ns", (json_int_t)g.pause_p50, "pause_p99_ns",
-                     (json_int_t)g.pause_p99, "bytes_allocated_total",
-                     (json_int_t)g.bytes_allocated, "bytes_freed_total",
-                     (json_int_t)g.bytes_freed, "bytes_moved_total", (json_int_t)g.bytes_moved,
-                     "live_bytes", (json_int_t)g.live_bytes, "mark_time_ns",
-                     (json_int_t)g.mark_time, "sweep_time_ns", (json_int_t)g.sweep_time,
-                     "compact_time_ns", (json_int_t)g.compact_time, "trigger",
-                     vmrt_gc_trigger_name(vmrt_gc_trigger(rt->gc)), "enabled",
-                     vmrt_gc_enabled(rt->gc), "incremental", vmrt_gc_incremental(rt->gc));
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
+        "s:b,s:b}",
+        "heap_usage", (json_int_t)g.heap_usage, "heap_committed", (json_int_t)g.heap_committed,
+        "heap_limit", (json_int_t)g.heap_limit, "gc_count", (json_int_t)g.gc_count, "gc_time_ns",
+        (json_int_t)g.gc_time, "pause_time_ns", (json_int_t)g.pause_time, "pause_count",
+        (json_int_t)g.pause_count, "pause_max_ns", (json_int_t)g.pause_max, "pause_p50_ns",
+        (json_int_t)g.pause_p50, "pause_p99_ns", (json_int_t)g.pause_p99, "bytes_allocated_total",
+        (json_int_t)g.bytes_allocated, "bytes_freed_total", (json_int_t)g.bytes_freed,
+        "bytes_moved_total", (json_int_t)g.bytes_moved, "live_bytes", (json_int_t)g.live_bytes,
+        "mark_time_ns", (json_int_t)g.mark_time, "sweep_time_ns", (json_int_t)g.sweep_time,
+        "compact_time_ns", (json_int_t)g.compact_time, "trigger",
+        vmrt_gc_trigger_name(vmrt_gc_trigger(rt->gc)), "enabled", vmrt_gc_enabled(rt->gc),
+        "incremental", vmrt_gc_incremental(rt->gc));
 }
 
 static json_t *snapshot(void *arg)
@@ -257,9 +340,9 @@ static json_t *snapshot(void *arg)
     json_t *root = json_object();
     if (!root)
         return NULL;
-    json_object_set_new(root, "uptime_ns",
-                        json_integer((json_int_t)(rt->t_start_ns ? vmrt_now_ns() - rt->t_start_ns
-                                                                 : 0)));
+    json_object_set_new(
+        root, "uptime_ns",
+        json_integer((json_int_t)(rt->t_start_ns ? vmrt_now_ns() - rt->t_start_ns : 0)));
     json_object_set_new(root, "sched", sched_json(rt));
     json_object_set_new(root, "gc", gc_json(rt));
     pthread_mutex_lock(&rt->mu);
@@ -302,27 +385,31 @@ int vmrt_runtime_stats_print(vmrt_runtime_t *rt, FILE *out)
     if (!s)
         return -ENOMEM;
     json_t *sc = json_object_get(s, "sched"), *gc = json_object_get(s, "gc");
-    fprintf(out, "scheduler: %lld vCPUs, %lld coroutines (%lld active), %lld context switches, "
-                 "cpu %.0f%%\n",
+    fprintf(out,
+            "scheduler: %lld vCPUs, %lld coroutines (%lld active), %lld context switches, "
+            "cpu %.0f%%\n",
             num(sc, "vcpu_count"), num(sc, "total_coroutines"), num(sc, "active_coroutines"),
             num(sc, "context_switches_total"),
             100 * json_real_value(json_object_get(sc, "cpu_utilization")));
-    fprintf(out, "           steals %lld, preemptions %lld cooperative / %lld signal, "
-                 "migrations %lld, parks %lld\n",
+    fprintf(out,
+            "           steals %lld, preemptions %lld cooperative / %lld signal, "
+            "migrations %lld, parks %lld\n",
             num(sc, "steals_total"), num(sc, "preemptions_cooperative_total"),
             num(sc, "preemptions_signal_total"), num(sc, "migrations_total"),
             num(sc, "parks_total"));
     fprintf(out, "           ready->running latency p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
             ms(sc, "latency_p50_ns"), ms(sc, "latency_p99_ns"), ms(sc, "latency_max_ns"));
-    fprintf(out, "gc:        %lld cycles (%s%s), heap %.1f MiB in use / %.1f MiB committed, "
-                 "live %.1f MiB\n",
+    fprintf(out,
+            "gc:        %lld cycles (%s%s), heap %.1f MiB in use / %.1f MiB committed, "
+            "live %.1f MiB\n",
             num(gc, "gc_count"), json_string_value(json_object_get(gc, "trigger")),
             json_is_true(json_object_get(gc, "incremental")) ? ", incremental" : "",
             (double)num(gc, "heap_usage") / 1048576.0,
             (double)num(gc, "heap_committed") / 1048576.0,
             (double)num(gc, "live_bytes") / 1048576.0);
-    fprintf(out, "           pauses %lld: total %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
-                 "allocated %.1f MiB, moved %.1f MiB\n",
+    fprintf(out,
+            "           pauses %lld: total %.3f ms, p50 %.3f ms, p99 %.3f ms, max %.3f ms; "
+            "allocated %.1f MiB, moved %.1f MiB\n",
             num(gc, "pause_count"), ms(gc, "pause_time_ns"), ms(gc, "pause_p50_ns"),
             ms(gc, "pause_p99_ns"), ms(gc, "pause_max_ns"),
             (double)num(gc, "bytes_allocated_total") / 1048576.0,

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,18 +95,16 @@ static unsigned needed_controllers(const vmrt_limits_t *lim)
 /* Creates the sandbox's cgroups for the limits that need them and opens the
  * files the child writes to join. Returns 0 (cg->version 0 when none is
  * needed or the host has none: the caller downgrades), or -errno. */
-int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan,
-                           vmrt_sandbox_report_t *notes, bool strict)
+int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan)
 {
-    (void)notes;
-    (void)strict;
     memset(cg, 0, sizeof *cg);
     cg->needed = needed_controllers(lim);
     int version = vmrt__sb_host()->cgroup_version;
     if (!cg->needed || !version)
         return 0;
     cg->version = version;
-    int err = version == 2 ? vmrt__sb_cgv2_setup(cg, lim, plan) : vmrt__sb_cgv1_setup(cg, lim, plan);
+    int err =
+        version == 2 ? vmrt__sb_cgv2_setup(cg, lim, plan) : vmrt__sb_cgv1_setup(cg, lim, plan);
     if (err) {
         vmrt__sb_cgroup_destroy(cg);
         for (unsigned i = 0; i < plan->n_cgroup_fds; i++)
@@ -141,9 +140,42 @@ static const char *any_dir(const sb_cgroup_t *cg)
     return NULL;
 }
 
+/* A PROCESS-level sandbox has no pid namespace: a descendant that leaves
+ * the guest's process group (setsid, daemonising) would survive the kill.
+ * Where a cgroup v2 hierarchy is writable — even one without controllers,
+ * as beside v1 controllers — the guest also joins an empty v2 cgroup whose
+ * cgroup.kill ends the whole tree. Returns 0 (nothing done when no such
+ * hierarchy) or -errno. */
+int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan)
+{
+    if (cg->version == 2 || plan->n_cgroup_fds >= SB_MAX_CGROUPS)
+        return 0; /* v2 limits: their cgroup already tracks the tree */
+    const char *mnt = vmrt__sb_cgv2_mount();
+    char parent[SB_PATH_MAX], name[64];
+    if (!mnt[0] || snprintf(parent, sizeof parent, "%s%s", mnt, vmrt__sb_self_cgroup(2, 0)) >=
+                       (int)sizeof parent)
+        return 0;
+    if (access(parent, W_OK) != 0)
+        return 0;
+    vmrt__sb_cgroup_name(name, sizeof name);
+    if (snprintf(cg->track, sizeof cg->track, "%s/%s", parent, name) >= (int)sizeof cg->track ||
+        mkdir(cg->track, 0755) != 0)
+        return 0; /* e.g. a v2 leaf we may not nest under: keep the group kill */
+    cg->track_created = true;
+    char path[SB_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/cgroup.procs", cg->track);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    plan->cgroup_fds[plan->n_cgroup_fds++] = fd;
+    return 0;
+}
+
 /* Kills every process in the sandbox's cgroup. */
 int vmrt__sb_cgroup_kill(const sb_cgroup_t *cg)
 {
+    if (cg->track_created && vmrt__sb_write_file(cg->track, "cgroup.kill", "1") == 0)
+        return 0;
     const char *dir = any_dir(cg);
     if (!dir)
         return 0;
@@ -170,8 +202,20 @@ int vmrt__sb_cgroup_kill(const sb_cgroup_t *cg)
     return -EBUSY;
 }
 
+static void remove_dir(const char *dir)
+{
+    for (int tries = 0; tries < 200 && rmdir(dir) != 0 && errno == EBUSY; tries++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void vmrt__sb_cgroup_destroy(sb_cgroup_t *cg)
 {
+    if (cg->track_created) {
+        remove_dir(cg->track);
+        cg->track_created = false;
+    }
     for (int c = SB_CG_COUNT - 1; c >= 0; c--) {
         if (!cg->created[c])
             continue;

@@ -37,8 +37,7 @@ static int setup_cpuset(const char *dir, const char *parent, uint32_t vcpus)
     return err ? err : vmrt__sb_write_file(dir, "cpuset.cpus", cpus);
 }
 
-static int apply_limits(sb_ctrl_t c, const char *dir, const char *parent,
-                        const vmrt_limits_t *lim)
+static int apply_limits(sb_ctrl_t c, const char *dir, const char *parent, const vmrt_limits_t *lim)
 {
     char path[SB_PATH_MAX + 64];
     switch (c) {

@@ -25,8 +25,8 @@ static int write_u64(const char *dir, const char *file, uint64_t v)
 
 static int enable_controllers(const char *parent, unsigned needed)
 {
-    static const char *const names[SB_CG_COUNT] = {"+memory", "+pids", "+cpu", NULL,
-                                                   "+cpuset", "+io"};
+    static const char *const names[SB_CG_COUNT] = {"+memory", "+pids",   "+cpu",
+                                                   NULL,      "+cpuset", "+io"};
     for (int c = 0; c < SB_CG_COUNT; c++) {
         if (!(needed & (1u << c)) || !names[c])
             continue;

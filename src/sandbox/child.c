@@ -142,6 +142,8 @@ static void setup_environment(const sb_plan_t *p)
         fail(p, "sethostname", errno);
     if (p->lo_up && vmrt__sb_child_lo_up() != 0)
         fail(p, "loopback-up", errno);
+    if (p->tc_len && vmrt__sb_child_shape(p) != 0)
+        fail(p, "bandwidth-qdisc", errno);
     for (unsigned i = 0; i < p->n_rlimits; i++)
         if (setrlimit(p->rlimits[i].resource, &p->rlimits[i].rl) != 0)
             fail(p, "setrlimit", errno);

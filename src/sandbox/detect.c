@@ -100,16 +100,25 @@ static bool v2_has(const char *ctrl)
 
 static bool userns_allowed(void)
 {
-    if (geteuid() == 0)
-        return true;
     char buf[32];
-    if (vmrt__sb_read_file("/proc/sys/kernel", "unprivileged_userns_clone", buf, sizeof buf) >= 0 &&
+    if (geteuid() != 0 &&
+        vmrt__sb_read_file("/proc/sys/kernel", "unprivileged_userns_clone", buf, sizeof buf) >= 0 &&
         atoi(buf) == 0)
         return false;
     if (vmrt__sb_read_file("/proc/sys/user", "max_user_namespaces", buf, sizeof buf) >= 0 &&
         atoi(buf) == 0)
         return false;
     return true;
+}
+
+static bool writable_cgroup(const vmrt_sandbox_host_t *h)
+{
+    char dir[512];
+    if (h->cgroup_version == 2)
+        return access(h->cgroup_root, W_OK) == 0;
+    int c = det.v1_mount[SB_CG_MEMORY][0] ? SB_CG_MEMORY : SB_CG_PIDS;
+    join(dir, sizeof dir, det.v1_mount[c], det.v1_path[c]);
+    return dir[0] && access(dir, W_OK) == 0;
 }
 
 static void detect(void)
@@ -124,8 +133,9 @@ static void detect(void)
     } else if (det.v1_mount[SB_CG_MEMORY][0] || det.v1_mount[SB_CG_PIDS][0]) {
         h->cgroup_version = 1;
     }
-    /* Creating cgroups needs write access to our cgroup. */
-    if (h->cgroup_version && !h->root)
+    /* Creating cgroups needs write access to our cgroup (root, or a
+     * delegated v2 subtree). */
+    if (h->cgroup_version && !writable_cgroup(h))
         h->cgroup_version = 0;
     h->user_namespaces = userns_allowed();
     h->landlock_abi = vmrt__sb_landlock_abi();
@@ -133,6 +143,19 @@ static void detect(void)
     h->seccomp = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0;
     act = SECCOMP_RET_USER_NOTIF;
     h->seccomp_notify = h->seccomp && syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0;
+    static const struct {
+        vmrt_syscall_action_t action;
+        unsigned ret;
+    } acts[] = {{VMRT_SYSCALL_ALLOW, SECCOMP_RET_ALLOW},
+                {VMRT_SYSCALL_ERRNO, SECCOMP_RET_ERRNO},
+                {VMRT_SYSCALL_KILL, SECCOMP_RET_KILL_PROCESS},
+                {VMRT_SYSCALL_TRAP, SECCOMP_RET_TRAP},
+                {VMRT_SYSCALL_LOG, SECCOMP_RET_LOG}};
+    for (size_t i = 0; h->seccomp && i < sizeof acts / sizeof acts[0]; i++) {
+        act = acts[i].ret;
+        if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0)
+            h->seccomp_actions |= 1u << acts[i].action;
+    }
 }
 
 const vmrt_sandbox_host_t *vmrt__sb_host(void)

@@ -32,7 +32,7 @@
 
 #define STAGE "/tmp"
 
-static const char *const sysdir_names[] = {"usr",   "bin", "sbin", "lib",
+static const char *const sysdir_names[] = {"usr",   "bin",   "sbin",   "lib",
                                            "lib64", "lib32", "libx32", "etc"};
 static sb_sysdir_t sysdirs[SB_MAX_SYSDIRS];
 static unsigned n_sysdirs;
@@ -124,8 +124,8 @@ static int setup_dev(const sb_plan_t *p)
     static const struct {
         const char *name;
         unsigned maj, min;
-    } nodes[] = {{"null", 1, 3},    {"zero", 1, 5}, {"full", 1, 7},
-                 {"random", 1, 8},  {"urandom", 1, 9}, {"tty", 5, 0}};
+    } nodes[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
+                 {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
     static const char *const links[][2] = {{"/proc/self/fd", "dev/fd"},
                                            {"/proc/self/fd/0", "dev/stdin"},
                                            {"/proc/self/fd/1", "dev/stdout"},
@@ -154,9 +154,8 @@ static int setup_dev(const sb_plan_t *p)
 static int setup_proc(const sb_plan_t *p)
 {
     static const char *const ro[] = {"proc/sys", "proc/sysrq-trigger", "proc/irq", "proc/bus"};
-    if (mkdir("proc", 0555) != 0 ||
-        mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              p->hidepid ? "hidepid=invisible" : NULL) != 0)
+    if (mkdir("proc", 0555) != 0 || mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                          p->hidepid ? "hidepid=invisible" : NULL) != 0)
         return -1;
     for (size_t i = 0; i < sizeof ro / sizeof ro[0]; i++) {
         if (mount(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL) != 0) {

@@ -42,9 +42,12 @@ static int parse_op(const char *s, enum scmp_compare *out)
     static const struct {
         const char *name;
         enum scmp_compare op;
-    } ops[] = {{"SCMP_CMP_NE", SCMP_CMP_NE}, {"SCMP_CMP_LT", SCMP_CMP_LT},
-               {"SCMP_CMP_LE", SCMP_CMP_LE}, {"SCMP_CMP_EQ", SCMP_CMP_EQ},
-               {"SCMP_CMP_GE", SCMP_CMP_GE}, {"SCMP_CMP_GT", SCMP_CMP_GT},
+    } ops[] = {{"SCMP_CMP_NE", SCMP_CMP_NE},
+               {"SCMP_CMP_LT", SCMP_CMP_LT},
+               {"SCMP_CMP_LE", SCMP_CMP_LE},
+               {"SCMP_CMP_EQ", SCMP_CMP_EQ},
+               {"SCMP_CMP_GE", SCMP_CMP_GE},
+               {"SCMP_CMP_GT", SCMP_CMP_GT},
                {"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ}};
     for (size_t i = 0; s && i < sizeof ops / sizeof ops[0]; i++)
         if (!strcmp(s, ops[i].name)) {
@@ -63,7 +66,8 @@ static bool native_arch_named(json_t *arches)
 #endif
     size_t i;
     json_t *a;
-    json_array_foreach(arches, i, a) {
+    json_array_foreach(arches, i, a)
+    {
         for (size_t k = 0; k < 3; k++)
             if (json_is_string(a) && !strcmp(json_string_value(a), mine[k]))
                 return true;
@@ -90,17 +94,18 @@ static int parse_args(json_t *args, struct scmp_arg_cmp *out, unsigned *n)
     *n = 0;
     if (json_array_size(args) > 6)
         return -EINVAL;
-    json_array_foreach(args, i, a) {
+    json_array_foreach(args, i, a)
+    {
         enum scmp_compare op;
         json_t *idx = json_object_get(a, "index");
         if (!json_is_integer(idx) || json_integer_value(idx) < 0 || json_integer_value(idx) > 5 ||
             parse_op(json_string_value(json_object_get(a, "op")), &op) != 0)
             return -EINVAL;
-        struct scmp_arg_cmp c = {.arg = (unsigned)json_integer_value(idx),
-                                 .op = op,
-                                 .datum_a = (uint64_t)json_integer_value(json_object_get(a, "value")),
-                                 .datum_b = (uint64_t)json_integer_value(
-                                     json_object_get(a, "valueTwo"))};
+        struct scmp_arg_cmp c = {
+            .arg = (unsigned)json_integer_value(idx),
+            .op = op,
+            .datum_a = (uint64_t)json_integer_value(json_object_get(a, "value")),
+            .datum_b = (uint64_t)json_integer_value(json_object_get(a, "valueTwo"))};
         /* MASKED_EQ: value is the mask, valueTwo the datum (libseccomp's order). */
         out[(*n)++] = c;
     }
@@ -126,7 +131,8 @@ static int add_entry(void *rules, json_t *e, const char *path, size_t idx)
     int err = 0;
     if (json_is_string(one))
         err = vmrt__sb_oci_add(rules, json_string_value(one), action, n, args);
-    json_array_foreach(names, i, nm) {
+    json_array_foreach(names, i, nm)
+    {
         if (!err && json_is_string(nm))
             err = vmrt__sb_oci_add(rules, json_string_value(nm), action, n, args);
     }
@@ -149,7 +155,8 @@ int vmrt__sb_oci_rules(const char *path, void *rules, uint32_t *def)
     json_t *list = json_object_get(root, "syscalls");
     size_t i;
     json_t *e;
-    json_array_foreach(list, i, e) {
+    json_array_foreach(list, i, e)
+    {
         if (!err)
             err = add_entry(rules, e, path, i);
     }

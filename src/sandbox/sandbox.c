@@ -187,7 +187,11 @@ static int plan_container(vmrt_sandbox_t *sb)
     p->clone_flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (sb->cfg.net != VMRT_NET_HOST)
         p->clone_flags |= CLONE_NEWNET;
-    if (!h->root) {
+    /* A user namespace also for root (mapping root to root): the guest's
+     * capabilities then stop at its own namespaces, and the host's mounts
+     * copied into the new mount namespace become locked, which makes
+     * detaching the old root cheap (no RCU grace period: ~1 ms here). */
+    if (h->user_namespaces) {
         p->clone_flags |= CLONE_NEWUSER;
         p->map_user = true;
         snprintf(p->uid_map, sizeof p->uid_map, "0 %u 1", (unsigned)geteuid());
@@ -202,7 +206,9 @@ static int plan_container(vmrt_sandbox_t *sb)
     p->use_mknod = h->root && !p->map_user;
     p->hostname = sb->cfg.hostname ? sb->cfg.hostname : "vmrt";
     p->sysdirs = vmrt__sb_sysdirs(&p->n_sysdirs);
-    uint64_t size = sb->lim.max_memory ? sb->lim.max_memory : 256ull << 20;
+    /* tmpfs pages count against the memory cgroup: half the memory limit
+     * lets a full disk show as ENOSPC rather than as an OOM kill. */
+    uint64_t size = sb->lim.max_memory ? sb->lim.max_memory / 2 : 256ull << 20;
     snprintf(p->root_opts, sizeof p->root_opts, "mode=0755,size=%" PRIu64, size);
     snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777,size=%" PRIu64, size);
     int err = plan_binds(sb, sb->cfg.ro_paths, false);
@@ -252,9 +258,16 @@ static int plan_network(vmrt_sandbox_t *sb)
         vmrt__sb_note(&sb->report, "max_network_bandwidth: no network, nothing to shape");
         return 0;
     }
-    return vmrt__sb_fail(VMRT_EUNSUPPORTED,
-                         "max_network_bandwidth: shaping needs --net none (not implemented for "
-                         "loopback/host)");
+    if (c->net == VMRT_NET_HOST)
+        return vmrt__sb_fail(VMRT_EUNSUPPORTED,
+                             "max_network_bandwidth: cannot shape the host's network (use --net "
+                             "loopback or none)");
+    int len = vmrt__sb_net_shaper_msg(sb->lim.max_network_bandwidth, sb->plan.tc_msg,
+                                      sizeof sb->plan.tc_msg);
+    if (len < 0)
+        return vmrt__sb_fail(len, "max_network_bandwidth: needs libmnl (built without it)");
+    sb->plan.tc_len = (unsigned)len;
+    return 0;
 }
 
 static int plan_all(vmrt_sandbox_t *sb)
@@ -278,9 +291,14 @@ static int plan_all(vmrt_sandbox_t *sb)
     }
     p->setsid = p->no_new_privs = true;
     if (c->enable_cgroups) {
-        err = vmrt__sb_cgroup_create(&sb->cg, &sb->lim, p, &sb->report, c->strict);
+        err = vmrt__sb_cgroup_create(&sb->cg, &sb->lim, p);
         if (err)
             return err;
+    }
+    if (c->enable_cgroups && c->isolation_level == VMRT_ISOLATION_PROCESS) {
+        err = vmrt__sb_cgroup_track(&sb->cg, p);
+        if (err)
+            return vmrt__sb_fail(err, "cgroup: cannot track the process tree");
     }
     err = plan_limits(sb);
     if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
@@ -346,8 +364,7 @@ static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
         pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_VM | CLONE_PIDFD),
                     &sb->plan, &pidfd);
     if (pid < 0)
-        pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_PIDFD), &sb->plan,
-                    &pidfd);
+        pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_PIDFD), &sb->plan, &pidfd);
     if (pid < 0 && errno == EINVAL) { /* no CLONE_PIDFD (old kernel, emulator) */
         pid = clone(vmrt__sb_child_main, stack_top, (int)flags, &sb->plan);
         pidfd = -1;
@@ -384,6 +401,17 @@ static int await_exec(vmrt_sandbox_t *sb)
             err = -m.err;
         } else if (m.kind == SB_MSG_LISTENER) {
             sb->listener = sb->pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, sb->pidfd, m.fd, 0) : -1;
+            if (sb->listener < 0) {
+                /* Without the listener, forbidden calls would fail with
+                 * ENOSYS instead of ending the sandbox: refuse to go on. */
+                int e = sb->pidfd >= 0 ? errno : ENOSYS;
+                kill(sb->pid, SIGKILL);
+                sb->report.reason = VMRT_END_SETUP_FAILED;
+                snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "seccomp-listener");
+                sb->report.setup_errno = e;
+                err = vmrt__sb_fail(-e, "seccomp listener: %s", strerror(e));
+                continue;
+            }
             char ack = 1;
             (void)!send(sb->chan, &ack, 1, MSG_NOSIGNAL);
         }

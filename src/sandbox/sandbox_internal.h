@@ -35,9 +35,9 @@ enum { SB_CHILD_SETUP_EXIT = 125 };
 
 /* A message from the child. */
 typedef struct sb_msg {
-    int kind;     /* SB_MSG_* */
-    int err;      /* errno of the failed step */
-    int fd;       /* LISTENER: the fd number in the child */
+    int kind; /* SB_MSG_* */
+    int err;  /* errno of the failed step */
+    int fd;   /* LISTENER: the fd number in the child */
     char step[48];
 } sb_msg_t;
 
@@ -45,9 +45,9 @@ enum { SB_MSG_ERROR = 1, SB_MSG_LISTENER = 2 };
 
 /* One entry of the new root's system directories (/usr, /bin, ...). */
 typedef struct sb_sysdir {
-    char name[16];                /* "usr" */
-    bool is_link;                 /* replicate a symlink (merged /usr) */
-    char target[64];              /* the link's target */
+    char name[16];   /* "usr" */
+    bool is_link;    /* replicate a symlink (merged /usr) */
+    char target[64]; /* the link's target */
 } sb_sysdir_t;
 
 /* A host path bound into the new root. */
@@ -61,24 +61,26 @@ typedef struct sb_bind {
 /* The plan executed by the child. Filled by the parent, read-only in the child. */
 typedef struct sb_plan {
     vmrt_isolation_t level;
-    unsigned long clone_flags;   /* namespaces to create */
-    bool setsid;                 /* own session and process group */
+    unsigned long clone_flags; /* namespaces to create */
+    bool setsid;               /* own session and process group */
     bool no_new_privs;
-    bool new_root;               /* tmpfs root + pivot_root */
-    bool ro_root;                /* FULL */
-    bool hidepid;                /* FULL */
-    bool drop_caps;              /* FULL */
-    bool lo_up;                  /* LOOPBACK */
-    bool map_user;               /* write uid/gid maps (not root) */
-    bool cgroupns_late;          /* unshare the cgroup ns after the attach */
-    bool use_mknod;              /* root without user ns: mknod /dev nodes */
-    char uid_map[32];            /* "0 <uid> 1" */
+    bool new_root;                /* tmpfs root + pivot_root */
+    bool ro_root;                 /* FULL */
+    bool hidepid;                 /* FULL */
+    bool drop_caps;               /* FULL */
+    bool lo_up;                   /* LOOPBACK */
+    _Alignas(8) char tc_msg[256]; /* rtnetlink request: tbf qdisc on lo */
+    unsigned tc_len;              /* 0 = no shaping */
+    bool map_user;                /* write uid/gid maps (not root) */
+    bool cgroupns_late;           /* unshare the cgroup ns after the attach */
+    bool use_mknod;               /* root without user ns: mknod /dev nodes */
+    char uid_map[32];             /* "0 <uid> 1" */
     char gid_map[32];
-    pid_t parent_pid;            /* for the die-with-parent race check */
+    pid_t parent_pid; /* for the die-with-parent race check */
     const char *hostname;
     const char *cwd;
-    char root_opts[64];          /* tmpfs options of the new root */
-    char tmp_opts[64];           /* ... and of /tmp under a read-only root */
+    char root_opts[64]; /* tmpfs options of the new root */
+    char tmp_opts[64];  /* ... and of /tmp under a read-only root */
     struct {
         int resource;
         struct rlimit rl;
@@ -90,16 +92,16 @@ typedef struct sb_plan {
     unsigned n_sysdirs;
     sb_bind_t binds[SB_MAX_BINDS];
     unsigned n_binds;
-    int landlock_abi;            /* FULL: 0 = no Landlock */
-    struct sock_fprog prog;      /* seccomp; len 0 = none */
-    bool want_listener;          /* the filter has NOTIFY rules */
+    int landlock_abi;       /* FULL: 0 = no Landlock */
+    struct sock_fprog prog; /* seccomp; len 0 = none */
+    bool want_listener;     /* the filter has NOTIFY rules */
     int stdio[3];
-    int chan;                    /* child end of the socketpair */
-    sigset_t parent_mask;        /* restored before exec */
+    int chan;             /* child end of the socketpair */
+    sigset_t parent_mask; /* restored before exec */
     char *const *argv;
     char *const *envp;
-    const char *path_env;        /* $PATH for the search */
-    vmrt_sandbox_fn fn;          /* spawn: run this instead of exec */
+    const char *path_env; /* $PATH for the search */
+    vmrt_sandbox_fn fn;   /* spawn: run this instead of exec */
     void *fn_arg;
 } sb_plan_t;
 
@@ -124,16 +126,18 @@ typedef struct sb_cgroup_usage {
 } sb_cgroup_usage_t;
 
 typedef struct sb_cgroup {
-    int version;                           /* 1 or 2; 0 = none */
-    unsigned needed;                       /* bit per sb_ctrl_t */
-    char dir[SB_CG_COUNT][SB_PATH_MAX];    /* v1: per controller; v2: dir[0] */
+    int version;                        /* 1 or 2; 0 = none */
+    unsigned needed;                    /* bit per sb_ctrl_t */
+    char dir[SB_CG_COUNT][SB_PATH_MAX]; /* v1: per controller; v2: dir[0] */
     bool created[SB_CG_COUNT];
+    char track[SB_PATH_MAX]; /* v2 cgroup that only tracks the tree (cgroup.kill) */
+    bool track_created;
 } sb_cgroup_t;
 
-int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan,
-                           vmrt_sandbox_report_t *notes, bool strict);
+int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan);
 int vmrt__sb_cgroup_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u);
 int vmrt__sb_cgroup_kill(const sb_cgroup_t *cg);
+int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan);
 void vmrt__sb_cgroup_destroy(sb_cgroup_t *cg);
 /* Backends. */
 int vmrt__sb_cgv1_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan);
@@ -158,8 +162,9 @@ typedef struct sb_filter {
     bool has_notify;
 } sb_filter_t;
 
-int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level,
-                          sb_filter_t *out);
+int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, sb_filter_t *out);
+int vmrt__sb_filter_compile(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, bool notify,
+                            sb_filter_t *out);
 void vmrt__sb_filter_free(sb_filter_t *f);
 const char *const *vmrt__sb_profile_default_denied(void);
 const char *const *vmrt__sb_profile_strict_allowed(void);
@@ -176,6 +181,8 @@ const sb_sysdir_t *vmrt__sb_sysdirs(unsigned *n);
 int vmrt__sb_child_fs(const sb_plan_t *p, const char **step);
 /* Network (net.c), Landlock (landlock.c), privileges (privs.c): child side. */
 int vmrt__sb_child_lo_up(void);
+int vmrt__sb_net_shaper_msg(uint64_t rate, void *buf, size_t len);
+int vmrt__sb_child_shape(const sb_plan_t *p);
 int vmrt__sb_landlock_abi(void);
 int vmrt__sb_child_landlock(const sb_plan_t *p);
 int vmrt__sb_child_drop_caps(void);

@@ -30,6 +30,12 @@
 #include <unistd.h>
 
 #include "sandbox_internal.h"
+#ifndef VMRT_SB_GENERATOR
+#include "sandbox/seccomp_blobs.h" /* generated: VMRT_SB_HAVE_BLOBS, sb_blobs[] */
+#endif
+#ifndef VMRT_SB_HAVE_BLOBS
+#define VMRT_SB_HAVE_BLOBS 0
+#endif
 
 #define MAX_NR 1024
 
@@ -128,6 +134,11 @@ static int add_conditionals(rule_set_t *rs, bool strict)
     if ((nr = resolve("clone")) >= 0) /* fork and threads, never namespaces */
         err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                   (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_MASKED_EQ, NS_FLAGS, 0)});
+    /* Under strict the default kills without a name: name these. */
+    for (unsigned long bit = 1; strict && !err && nr >= 0 && bit; bit <<= 1)
+        if (bit & NS_FLAGS)
+            err = add(rs, nr, ACT_KILL_MARK, 1,
+                      (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_MASKED_EQ, bit, bit)});
     if (!err && (nr = resolve("clone3")) >= 0)
         err = add(rs, nr, SCMP_ACT_ERRNO(ENOSYS), 0, NULL);
     if (!err && (nr = resolve("ioctl")) >= 0) {
@@ -144,8 +155,8 @@ static int add_conditionals(rule_set_t *rs, bool strict)
             err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                       (struct scmp_arg_cmp[]){SCMP_A1_32(SCMP_CMP_GT, TIOCLINUX)});
         for (unsigned long v = TIOCSTI + 1; !err && v < TIOCLINUX; v++)
-            err = add(rs, nr, SCMP_ACT_ALLOW, 1,
-                      (struct scmp_arg_cmp[]){SCMP_A1_32(SCMP_CMP_EQ, v)});
+            err =
+                add(rs, nr, SCMP_ACT_ALLOW, 1, (struct scmp_arg_cmp[]){SCMP_A1_32(SCMP_CMP_EQ, v)});
     }
     if (!err && (nr = resolve("socket")) >= 0) {
         if (strict) {
@@ -153,6 +164,14 @@ static int add_conditionals(rule_set_t *rs, bool strict)
             for (int i = 0; !err && i < 3; i++)
                 err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                           (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_EQ, (uint64_t)fams[i])});
+            /* every other family: kill and report by name */
+            for (uint64_t f = 0; !err && f < AF_INET6; f++)
+                if (f != AF_UNIX && f != AF_INET)
+                    err = add(rs, nr, ACT_KILL_MARK, 1,
+                              (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_EQ, f)});
+            if (!err)
+                err = add(rs, nr, ACT_KILL_MARK, 1,
+                          (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_GT, AF_INET6)});
         } else {
             err = add(rs, nr, SCMP_ACT_ALLOW, 1,
                       (struct scmp_arg_cmp[]){SCMP_A0(SCMP_CMP_NE, AF_VSOCK)});
@@ -309,14 +328,13 @@ static int build_rules(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, r
     return err;
 }
 
-/* Builds the BPF program. out->len == 0 when no filter is needed (profile
- * "none" with nothing added). Errors: -EINVAL (bad name or file: see
- * vmrt_sandbox_error), -ENOMEM, libseccomp's -errno. */
-int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level,
-                          sb_filter_t *out)
+/* Builds the BPF program with libseccomp; `notify` says whether kill rules
+ * may use user notification. */
+int vmrt__sb_filter_compile(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, bool notify,
+                            sb_filter_t *out)
 {
     memset(out, 0, sizeof *out);
-    rule_set_t rs = {.notify = vmrt__sb_host()->seccomp_notify};
+    rule_set_t rs = {.notify = notify};
     int err = build_rules(f, level, &rs);
     if (!err && rs.def == SCMP_ACT_ALLOW && rs.n == 0) {
         free(rs.v);
@@ -341,6 +359,48 @@ int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level
     if (err)
         vmrt__sb_filter_free(out);
     return err;
+}
+
+/* A built-in profile with nothing added, on a host with user notification,
+ * is the program generated at build time (gen_bpf.c): compiling it with
+ * libseccomp costs milliseconds on every start-up. */
+static bool from_blob(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, sb_filter_t *out)
+{
+#if VMRT_SB_HAVE_BLOBS
+    const char *profile = f->profile                     ? f->profile
+                          : level == VMRT_ISOLATION_FULL ? "strict"
+                                                         : "default";
+    if ((f->allowed && *f->allowed) || (f->denied && *f->denied) ||
+        f->default_action != VMRT_SYSCALL_DEFAULT || !vmrt__sb_host()->seccomp_notify)
+        return false;
+    for (size_t i = 0; i < sizeof sb_blobs / sizeof sb_blobs[0]; i++) {
+        if (strcmp(profile, sb_blobs[i].profile) != 0)
+            continue;
+        size_t bytes = sb_blobs[i].len * sizeof(struct sock_filter);
+        if (!(out->insns = malloc(bytes)))
+            return false;
+        memcpy(out->insns, sb_blobs[i].insns, bytes);
+        out->len = sb_blobs[i].len;
+        out->has_notify = sb_blobs[i].has_notify;
+        return true;
+    }
+#else
+    (void)f;
+    (void)level;
+    (void)out;
+#endif
+    return false;
+}
+
+/* The filter for f at level. out->len == 0 when no filter is needed
+ * (profile "none" with nothing added). Errors: -EINVAL (bad name or file:
+ * see vmrt_sandbox_error), -ENOMEM, libseccomp's -errno. */
+int vmrt__sb_filter_build(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, sb_filter_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (from_blob(f, level, out))
+        return 0;
+    return vmrt__sb_filter_compile(f, level, vmrt__sb_host()->seccomp_notify, out);
 }
 
 void vmrt__sb_filter_free(sb_filter_t *f)

@@ -10,9 +10,9 @@
  * sandbox: process_limit) and the memory cgroup's oom_kill counter.
  *
  * The tree dies as one: PID 1 of a pid namespace takes every process of the
- * namespace with it; cgroup.kill (v2) or a kill loop over cgroup.procs (v1)
- * catches the rest; at PROCESS level without a cgroup the process group
- * (the guest is a session leader) is killed.
+ * namespace with it; cgroup.kill (v2, also the empty tracking cgroup of a
+ * PROCESS sandbox) or a kill loop over cgroup.procs (v1) catches the rest;
+ * the process group (the guest is a session leader) is killed as well.
  *
  * The first reason wins: a seccomp violation, then a limit, then what the
  * wait status says (SIGXCPU → cpu_time_limit, SIGXFSZ → file_size_limit,
@@ -42,7 +42,7 @@ void vmrt__sb_kill_tree(vmrt_sandbox_t *sb)
 {
     if (sb->pid <= 0 || sb->reaped)
         return;
-    if (sb->cg.version)
+    if (sb->cg.version || sb->cg.track_created)
         vmrt__sb_cgroup_kill(&sb->cg);
     if (sb->plan.setsid)
         kill(-sb->pid, SIGKILL);
@@ -151,6 +151,10 @@ static void supervise(vmrt_sandbox_t *sb)
             break;
         if (sb->listener >= 0 && (pf[n - 1].revents & POLLIN))
             vmrt__sb_take_notification(sb);
+        else if (sb->listener >= 0 && (pf[n - 1].revents & (POLLHUP | POLLERR))) {
+            close(sb->listener); /* no task left under the filter */
+            sb->listener = -1;
+        }
         bool exited = sb->pidfd >= 0 ? (pf[0].revents & POLLIN) != 0 : child_exited(sb);
         if (exited)
             break;
@@ -165,6 +169,8 @@ static vmrt_end_reason_t status_reason(const vmrt_sandbox_t *sb, const sb_cgroup
     bool failed = !WIFEXITED(st) || WEXITSTATUS(st) != 0;
     if (u->oom_kills && failed)
         return VMRT_END_OUT_OF_MEMORY;
+    if (u->pids_max_events && failed)
+        return VMRT_END_PROCESS_LIMIT; /* a refused fork made it fail */
     if (WIFEXITED(st))
         return VMRT_END_EXITED;
     switch (WTERMSIG(st)) {

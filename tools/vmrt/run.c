@@ -1,22 +1,427 @@
 /* vmrt run — boot a VM on the runtime and run a guest program.
  *
- * Until the runtime and the reference guest engine land (see the README
- * status table), the main job is the coroutine benchmark. */
+ * The command line is parsed from a table into a plan (config keys with
+ * their values, in order), then applied after the config file and the
+ * environment: defaults < --config FILE < VMRT_* < flags. With no PROGRAM the
+ * default workload (a mix of the guest examples, embedded at build time)
+ * runs. With --isolation other than none the whole VM runs inside a
+ * SandboxedVm (vmrt_sandbox_spawn) and its end report follows the stats.
+ *
+ * Exit status: the guest's (0..63); 65 bad program, 66 unreadable program,
+ * 70 guest runtime error, 71 host error (see src/guest/guest.h); 2 usage;
+ * 1 runtime set-up failure; a sandbox that ends the VM on a limit gives the
+ * codes of `vmrt exec` (docs/sandbox.md).
+ */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <vmrt/vmrt.h>
 
 #include "cli.h"
+#include "default_workload.h"
+#include "guest/guest.h"
+#include "guest/host_runtime.h"
+
+#define MAX_PLAN  64
+#define MAX_PATHS 32
+
+typedef struct flag {
+    const char *name; /* --name */
+    const char *key;  /* runtime config key, or NULL for CLI-only flags */
+    const char *arg;  /* argument name in --help, NULL: no argument */
+    const char *help;
+} flag_t;
+
+static const flag_t flags[] = {
+    {"--vcpus", "sched.vcpus", "N", "vCPU threads (default: CPUs available)"},
+    {"--time-slice", "sched.time_slice", "DURATION", "time slice (e.g. 10ms)"},
+    {"--heap-max", "gc.heap_max", "SIZE", "GC heap limit (e.g. 512M)"},
+    {"--gc-trigger", "gc.trigger", "POLICY", "fixed, adaptive, pressure or time"},
+    {"--gc-target", "gc.target", "PCT", "adaptive: heap growth over live data, percent"},
+    {"--gc-incremental", "gc.incremental", NULL, "mark in bounded steps"},
+    {"--isolation", "sandbox.isolation", "LEVEL", "none, process, container or full"},
+    {"--memory", "limits.memory", "SIZE", "sandbox memory limit"},
+    {"--cpu-time", "limits.cpu_time", "SEC", "sandbox CPU time limit"},
+    {"--wall-time", "limits.wall_time", "SEC", "wall-clock limit"},
+    {"--cpus", "limits.cpus", "N", "host CPUs for the sandbox"},
+    {"--max-procs", "limits.procs", "N", "processes/threads"},
+    {"--max-files", "limits.files", "N", "open files"},
+    {"--max-file-size", "limits.file_size", "SIZE", "largest file written"},
+    {"--max-disk-io", "limits.disk_io", "BYTES", "disk I/O budget"},
+    {"--max-net-bw", "limits.net_bw", "RATE", "network bandwidth, bytes/s"},
+    {"--net", "sandbox.net", "MODE", "none, loopback or host"},
+    {"--seccomp", "sandbox.seccomp", "PROFILE", "default, strict, none or a JSON file"},
+    {"--strict", "sandbox.strict", NULL, "make every sandbox downgrade an error"},
+    {"--trace", "trace", NULL, "print scheduler and GC events"},
+    {"--metrics-listen", "metrics_listen", "ADDR", "serve /metrics and /stats on loopback"},
+    {"--ro", NULL, "PATH", "bind PATH read-only into the sandbox (repeatable)"},
+    {"--rw", NULL, "PATH", "bind PATH read-write (repeatable)"},
+    {"--allow-syscall", NULL, "NAME", "allow a syscall (repeatable)"},
+    {"--deny-syscall", NULL, "NAME", "deny a syscall (repeatable)"},
+    {"--config", NULL, "FILE", "JSON configuration file"},
+    {"--stats", NULL, NULL, "print a run report (--stats=json: as JSON)"},
+    {"--jit-threshold", NULL, "N", "calls+back-edges before a function is translated (0: never)"},
+};
+
+#define N_FLAGS (sizeof flags / sizeof flags[0])
+
+typedef struct plan {
+    struct {
+        const char *key, *value, *flag;
+    } set[MAX_PLAN];
+    unsigned nset;
+    const char *config_file;
+    const char *ro[MAX_PATHS + 1], *rw[MAX_PATHS + 1];
+    const char *allow[MAX_PATHS + 1], *deny[MAX_PATHS + 1];
+    unsigned nro, nrw, nallow, ndeny;
+    int stats; /* 0 none, 1 text, 2 json */
+    uint32_t jit_threshold;
+    bool jit_set;
+    const char *program;      /* NULL: default workload */
+    vmrt_guest_program *prog; /* PROGRAM, loaded and verified before any sandbox */
+    int guest_argc;
+    char **guest_argv;
+} plan_t;
+
+static void usage(FILE *f)
+{
+    fputs("Usage: vmrt run [OPTIONS] [PROGRAM [ARGS...]]\n\n"
+          "Boots a VM on the runtime (vCPUs, scheduler, GC heap, optional sandbox) and runs a\n"
+          "guest program (.vasm, see docs/guest.md); with no PROGRAM, the default workload.\n\n",
+          f);
+    for (size_t i = 0; i < N_FLAGS; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", flags[i].name, flags[i].arg ? " " : "",
+                 flags[i].arg ? flags[i].arg : "");
+        fprintf(f, "  %-26s %s\n", left, flags[i].help);
+    }
+    fputs("\nEvery setting is also a config key (JSON file, or VMRT_<KEY> in the environment);\n"
+          "flags override the environment, which overrides the file.\n",
+          f);
+}
+
+static void add_path(const char **list, unsigned *n, const char *flag, const char *v)
+{
+    if (*n >= MAX_PATHS)
+        die_usage("run: %s: at most %d", flag, MAX_PATHS);
+    list[(*n)++] = v;
+}
+
+static void parse(int argc, char **argv, plan_t *p)
+{
+    int i = 1;
+    for (; i < argc; i++) {
+        char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || !a[1])
+            break;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(VMRT_EXIT_OK);
+        }
+        if (!strcmp(a, "--stats") || !strcmp(a, "--stats=text")) {
+            p->stats = 1;
+            continue;
+        }
+        if (!strcmp(a, "--stats=json")) {
+            p->stats = 2;
+            continue;
+        }
+        if (!strncmp(a, "--stats=", 8))
+            die_usage("run: --stats: '%s' is not text or json", a + 8);
+        char *eq = strchr(a, '=');
+        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+        const flag_t *f = NULL;
+        for (size_t k = 0; k < N_FLAGS; k++)
+            if (strlen(flags[k].name) == nlen && !strncmp(flags[k].name, a, nlen))
+                f = &flags[k];
+        if (!f)
+            die_usage("run: unknown option '%s'", a);
+        const char *v = "true";
+        if (f->arg) {
+            if (eq)
+                v = eq + 1;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            else
+                die_usage("run: %s needs %s", f->name, f->arg);
+        } else if (eq) {
+            die_usage("run: %s takes no value", f->name);
+        }
+        if (f->key) {
+            if (p->nset >= MAX_PLAN)
+                die_usage("run: too many options");
+            p->set[p->nset].key = f->key;
+            p->set[p->nset].value = v;
+            p->set[p->nset].flag = f->name;
+            p->nset++;
+        } else if (!strcmp(f->name, "--config")) {
+            p->config_file = v;
+        } else if (!strcmp(f->name, "--ro")) {
+            add_path(p->ro, &p->nro, f->name, v);
+        } else if (!strcmp(f->name, "--rw")) {
+            add_path(p->rw, &p->nrw, f->name, v);
+        } else if (!strcmp(f->name, "--allow-syscall")) {
+            add_path(p->allow, &p->nallow, f->name, v);
+        } else if (!strcmp(f->name, "--deny-syscall")) {
+            add_path(p->deny, &p->ndeny, f->name, v);
+        } else if (!strcmp(f->name, "--jit-threshold")) {
+            uint64_t t;
+            if (parse_uint(v, 0, UINT32_MAX, &t) != 0)
+                die_usage("run: --jit-threshold: '%s' is not a whole number", v);
+            p->jit_threshold = (uint32_t)t;
+            p->jit_set = true;
+        }
+    }
+    if (i < argc) {
+        p->program = argv[i];
+        p->guest_argc = argc - i - 1;
+        p->guest_argv = argv + i + 1;
+    }
+}
+
+static void build_config(const plan_t *p, vmrt_runtime_config_t *cfg)
+{
+    char err[512];
+    vmrt_runtime_config_init(cfg);
+    if (p->config_file && vmrt_runtime_config_load_file(cfg, p->config_file, err, sizeof err))
+        die_usage("run: %s", err);
+    if (vmrt_runtime_config_load_env(cfg, NULL, err, sizeof err))
+        die_usage("run: %s", err);
+    for (unsigned i = 0; i < p->nset; i++)
+        if (vmrt_runtime_config_set(cfg, p->set[i].key, p->set[i].value, p->set[i].flag, err,
+                                    sizeof err))
+            die_usage("run: %s", err);
+}
+
+/* ---- the VM ------------------------------------------------------------------------------------
+ */
+
+typedef struct vm_job {
+    const plan_t *plan;
+    vmrt_runtime_config_t cfg;
+    int exit_code;
+} vm_job_t;
+
+static void print_progress(vmrt_runtime_t *rt, uint64_t t0, uint64_t *last_switches,
+                           uint64_t *last_t)
+{
+    vmrt_sched_stats_t s;
+    vmrt_gc_stats_t g;
+    vmrt_sched_stats(vmrt_runtime_sched(rt), &s);
+    vmrt_gc_stats(vmrt_runtime_gc(rt), &g);
+    uint64_t now = vmrt_now_ns();
+    double rate = now > *last_t ? (double)(s.context_switches - *last_switches) * 1e9 /
+                                      (double)(now - *last_t)
+                                : 0;
+    *last_switches = s.context_switches;
+    *last_t = now;
+    fprintf(stderr,
+            "\r\033[K[%.1fs] coroutines %llu (active %llu)  switches/s %.3g  heap %.1f MiB  "
+            "gc cycles %llu",
+            (double)(now - t0) / 1e9, (unsigned long long)s.total_coroutines,
+            (unsigned long long)s.active_coroutines, rate, (double)g.heap_usage / 1048576.0,
+            (unsigned long long)g.gc_count);
+}
+
+typedef struct progress {
+    vmrt_runtime_t *rt;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    bool shown;
+} progress_t;
+
+/* A live one-line display on a terminal, from the second second on. */
+static void *progress_main(void *arg)
+{
+    progress_t *pr = arg;
+    uint64_t t0 = vmrt_now_ns(), last_sw = 0, last_t = t0;
+    pthread_mutex_lock(&pr->mu);
+    while (!pr->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&pr->cv, &pr->mu, &ts);
+        if (!pr->done && vmrt_now_ns() - t0 > 1000000000ull) {
+            print_progress(pr->rt, t0, &last_sw, &last_t);
+            pr->shown = true;
+        }
+    }
+    if (pr->shown)
+        fputs("\r\033[K", stderr);
+    pthread_mutex_unlock(&pr->mu);
+    return NULL;
+}
+
+/* Adds a guest run's counters to the runtime's "guest" statistics. */
+static void add_guest_stats(vmrt_runtime_t *rt, const vmrt_guest_result *r)
+{
+    static double threads, translations, objects, bytes, barriers, io, programs;
+    threads += (double)r->threads;
+    translations += (double)r->translations;
+    objects += (double)r->host.objects;
+    bytes += (double)r->host.bytes;
+    barriers += (double)r->host.barriers;
+    io += (double)r->host.io_requests;
+    programs += 1;
+    vmrt_runtime_set_guest_stat(rt, "programs", programs);
+    vmrt_runtime_set_guest_stat(rt, "threads", threads);
+    vmrt_runtime_set_guest_stat(rt, "translations", translations);
+    vmrt_runtime_set_guest_stat(rt, "objects", objects);
+    vmrt_runtime_set_guest_stat(rt, "bytes_allocated", bytes);
+    vmrt_runtime_set_guest_stat(rt, "write_barriers", barriers);
+    vmrt_runtime_set_guest_stat(rt, "io_requests", io);
+}
+
+static int run_one(vmrt_runtime_t *rt, const plan_t *p, const char *name, const char *src,
+                   const char *args)
+{
+    vmrt_guest_options opts;
+    vmrt_guest_options_init(&opts);
+    opts.host_new = vg_host_runtime_new;
+    if (p->jit_set)
+        opts.jit_threshold = p->jit_threshold;
+    vmrt_guest_result res;
+    if (src) {
+        char *argvv[2] = {(char *)args, NULL};
+        opts.argc = args && *args ? 1 : 0;
+        opts.argv = argvv;
+        printf("== %s %s\n", name, args);
+        fflush(stdout);
+        int code = vmrt_guest_run_string(name, src, &opts, &res);
+        add_guest_stats(rt, &res);
+        return code;
+    }
+    (void)name;
+    opts.argc = p->guest_argc;
+    opts.argv = p->guest_argv;
+    memset(&res, 0, sizeof res);
+    int code = vmrt_guest_run(p->prog, &opts, &res);
+    add_guest_stats(rt, &res);
+    return code;
+}
+
+static int run_vm(void *arg)
+{
+    vm_job_t *job = arg;
+    const plan_t *p = job->plan;
+    vmrt_runtime_t *rt;
+    int err = vmrt_runtime_new(&rt, &job->cfg);
+    if (!err)
+        err = vmrt_runtime_start(rt);
+    if (err) {
+        fprintf(stderr, "vmrt: run: cannot start the runtime: %s\n", vmrt_strerror(err));
+        return VMRT_EXIT_FAILURE;
+    }
+    vg_host_runtime_use(rt);
+    progress_t pr = {.rt = rt, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    pthread_t prog_thread;
+    bool prog =
+        isatty(STDERR_FILENO) && pthread_create(&prog_thread, NULL, progress_main, &pr) == 0;
+    int code = 0;
+    if (p->program) {
+        code = run_one(rt, p, p->program, NULL, NULL);
+    } else {
+        for (size_t i = 0; i < sizeof default_workload / sizeof default_workload[0] && !code; i++)
+            code = run_one(rt, p, default_workload[i].name, default_workload[i].src,
+                           default_workload[i].args);
+    }
+    fflush(stdout);
+    if (prog) {
+        pthread_mutex_lock(&pr.mu);
+        pr.done = true;
+        pthread_cond_signal(&pr.cv);
+        pthread_mutex_unlock(&pr.mu);
+        pthread_join(prog_thread, NULL);
+    }
+    if (p->stats == 1) {
+        fputs("--- vmrt run report ---\n", stdout);
+        vmrt_runtime_stats_print(rt, stdout);
+    } else if (p->stats == 2) {
+        char *json = vmrt_runtime_stats_json(rt);
+        if (json)
+            puts(json);
+        free(json);
+    }
+    fflush(stdout);
+    vmrt_runtime_shutdown(rt, 5000000000ull);
+    vmrt_runtime_destroy(rt);
+    return code;
+}
+
+static int run_sandboxed(vm_job_t *job, plan_t *p)
+{
+    vmrt_runtime_config_t *cfg = &job->cfg;
+    p->ro[p->nro] = p->rw[p->nrw] = p->allow[p->nallow] = p->deny[p->ndeny] = NULL;
+    cfg->sandbox.ro_paths = p->nro ? p->ro : NULL;
+    cfg->sandbox.rw_paths = p->nrw ? p->rw : NULL;
+    cfg->sandbox.filter.allowed = p->nallow ? p->allow : NULL;
+    cfg->sandbox.filter.denied = p->ndeny ? p->deny : NULL;
+    if (cfg->seccomp_profile[0])
+        cfg->sandbox.filter.profile = cfg->seccomp_profile;
+    vmrt_sandbox_t *sb;
+    int err = vmrt_sandbox_new(&sb, &cfg->sandbox, &cfg->limits);
+    if (err)
+        die("run: sandbox: %s", vmrt_sandbox_error() ? vmrt_sandbox_error() : vmrt_strerror(err));
+    fflush(stdout);
+    fflush(stderr);
+    err = vmrt_sandbox_spawn(sb, run_vm, job);
+    if (err)
+        die("run: sandbox: %s", vmrt_sandbox_error() ? vmrt_sandbox_error() : vmrt_strerror(err));
+    vmrt_sandbox_report_t rep;
+    err = vmrt_sandbox_wait(sb, &rep);
+    if (err)
+        die("run: sandbox: wait: %s", vmrt_strerror(err));
+    if (job->plan->stats) {
+        fputs("--- sandbox report ---\n", stdout);
+        if (job->plan->stats == 2) {
+            char *j = vmrt_sandbox_report_json(&rep);
+            if (j)
+                puts(j);
+            free(j);
+        } else {
+            vmrt_sandbox_report_print(&rep, stdout);
+        }
+    }
+    vmrt_sandbox_free(sb);
+    if (rep.reason == VMRT_END_EXITED)
+        return rep.exit_code;
+    fprintf(stderr, "vmrt: run: the VM ended: %s\n", vmrt_end_reason_name(rep.reason));
+    return rep.signal ? 128 + rep.signal : VMRT_EXIT_FAILURE;
+}
 
 int cmd_run(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        puts("Usage: vmrt run [OPTIONS] [PROGRAM]\n\n"
-             "The guest engine is not built yet: 'vmrt run' runs the coroutine benchmark.");
-        return VMRT_EXIT_OK;
+    static plan_t p;
+    memset(&p, 0, sizeof p);
+    parse(argc, argv, &p);
+    static vm_job_t job;
+    job.plan = &p;
+    build_config(&p, &job.cfg);
+    /* Load and verify the program here, before any sandbox: a container's
+     * new root need not contain it, and bad programs fail fast. */
+    if (p.program) {
+        int code = vmrt_guest_load_file(p.program, &p.prog, stderr);
+        if (code)
+            return code;
     }
-    for (int i = 1; i < argc; i++)
-        die_usage("run: the guest engine is not built yet; '%s' is not accepted", argv[i]);
-    fputs("vmrt run: the runtime is under construction; running the coroutine benchmark\n", stderr);
-    char *bench_argv[] = {"bench", "coro", "--quick", NULL};
-    return cmd_bench(3, bench_argv);
+    if (job.cfg.sandbox.isolation_level == VMRT_ISOLATION_NONE) {
+        if (p.nro || p.nrw || p.nallow || p.ndeny)
+            die_usage("run: --ro, --rw, --allow-syscall and --deny-syscall need --isolation "
+                      "process, container or full");
+        return run_vm(&job);
+    }
+    return run_sandboxed(&job, &p);
 }

@@ -13,8 +13,11 @@ export PKG_CONFIG_PATH=$root/$libdir/pkgconfig
 export PKG_CONFIG_SYSROOT_DIR=$dest
 test -f "$root/include/vmrt/vmrt.h" || { echo "FAIL: vmrt.h not installed"; exit 1; }
 test -x "$root/bin/vmrt" || { echo "FAIL: vmrt not installed"; exit 1; }
+test -f "$root/share/man/man1/vmrt.1" || { echo "FAIL: man page not installed"; exit 1; }
 ls "$root/$libdir"/libvmrt.so.0* >/dev/null || { echo "FAIL: no versioned soname"; exit 1; }
 cc -o "$dest/example" "$srcdir/examples/coro_pool.c" $(pkg-config --cflags --libs vmrt)
+cc -o "$dest/embed" "$srcdir/examples/embed_runtime.c" $(pkg-config --cflags --libs vmrt)
+LD_LIBRARY_PATH=$root/$libdir "$dest/embed" 2>/dev/null | grep -q "total = 127500" || { echo "FAIL: embed_runtime example against the installed library"; exit 1; }
 out=$(LD_LIBRARY_PATH=$root/$libdir "$dest/example")
 [ "$out" = "sum=90 created=1 reused=2" ] || { echo "FAIL: example printed '$out'"; exit 1; }
 # Only the public API is exported.

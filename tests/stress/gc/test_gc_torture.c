@@ -207,13 +207,14 @@ static void *mutator_main(void *arg)
 static void run_round(uint64_t seed, unsigned threads, uint64_t ns, long *ops, long *verified)
 {
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.incremental = true;
     cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
     cfg.threshold_bytes = 256 << 10;
     cfg.step_budget_ns = 30000;
-    cfg.markers = 3;
+    cfg.markers = gc_test_under_qemu() ? 1 : 3;
     cfg.compact_live_ratio = 0.5;
+    cfg.parallel_steps = true;
     vmrt_gc_t *gc;
     ASSERT_OK(vmrt_gc_new(&gc, &cfg));
     worker_t ws[8];
@@ -231,11 +232,15 @@ static void run_round(uint64_t seed, unsigned threads, uint64_t ns, long *ops, l
         w->cons = calloc(NCONS, sizeof *w->cons);
         ASSERT_NOT_NULL(w->mdl);
         ASSERT_OK(vmrt_gc_conservative_add(gc, w->cons, w->cons + NCONS));
-        ASSERT_OK(pthread_create(&th[t], NULL, mutator_main, w));
+        if (threads > 1)
+            ASSERT_OK(pthread_create(&th[t], NULL, mutator_main, w));
     }
+    if (threads == 1)
+        mutator_main(&ws[0]);
     long failures = 0;
     for (unsigned t = 0; t < threads; t++) {
-        pthread_join(th[t], NULL);
+        if (threads > 1)
+            pthread_join(th[t], NULL);
         failures += ws[t].failures;
         *ops += ws[t].ops;
         *verified += ws[t].verified;
@@ -264,7 +269,7 @@ static void test_torture(void **state)
     (void)state;
     bool slow = gc_test_slow_config();
     uint64_t total = slow ? 2000000000ull : 4000000000ull;
-    unsigned rounds = slow ? 4 : 10, threads = slow ? 2 : 4;
+    unsigned rounds = slow ? 4 : 10, threads = gc_test_under_qemu() ? 1 : slow ? 2 : 4;
     const char *s = getenv("VMRT_TORTURE_SEED");
     uint64_t base = s ? strtoull(s, NULL, 0) : 1;
     long ops = 0, verified = 0;

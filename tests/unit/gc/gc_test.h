@@ -2,6 +2,7 @@
 #ifndef VMRT_GC_TEST_H
 #define VMRT_GC_TEST_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,11 +26,41 @@ bool vmrt__gc_is_valid(vmrt_gc_t *gc, const void *obj);
 void vmrt__gc_finish_sweep(vmrt_gc_t *gc);
 const char *vmrt__gc_read_memory_pressure(double *ratio);
 
+/* Under qemu-user (VMRT_TEST_CONFIG=aarch64, or an aarch64 binary seeing an
+ * x86 /proc/cpuinfo): this host's qemu hangs in pthread_create, so the GC
+ * tests use no extra threads there (markers = 1, one mutator). */
+static inline bool gc_test_under_qemu(void)
+{
+    const char *c = getenv("VMRT_TEST_CONFIG");
+    if (c && !strcmp(c, "aarch64"))
+        return true;
+#if defined(__aarch64__)
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[256];
+        bool x86 = false;
+        while (!x86 && fgets(line, sizeof line, f))
+            x86 = strstr(line, "GenuineIntel") || strstr(line, "AuthenticAMD");
+        fclose(f);
+        return x86;
+    }
+#endif
+    return false;
+}
+
 /* A short run under sanitizers or emulation. */
 static inline bool gc_test_slow_config(void)
 {
     const char *c = getenv("VMRT_TEST_CONFIG");
-    return c && (!strcmp(c, "tsan") || !strcmp(c, "aarch64") || !strcmp(c, "asan"));
+    return gc_test_under_qemu() || (c && (!strcmp(c, "tsan") || !strcmp(c, "asan")));
+}
+
+/* Default configuration for tests: no marker threads under qemu. */
+static inline void gc_test_config(vmrt_gc_config_t *cfg)
+{
+    vmrt_gc_config_init(cfg);
+    if (gc_test_under_qemu())
+        cfg->markers = 1;
 }
 
 #endif

@@ -21,7 +21,7 @@ static void test_moved_reference_survives(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.incremental = true;
     cfg.markers = 1;
     cfg.compact = false;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "gc_test.h"
 
@@ -13,6 +14,11 @@ VT_DEFINE_GLOBALS;
 static vmrt_gc_t *new_gc(vmrt_gc_config_t *cfg, vmrt_gc_mutator_t **m)
 {
     vmrt_gc_t *gc;
+    vmrt_gc_config_t def;
+    if (!cfg) {
+        gc_test_config(&def);
+        cfg = &def;
+    }
     ASSERT_OK(vmrt_gc_new(&gc, cfg));
     ASSERT_OK(vmrt_gc_thread_attach(gc, m));
     return gc;
@@ -206,6 +212,7 @@ static void test_conservative_roots_pin(void **state)
         if (i == 2500)
             obj = n;
     }
+    ASSERT_NOT_NULL(obj);
     words[3] = (uintptr_t)obj + 8; /* an interior pointer is enough */
     uintptr_t addr = (uintptr_t)obj;
     obj = NULL;
@@ -290,7 +297,7 @@ static void test_heap_limit(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.max_heap = 2 << 20;
     cfg.near_limit = raise_once;
     vmrt_gc_mutator_t *m;
@@ -326,8 +333,10 @@ static void test_injected_mmap_failure(void **state)
 {
     (void)state;
     vmrt_gc_t *gc;
+    vmrt_gc_config_t cfg;
+    gc_test_config(&cfg);
     vmrt__gc_inject_mmap_failure(0);
-    ASSERT_EQ(vmrt_gc_new(&gc, NULL), -ENOMEM);
+    ASSERT_EQ(vmrt_gc_new(&gc, &cfg), -ENOMEM);
     ASSERT_NULL(gc);
     vmrt__gc_inject_mmap_failure(-1);
     vmrt_gc_mutator_t *m;
@@ -347,7 +356,7 @@ static void test_incremental_steps(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.incremental = true;
     cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
     cfg.threshold_bytes = 1 << 20;
@@ -384,7 +393,7 @@ static void test_enabled_switch(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
     cfg.threshold_bytes = 1 << 20;
     cfg.enabled = false;
@@ -412,16 +421,16 @@ static void test_triggers(void **state)
     ASSERT_NOT_NULL(src); /* /proc/meminfo at least */
     ASSERT_TRUE(ratio >= 0 && ratio <= 1.5);
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.trigger = VMRT_GC_TRIGGER_TIME_BASED;
-    cfg.interval_ns = 5000000;
+    cfg.interval_ns = 250000000;
     vmrt_gc_mutator_t *m;
     vmrt_gc_t *gc = new_gc(&cfg, &m);
     ASSERT_EQ(vmrt_gc_trigger(gc), VMRT_GC_TRIGGER_TIME_BASED);
     make_garbage(m, 10);
     ASSERT_EQ(vmrt_gc_check_and_run_step(m), 0); /* too early */
     uint64_t t0 = vmrt_now_ns();
-    while (vmrt_now_ns() - t0 < 6000000)
+    while (vmrt_now_ns() - t0 < 251000000)
         ;
     ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
     /* memory pressure: a ratio of 0 means "always under pressure" */
@@ -460,7 +469,7 @@ static void test_callbacks_and_adaptive(void **state)
 {
     (void)state;
     vmrt_gc_config_t cfg;
-    vmrt_gc_config_init(&cfg);
+    gc_test_config(&cfg);
     cfg.on_cycle_start = on_start;
     cfg.on_cycle_end = on_end;
     cfg.user = &starts;
@@ -493,6 +502,88 @@ static void test_blocked_thread_does_not_stall(void **state)
     done(gc, m);
 }
 
+static int stops, resumes;
+static uintptr_t fake_stack[16]; /* a "coroutine stack" reported by the hook */
+
+static int hook_stop(void *ctx)
+{
+    ASSERT_TRUE(ctx == &stops);
+    stops++;
+    return 0;
+}
+
+static void hook_resume(void *ctx)
+{
+    (void)ctx;
+    resumes++;
+}
+
+static void hook_stacks(void *ctx, void (*visit)(void *, const void *, const void *), void *arg)
+{
+    (void)ctx;
+    visit(arg, fake_stack, fake_stack + 16);
+}
+
+static void test_scheduler_hooks(void **state)
+{
+    (void)state;
+    vmrt_gc_config_t cfg;
+    gc_test_config(&cfg);
+    cfg.hooks.stop_world = hook_stop;
+    cfg.hooks.resume_world = hook_resume;
+    cfg.hooks.enumerate_stacks = hook_stacks;
+    cfg.hooks.ctx = &stops;
+    vmrt_gc_mutator_t *m;
+    vmrt_gc_t *gc = new_gc(&cfg, &m);
+    stops = resumes = 0;
+    node_t *n = NULL;
+    for (int i = 0; i < 3000; i++) {
+        node_t *x = vmrt_gc_alloc(m, &node_type);
+        x->value = i;
+        if (i == 1500)
+            n = x;
+    }
+    ASSERT_NOT_NULL(n);
+    fake_stack[5] = (uintptr_t)n; /* only the coroutine stack references it */
+    uintptr_t addr = (uintptr_t)n;
+    n = NULL;
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_COMPACT));
+    ASSERT_TRUE(stops >= 1);
+    ASSERT_EQ(stops, resumes);
+    ASSERT_TRUE(vmrt__gc_is_valid(gc, (void *)addr)); /* kept alive ... */
+    ASSERT_EQ(((node_t *)addr)->value, 1500);         /* ... and not moved */
+    fake_stack[5] = 0;
+    done(gc, m);
+}
+
+static void test_gctrace_line(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/vmrt-gctrace-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT_TRUE(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    ASSERT_TRUE(dup2(fd, 2) >= 0);
+    setenv("VMRT_GCTRACE", "1", 1);
+    vmrt_gc_mutator_t *m;
+    vmrt_gc_t *gc = new_gc(NULL, &m);
+    make_garbage(m, 1000);
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL));
+    done(gc, m);
+    unsetenv("VMRT_GCTRACE");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char buf[512] = {0};
+    ASSERT_TRUE(pread(fd, buf, sizeof buf - 1, 0) > 0);
+    close(fd);
+    unlink(path);
+    ASSERT_TRUE(strncmp(buf, "gc 1 @", 6) == 0);
+    ASSERT_NOT_NULL(strstr(buf, "pause max"));
+    ASSERT_NOT_NULL(strstr(buf, "live"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +600,8 @@ int main(void)
         cmocka_unit_test(test_triggers),
         cmocka_unit_test(test_callbacks_and_adaptive),
         cmocka_unit_test(test_blocked_thread_does_not_stall),
+        cmocka_unit_test(test_scheduler_hooks),
+        cmocka_unit_test(test_gctrace_line),
     };
     VT_RUN("gc_basic", tests);
 }

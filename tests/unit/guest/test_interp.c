@@ -87,7 +87,7 @@ static void test_translation_tier(void **state)
     o.jit_sync = true;
     r = run_src_opts(fib_src, &o);
     ASSERT_STR_EQ(r.out, "6765\n");
-    ASSERT_EQ(r.res.translations, 1);
+    ASSERT_EQ(r.res.translations, 2); /* main's entry counts as its first call */
     ASSERT_EQ(r.res.host.jit_tasks, 0);
     run_free(&r);
 }
@@ -115,6 +115,80 @@ static void test_osr(void **state)
     ASSERT_EQ(r.rc, 0);
     ASSERT_STR_EQ(r.out, "4999950000\n0\n");
     ASSERT_EQ(r.res.translations, 1);
+    run_free(&r);
+}
+
+/* Every superinstruction of tier 1 computes what the tier-0 sequence does,
+ * including the registers the fused instructions still write, and reports
+ * errors at the source line of the compare. */
+static const char *fused_src = ".func f 1 8\n"
+                               "  const r1, 0\n"
+                               "  const r2, 0\n"
+                               "loop:\n"
+                               "  const r3, 10\n"
+                               "  lt r4, r1, r3\n"
+                               "  jz r4, done\n"
+                               "  const r5, 3\n"
+                               "  eq r6, r1, r5\n"
+                               "  jnz r6, three\n"
+                               "  add r2, r2, r1\n"
+                               "  jmp next\n"
+                               "three:\n"
+                               "  const r5, 1\n"
+                               "  shr r7, r0, r5\n"
+                               "  sub r2, r2, r7\n"
+                               "  jmp next\n"
+                               "next:\n"
+                               "  addi r1, r1, 1\n"
+                               "  jmp loop\n"
+                               "done:\n"
+                               "  le r6, r2, r0\n"
+                               "  jnz r6, small\n"
+                               "  mov r7, r2\n"
+                               "  ret r7\n"
+                               "small:\n"
+                               "  add r6, r6, r4\n"
+                               "  ret r6\n"
+                               ".end\n"
+                               ".func main 0 3\n"
+                               "  const r0, 100\n"
+                               "  call r1, f, r0\n"
+                               "  println r1\n"
+                               "  const r0, -1000\n"
+                               "  call r1, f, r0\n"
+                               "  println r1\n"
+                               "  nil r0\n"
+                               "  call r1, f, r0\n"
+                               "  ret\n"
+                               ".end\n";
+
+static void test_superinstructions(void **state)
+{
+    (void)state;
+    const char *want_out = "1\n542\n";
+    const char *want_err = "guest error: wrong type: 'shr' expects int, got nil\n"
+                           "  in thread 0\n  at f (t.vasm:15)\n  at main (t.vasm:38)\n";
+    vmrt_guest_options o;
+    vmrt_guest_options_init(&o);
+    o.jit_threshold = 0;
+    run_out r = run_src_opts(fused_src, &o);
+    ASSERT_STR_EQ(r.out, want_out);
+    ASSERT_STR_EQ(r.err, want_err);
+    run_free(&r);
+    o.jit_threshold = 1;
+    o.jit_sync = true;
+    r = run_src_opts(fused_src, &o);
+    ASSERT_STR_EQ(r.out, want_out);
+    ASSERT_STR_EQ(r.err, want_err);
+    ASSERT_EQ(r.res.translations, 2);
+    run_free(&r);
+    /* the fused const+compare+branch reports at the compare's line */
+    const char *src = ".func main 0 3\n  const r0, 1\n  arr r2, r0\n  const r0, 0\n"
+                      "  aget r0, r2, r0\n  const r1, 5\n  lt r2, r0, r1\n  jz r2, x\nx:\n"
+                      "  ret\n.end\n";
+    r = run_src_opts(src, &o);
+    ASSERT_STR_EQ(r.err, "guest error: wrong type: 'lt' expects int, got nil\n  in thread 0\n"
+                         "  at main (t.vasm:7)\n");
     run_free(&r);
 }
 
@@ -156,13 +230,15 @@ static const err_case err_cases[] = {
     {".func f 2 3\n  div r2, r0, r1\n  ret r2\n.end\n"
      ".func main 0 3\n  const r0, 1\n  const r1, 0\n  call r2, f, r0, r1\n  ret r2\n.end\n",
      "guest error: division by zero\n  in thread 0\n  at f (t.vasm:2)\n  at main (t.vasm:8)\n"},
-    {".func main 0 3\n  const r0, 2\n  arr r1, r0\n  const r0, 5\n  aget r2, r1, r0\n  ret r2\n.end\n",
+    {".func main 0 3\n  const r0, 2\n  arr r1, r0\n  const r0, 5\n  aget r2, r1, r0\n  ret "
+     "r2\n.end\n",
      "guest error: bad index 5: array length is 2\n  in thread 0\n  at main (t.vasm:5)\n"},
     {".func main 0 3\n  const r0, 2\n  arr r1, r0\n  const r0, 0\n  aget r2, r1, r0\n"
      "  add r2, r2, r0\n  ret r2\n.end\n",
      "guest error: wrong type: 'add' expects int, got nil\n  in thread 0\n  at main (t.vasm:6)\n"},
     {".func main 0 3\n  rec r0, 1\n  getf r1, r0, 0\n  getf r2, r1, 0\n  ret r2\n.end\n",
-     "guest error: wrong type: 'getf' expects record, got nil\n  in thread 0\n  at main (t.vasm:4)\n"},
+     "guest error: wrong type: 'getf' expects record, got nil\n  in thread 0\n  at main "
+     "(t.vasm:4)\n"},
     {".func main 0 2\n  rec r0, 1\n  getf r1, r0, 1\n  ret r1\n.end\n",
      "guest error: bad field index 1: record has 1 fields\n  in thread 0\n  at main (t.vasm:3)\n"},
     {".func main 0 2\n  fail \"custom failure\"\n.end\n",
@@ -204,12 +280,14 @@ static void test_stack_overflow(void **state)
     vmrt_guest_options o;
     vmrt_guest_options_init(&o);
     o.max_frames = 500;
-    run_out r = run_src_opts(".func down 1 2\n  addi r1, r0, 1\n  call r1, down, r1\n  ret r1\n.end\n"
-                             ".func main 0 1\n  const r0, 0\n  call r0, down, r0\n  ret r0\n.end\n",
-                             &o);
+    run_out r =
+        run_src_opts(".func down 1 2\n  addi r1, r0, 1\n  call r1, down, r1\n  ret r1\n.end\n"
+                     ".func main 0 1\n  const r0, 0\n  call r0, down, r0\n  ret r0\n.end\n",
+                     &o);
     ASSERT_EQ(r.rc, VMRT_GUEST_EXIT_GUEST_ERROR);
-    ASSERT_NOT_NULL(strstr(r.err, "guest error: stack overflow: guest call depth exceeds 500 frames\n"
-                                  "  in thread 0\n  at down (t.vasm:3)\n"));
+    ASSERT_NOT_NULL(strstr(r.err,
+                           "guest error: stack overflow: guest call depth exceeds 500 frames\n"
+                           "  in thread 0\n  at down (t.vasm:3)\n"));
     ASSERT_NOT_NULL(strstr(r.err, "  ... 475 more frames ...\n"));
     ASSERT_NOT_NULL(strstr(r.err, "  at main (t.vasm:8)\n"));
     run_free(&r);
@@ -221,7 +299,8 @@ static void test_out_of_memory(void **state)
     vmrt_guest_options o;
     vmrt_guest_options_init(&o);
     o.heap_max = 1 << 20;
-    run_out r = run_src_opts(".func main 0 2\n  const r0, 1000000\n  arr r1, r0\n  ret r0\n.end\n", &o);
+    run_out r =
+        run_src_opts(".func main 0 2\n  const r0, 1000000\n  arr r1, r0\n  ret r0\n.end\n", &o);
     ASSERT_EQ(r.rc, VMRT_GUEST_EXIT_GUEST_ERROR);
     ASSERT_NOT_NULL(strstr(r.err, "guest error: out of memory (arr of 1000000)"));
     run_free(&r);
@@ -256,11 +335,12 @@ static void test_args(void **state)
     vmrt_guest_options_init(&o);
     o.argc = 2;
     o.argv = argv;
-    run_out r = run_src_opts(".func main 0 3\n  argc r0\n  println r0\n  const r1, 0\n  const r2, 5\n"
-                             "  arg r0, r1, r2\n  println r0\n  const r1, 1\n  arg r0, r1, r2\n"
-                             "  println r0\n  const r1, 7\n  arg r0, r1, r2\n  println r0\n"
-                             "  ret\n.end\n",
-                             &o);
+    run_out r =
+        run_src_opts(".func main 0 3\n  argc r0\n  println r0\n  const r1, 0\n  const r2, 5\n"
+                     "  arg r0, r1, r2\n  println r0\n  const r1, 1\n  arg r0, r1, r2\n"
+                     "  println r0\n  const r1, 7\n  arg r0, r1, r2\n  println r0\n"
+                     "  ret\n.end\n",
+                     &o);
     ASSERT_STR_EQ(r.out, "2\n12\n5\n5\n");
     run_free(&r);
 }
@@ -290,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_recursion_and_exit_code),
         cmocka_unit_test(test_translation_tier),
         cmocka_unit_test(test_osr),
+        cmocka_unit_test(test_superinstructions),
         cmocka_unit_test(test_objects_and_print),
         cmocka_unit_test(test_runtime_errors),
         cmocka_unit_test(test_stack_overflow),

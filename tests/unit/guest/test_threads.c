@@ -25,12 +25,13 @@ static void test_spawn_join(void **state)
 static void test_channels(void **state)
 {
     (void)state;
-    run_out r = run_src(".func prod 2 3\n  const r2, 1\n  send r0, r2\n  puts \"sent 1\\n\"\n"
-                        "  const r2, 2\n  send r0, r2\n  puts \"sent 2\\n\"\n  close r0\n  ret\n.end\n"
-                        ".func main 0 4\n  const r0, 0\n  chan r1, r0\n  spawn r2, prod, r1, r0\n"
-                        "  yield\n  puts \"main receives\\n\"\n"
-                        "l:\n  recv r3, r1\n  jz r3, done\n  println r3\n  jmp l\n"
-                        "done:\n  println r3\n  ret\n.end\n");
+    run_out r =
+        run_src(".func prod 2 3\n  const r2, 1\n  send r0, r2\n  puts \"sent 1\\n\"\n"
+                "  const r2, 2\n  send r0, r2\n  puts \"sent 2\\n\"\n  close r0\n  ret\n.end\n"
+                ".func main 0 4\n  const r0, 0\n  chan r1, r0\n  spawn r2, prod, r1, r0\n"
+                "  yield\n  puts \"main receives\\n\"\n"
+                "l:\n  recv r3, r1\n  jz r3, done\n  println r3\n  jmp l\n"
+                "done:\n  println r3\n  ret\n.end\n");
     ASSERT_EQ(r.rc, 0);
     /* the receiver takes 1 straight from the blocked sender and runs on first */
     ASSERT_STR_EQ(r.out, "main receives\n1\nsent 1\nsent 2\n2\nnil\n");
@@ -108,9 +109,10 @@ static void test_deadlock_many(void **state)
 static void test_error_in_thread(void **state)
 {
     (void)state;
-    run_out r = run_src(".func bad 0 2\n  const r0, 1\n  const r1, 0\n  div r0, r0, r1\n  ret r0\n.end\n"
-                        ".func main 0 2\n  spawn r0, bad\n  const r1, 50\n  sleep r1\n"
-                        "  puts \"not reached\\n\"\n  ret\n.end\n");
+    run_out r =
+        run_src(".func bad 0 2\n  const r0, 1\n  const r1, 0\n  div r0, r0, r1\n  ret r0\n.end\n"
+                ".func main 0 2\n  spawn r0, bad\n  const r1, 50\n  sleep r1\n"
+                "  puts \"not reached\\n\"\n  ret\n.end\n");
     ASSERT_EQ(r.rc, VMRT_GUEST_EXIT_GUEST_ERROR);
     ASSERT_STR_EQ(r.out, "");
     ASSERT_STR_EQ(r.err, "guest error: division by zero\n  in thread 1\n  at bad (t.vasm:4)\n");
@@ -144,17 +146,35 @@ static void test_file_io(void **state)
     run_free(&r);
 }
 
+/* Socket errors come back as negative errno values; writing to a socket
+ * whose peer has gone is EPIPE, not a SIGPIPE that would kill the host. */
+static void test_socket_errors(void **state)
+{
+    (void)state;
+    run_out r = run_src(".func main 0 8\n"
+                        "  const r0, 0\n  listen r1, r0\n  port r2, r1\n"
+                        "  connect r3, r2\n  accept r4, r1\n  closefd r4\n"
+                        "  const r5, 65536\n  bytes r5, r5\n  const r7, 0\n"
+                        "again:\n  write r6, r3, r5\n  const r0, 0\n  lt r0, r6, r0\n"
+                        "  jnz r0, failed\n  addi r7, r7, 1\n  const r0, 100\n  lt r0, r7, r0\n"
+                        "  jnz r0, again\n  puts \"no error\\n\"\n  ret\n"
+                        "failed:\n  println r6\n"
+                        "  closefd r3\n  closefd r1\n"
+                        "  connect r3, r2\n  println r3\n  ret\n.end\n");
+    ASSERT_EQ(r.rc, 0);
+    /* EPIPE (-32) or ECONNRESET (-104), then ECONNREFUSED (-111) */
+    ASSERT_TRUE(!strcmp(r.out, "-32\n-111\n") || !strcmp(r.out, "-104\n-111\n"));
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_spawn_join),
-        cmocka_unit_test(test_channels),
-        cmocka_unit_test(test_select_and_timeouts),
-        cmocka_unit_test(test_sleep_order),
-        cmocka_unit_test(test_priorities),
-        cmocka_unit_test(test_deadlock_many),
-        cmocka_unit_test(test_error_in_thread),
-        cmocka_unit_test(test_file_io),
+        cmocka_unit_test(test_spawn_join),          cmocka_unit_test(test_channels),
+        cmocka_unit_test(test_select_and_timeouts), cmocka_unit_test(test_sleep_order),
+        cmocka_unit_test(test_priorities),          cmocka_unit_test(test_deadlock_many),
+        cmocka_unit_test(test_error_in_thread),     cmocka_unit_test(test_file_io),
+        cmocka_unit_test(test_socket_errors),
     };
     VT_RUN("guest_threads", tests);
 }

@@ -48,8 +48,7 @@ static void test_bad_values_name_key(void **state)
     (void)state;
     vmrt_runtime_config_t c;
     vmrt_runtime_config_init(&c);
-    ASSERT_EQ(vmrt_runtime_config_set(&c, "sched.vcpus", "0", "--vcpus", err, sizeof err),
-              -EINVAL);
+    ASSERT_EQ(vmrt_runtime_config_set(&c, "sched.vcpus", "0", "--vcpus", err, sizeof err), -EINVAL);
     ASSERT_NOT_NULL(strstr(err, "--vcpus: sched.vcpus: 0 is out of range"));
     ASSERT_EQ(vmrt_runtime_config_set(&c, "sched.vcpus", "two", "--vcpus", err, sizeof err),
               -EINVAL);
@@ -111,6 +110,13 @@ static void test_json_file(void **state)
         fail_msg("no file:line:col in '%s'", err);
     unlink(p);
 
+    /* all or nothing: a file with one bad key changes no setting */
+    vmrt_runtime_config_t before = c;
+    p = write_tmp("{\"sched\": {\"vcpus\": 5}, \"gc\": {\"trigger\": \"never\"}}");
+    ASSERT_EQ(vmrt_runtime_config_load_file(&c, p, err, sizeof err), -EINVAL);
+    ASSERT_EQ(memcmp(&before, &c, sizeof c), 0);
+    unlink(p);
+
     p = write_tmp("{\"gc\": {\"trigerr\": \"fixed\"}}");
     ASSERT_EQ(vmrt_runtime_config_load_file(&c, p, err, sizeof err), -EINVAL);
     ASSERT_NOT_NULL(strstr(err, "unknown key 'gc.trigerr'"));
@@ -142,11 +148,11 @@ static void test_precedence(void **state)
     char *env[] = {"VMRT_SCHED_VCPUS=3", "VMRT_GC_HEAP_MAX=1G", "VMRT_GCTRACE=1", "PATH=/bin",
                    NULL};
     ASSERT_OK(vmrt_runtime_config_load_env(&c, env, err, sizeof err));
-    ASSERT_EQ(c.sched.vcpus, 3);     /* env over file */
-    ASSERT_EQ(c.gc.gogc, 50);        /* file kept where env is silent */
+    ASSERT_EQ(c.sched.vcpus, 3); /* env over file */
+    ASSERT_EQ(c.gc.gogc, 50);    /* file kept where env is silent */
     ASSERT_EQ(c.gc.max_heap, 1u << 30);
     ASSERT_OK(vmrt_runtime_config_set(&c, "sched.vcpus", "4", "--vcpus", err, sizeof err));
-    ASSERT_EQ(c.sched.vcpus, 4);     /* flags over env */
+    ASSERT_EQ(c.sched.vcpus, 4); /* flags over env */
     char *bad[] = {"VMRT_GC_TRIGGER=never", NULL};
     ASSERT_EQ(vmrt_runtime_config_load_env(&c, bad, err, sizeof err), -EINVAL);
     ASSERT_NOT_NULL(strstr(err, "VMRT_GC_TRIGGER: gc.trigger: 'never'"));

@@ -16,9 +16,7 @@ typedef struct node {
 } node_t;
 
 static const vmrt_gc_type_t node_type = {
-    .name = "node",
-    .size = sizeof(node_t),
-    .ref_map = 1u, /* word 0: next */
+    .name = "node", .size = sizeof(node_t), .ref_map = 1u, /* word 0: next */
 };
 
 typedef struct job {
@@ -105,6 +103,55 @@ static void test_runtime_gc_on_scheduler(void **state)
     vmrt_runtime_destroy(rt);
 }
 
+/* An embedder's root enumerator (vmrt_gc_root_fn_add): tagged slots like a
+ * guest interpreter's registers; only the pointer slots are visited, and
+ * compaction updates them. */
+static uint64_t regs[64];
+
+static void visit_regs(vmrt_gc_visitor_t *v, void *arg)
+{
+    (void)arg;
+    for (size_t i = 0; i < 64; i++)
+        if (regs[i] && !(regs[i] & 1))
+            vmrt_gc_visit(v, (void **)&regs[i]);
+}
+
+static void test_root_fn_with_compaction(void **state)
+{
+    (void)state;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 1;
+    vmrt_runtime_t *rt;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    vmrt_gc_t *gc = vmrt_runtime_gc(rt);
+    vmrt_gc_mutator_t *m = vmrt_runtime_mutator(rt);
+    ASSERT_NOT_NULL(m);
+    ASSERT_OK(vmrt_gc_root_fn_add(gc, visit_regs, NULL));
+    /* Fill blocks with garbage so that the survivors sit in sparse blocks. */
+    for (int round = 0; round < 20000; round++) {
+        node_t *n = vmrt_gc_alloc(m, &node_type);
+        ASSERT_NOT_NULL(n);
+        n->value = (uint64_t)round;
+        if (round % 400 == 0 && round / 400 < 32)
+            regs[2 * (round / 400)] = (uint64_t)(uintptr_t)n;    /* even: a reference */
+        regs[2 * (round % 32) + 1] = ((uint64_t)round << 1) | 1; /* odd: an integer */
+    }
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_COMPACT));
+    for (int i = 0; i < 32; i++) {
+        node_t *n = (node_t *)(uintptr_t)regs[2 * i];
+        ASSERT_NOT_NULL(n);
+        ASSERT_EQ(n->value, (uint64_t)(i * 400));
+    }
+    vmrt_gc_stats_t gs;
+    vmrt_gc_stats(gc, &gs);
+    ASSERT_TRUE(gs.bytes_freed > 0);
+    ASSERT_TRUE(gs.bytes_moved > 0); /* the survivors were evacuated: slots updated */
+    ASSERT_OK(vmrt_gc_root_fn_remove(gc, visit_regs, NULL));
+    ASSERT_EQ(vmrt_gc_root_fn_remove(gc, visit_regs, NULL), -ENOENT);
+    vmrt_runtime_destroy(rt);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -124,6 +171,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runtime_gc_on_scheduler),
+        cmocka_unit_test(test_root_fn_with_compaction),
         cmocka_unit_test(test_bad_config),
     };
     VT_RUN("runtime", tests);

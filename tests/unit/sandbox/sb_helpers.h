@@ -26,7 +26,7 @@ static inline bool sbt_config_is(const char *name)
     do {                                                                                           \
         const vmrt_sandbox_host_t *h_ = vmrt_sandbox_host();                                       \
         if (sbt_config_is("aarch64"))                                                              \
-            VT_SKIP("qemu-user emulates neither seccomp nor namespaces for the guest");           \
+            VT_SKIP("qemu-user emulates neither seccomp nor namespaces for the guest");            \
         if ((need_seccomp) && !h_->seccomp_notify)                                                 \
             VT_SKIP("seccomp user notification not available on this host");                       \
         if ((level) >= VMRT_ISOLATION_CONTAINER && !h_->root && !h_->user_namespaces)              \
@@ -36,7 +36,7 @@ static inline bool sbt_config_is(const char *name)
 #define SBT_REQUIRE_CGROUP()                                                                       \
     do {                                                                                           \
         if (vmrt_sandbox_host()->cgroup_version == 0)                                              \
-            VT_SKIP("no usable cgroup hierarchy (v1 or v2) on this host");                        \
+            VT_SKIP("no usable cgroup hierarchy (v1 or v2) on this host");                         \
     } while (0)
 
 typedef struct sbt_run {
@@ -57,8 +57,8 @@ static inline void sbt_drain(int fd, sbt_run_t *run)
 }
 
 /* Runs argv (or fn when argv is NULL) in a sandbox; asserts set-up works. */
-static inline void sbt_run(vmrt_sandbox_config_t *cfg, const vmrt_limits_t *lim,
-                           char *const argv[], vmrt_sandbox_fn fn, void *arg, sbt_run_t *run)
+static inline void sbt_run(vmrt_sandbox_config_t *cfg, const vmrt_limits_t *lim, char *const argv[],
+                           vmrt_sandbox_fn fn, void *arg, sbt_run_t *run)
 {
     memset(run, 0, sizeof *run);
     int pfd[2];
@@ -78,7 +78,8 @@ static inline void sbt_run(vmrt_sandbox_config_t *cfg, const vmrt_limits_t *lim,
     sbt_drain(pfd[0], run);
     vmrt_sandbox_free(sb);
     if (run->r.reason == VMRT_END_SETUP_FAILED)
-        fprintf(stderr, "setup failed at %s: %s\n", run->r.setup_step, strerror(run->r.setup_errno));
+        fprintf(stderr, "setup failed at %s: %s\n", run->r.setup_step,
+                strerror(run->r.setup_errno));
 }
 
 static inline void sbt_config(vmrt_sandbox_config_t *cfg, vmrt_isolation_t level)

@@ -1,4 +1,217 @@
+/* cgroup limits (v1 or v2, whichever the host has): memory with OOM
+ * detection, processes, CPU time over the whole tree, disk-I/O budget,
+ * usage in the report, cgroups removed afterwards. */
 #include "sb_helpers.h"
+
+#include <dirent.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+
 VT_DEFINE_GLOBALS;
-static void t(void **s){(void)s; VT_SKIP("todo");}
-int main(void){const struct CMUnitTest tests[]={cmocka_unit_test(t)}; VT_RUN("x", tests);}
+
+static void cfg_cg(vmrt_sandbox_config_t *c)
+{
+    sbt_config(c, VMRT_ISOLATION_PROCESS);
+    c->enable_seccomp = false;
+    c->strict = true; /* a cgroup that cannot be made fails the test */
+}
+
+static int touch_memory(void *arg)
+{
+    size_t n = (size_t)(uintptr_t)arg;
+    char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return 1;
+    for (size_t i = 0; i < n; i += 4096)
+        p[i] = 1;
+    return 0;
+}
+
+static void test_memory_oom(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_memory = 32 << 20;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, touch_memory, (void *)(uintptr_t)(256u << 20), &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_OUT_OF_MEMORY);
+    ASSERT_IN_RANGE(run.r.peak_memory, 16u << 20, 33u << 20);
+    /* Under the limit it runs to the end and the peak is reported. */
+    sbt_run(&c, &l, NULL, touch_memory, (void *)(uintptr_t)(8u << 20), &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_TRUE(run.r.peak_memory >= 8u << 20);
+}
+
+static int fork_many(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 64; i++) {
+        pid_t p = fork();
+        if (p == 0) {
+            pause();
+            _exit(0);
+        }
+        if (p < 0)
+            pause(); /* the supervisor ends us */
+    }
+    return 0;
+}
+
+static void test_process_limit(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_processes = 8;
+    l.max_wall_time_ns = 10000000000ull;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, fork_many, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_PROCESS_LIMIT);
+}
+
+static int spin_tree(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2; i++)
+        if (fork() == 0)
+            break; /* three spinning processes */
+    for (volatile unsigned long i = 0;; i++)
+        ;
+    return 0;
+}
+
+static void test_cpu_time_over_tree(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_cpu_time_ns = 600000000; /* RLIMIT_CPU alone (1 s each) would not stop this */
+    l.max_wall_time_ns = 20000000000ull;
+    sbt_run_t run;
+    uint64_t t0 = vmrt_now_ns();
+    sbt_run(&c, &l, NULL, spin_tree, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_CPU_TIME_LIMIT);
+    ASSERT_TRUE(vmrt_now_ns() - t0 < 5000000000ull);
+    ASSERT_TRUE(run.r.cpu_user_ns + run.r.cpu_sys_ns >= 500000000ull);
+}
+
+static char io_path[64];
+
+static int write_disk(void *arg)
+{
+    (void)arg;
+    int fd = open(io_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    static char buf[1 << 20];
+    for (int i = 0; i < 64 && fd >= 0; i++) {
+        if (write(fd, buf, sizeof buf) < 0)
+            return 1;
+        fdatasync(fd);
+    }
+    return 0;
+}
+
+static void test_disk_io_budget(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    struct statfs sf;
+    if (statfs("/var/tmp", &sf) != 0 || sf.f_type == 0x01021994 /* tmpfs */)
+        VT_SKIP("/var/tmp is not on a block device");
+    snprintf(io_path, sizeof io_path, "/var/tmp/vmrt-io-%d", (int)getpid());
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    c.strict = false; /* the budget is sampled: reported as such */
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_disk_io = 4 << 20;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, write_disk, NULL, &run);
+    struct stat st;
+    int have = stat(io_path, &st);
+    unlink(io_path);
+    SBT_ASSERT_REASON(&run, VMRT_END_DISK_IO_LIMIT);
+    ASSERT_OK(have);
+    ASSERT_TRUE(st.st_size < 64 << 20); /* stopped before the end */
+    ASSERT_TRUE(run.r.io_write_bytes > 4u << 20);
+}
+
+/* Spins for 600 ms of wall time; reports its CPU count in the exit code. */
+static int spin_600ms(void *arg)
+{
+    (void)arg;
+    uint64_t end = vmrt_now_ns() + 600000000ull;
+    while (vmrt_now_ns() < end)
+        ;
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 100;
+}
+
+static void test_cpu_quota_and_cpuset(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.cpu_quota = 0.2; /* 20 ms per 100 ms */
+    l.vcpus = 1;
+    l.max_cpu_time_ns = 60000000000ull; /* only for the tree's CPU accounting */
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, spin_600ms, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 1); /* cpuset: one CPU */
+    uint64_t cpu = run.r.cpu_user_ns + run.r.cpu_sys_ns;
+    fprintf(stderr, "cpu %llu ns over 600 ms wall\n", (unsigned long long)cpu);
+    ASSERT_TRUE(cpu < 350000000ull); /* throttled to ~20% (+ one period of slack) */
+}
+
+/* No vmrt-<pid>-* cgroup of ours is left behind. */
+static void test_cgroups_removed(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_memory = 64 << 20;
+    l.max_processes = 16;
+    char *argv[] = {"/bin/true", NULL};
+    sbt_run_t run;
+    sbt_run(&c, &l, argv, NULL, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "find /sys/fs/cgroup -maxdepth 4 -name 'vmrt-%d-*' | grep -q .",
+             (int)getpid());
+    ASSERT_NE(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory_oom),           cmocka_unit_test(test_process_limit),
+        cmocka_unit_test(test_cpu_time_over_tree),   cmocka_unit_test(test_disk_io_budget),
+        cmocka_unit_test(test_cpu_quota_and_cpuset), cmocka_unit_test(test_cgroups_removed),
+    };
+    VT_RUN("sandbox_cgroup", tests);
+}

@@ -69,6 +69,21 @@ static void test_bad_profile_file(void **state)
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "/nonexistent/profile.json"));
 }
 
+static void test_host_detection(void **state)
+{
+    (void)state;
+    const vmrt_sandbox_host_t *h = vmrt_sandbox_host();
+    ASSERT_TRUE(h == vmrt_sandbox_host()); /* cached */
+    ASSERT_IN_RANGE(h->cgroup_version, 0, 2);
+    ASSERT_EQ(h->root, geteuid() == 0);
+    if (h->seccomp) /* kill_process is how seccomp was detected */
+        ASSERT_TRUE(h->seccomp_actions & (1u << VMRT_SYSCALL_KILL));
+    else
+        ASSERT_EQ(h->seccomp_actions, 0);
+    if (h->cgroup_version == 2)
+        ASSERT_TRUE(h->cgroup_root[0] == '/');
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -104,8 +119,7 @@ static void test_report_formats(void **state)
     ASSERT_STR_EQ(json_string_value(json_object_get(o, "syscall")), "bpf");
     ASSERT_EQ(json_integer_value(json_object_get(o, "syscall_nr")), 321);
     ASSERT_EQ(json_integer_value(json_object_get(o, "peak_memory_bytes")), 12345);
-    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(o, "notes"), 0)),
-                  "a downgrade");
+    ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(o, "notes"), 0)), "a downgrade");
     json_decref(o);
     free(s);
     char buf[2048] = "";
@@ -169,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_bad_config),
         cmocka_unit_test(test_unknown_syscall_named),
         cmocka_unit_test(test_bad_profile_file),
+        cmocka_unit_test(test_host_detection),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_report_formats),
         cmocka_unit_test(test_none_spawn_inline),

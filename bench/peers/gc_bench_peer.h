@@ -1,0 +1,146 @@
+/* GCBench and binary-trees, shared by the C peers of vmrt-bench-gc
+ * (gc-bdwgc, gc-malloc). The including file defines NEW_NODE(l, r),
+ * FREE_TREE(t) (a no-op under a collector), NEW_DOUBLES(n), pause_max_us()
+ * and pause_p99_us(). Usage and output as vmrt-bench-gc (bench/gc). */
+#ifndef GC_BENCH_PEER_H
+#define GC_BENCH_PEER_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+typedef struct node {
+    struct node *left, *right;
+    int i, j;
+} node_t;
+
+static node_t *new_node(node_t *l, node_t *r);
+static void free_tree(node_t *t);
+static double *new_doubles(size_t n);
+static double pause_max_us(void);
+static double pause_p99_us(void);
+static void peer_init(void);
+static const char *peer_mode; /* argv[4]: "inc" or NULL */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int tree_size(int d)
+{
+    return (1 << (d + 1)) - 1;
+}
+
+static void populate(int depth, node_t *n)
+{
+    if (depth <= 0)
+        return;
+    depth--;
+    n->left = new_node(NULL, NULL);
+    n->right = new_node(NULL, NULL);
+    populate(depth, n->left);
+    populate(depth, n->right);
+}
+
+static node_t *make_tree(int depth)
+{
+    if (depth <= 0)
+        return new_node(NULL, NULL);
+    node_t *l = make_tree(depth - 1);
+    node_t *r = make_tree(depth - 1);
+    return new_node(l, r);
+}
+
+static void gcbench(int max_depth)
+{
+    int stretch = max_depth + 2, long_lived = max_depth, min_depth = 4;
+    node_t *volatile t = make_tree(stretch);
+    free_tree(t);
+    t = NULL;
+    node_t *volatile ll = new_node(NULL, NULL);
+    populate(long_lived, ll);
+    double *volatile arr = new_doubles(500000);
+    for (int i = 0; i < 500000 / 2; i++)
+        arr[i] = 1.0 / i;
+    for (int d = min_depth; d <= max_depth; d += 2) {
+        int iters = 2 * tree_size(stretch) / tree_size(d);
+        for (int i = 0; i < iters; i++) {
+            t = new_node(NULL, NULL);
+            populate(d, t);
+            free_tree(t);
+            t = NULL;
+        }
+        for (int i = 0; i < iters; i++) {
+            t = make_tree(d);
+            free_tree(t);
+            t = NULL;
+        }
+    }
+    if (!ll || arr[1000] != 1.0 / 1000)
+        exit(1);
+}
+
+static long check(const node_t *n)
+{
+    return n->left ? 1 + check(n->left) + check(n->right) : 1;
+}
+
+static void binarytrees(int n)
+{
+    int min_depth = 4, max_depth = n < min_depth + 2 ? min_depth + 2 : n;
+    node_t *s = make_tree(max_depth + 1);
+    long total = check(s);
+    free_tree(s);
+    node_t *volatile long_lived = make_tree(max_depth);
+    for (int d = min_depth; d <= max_depth; d += 2) {
+        long iters = 1L << (max_depth - d + min_depth), c = 0;
+        for (long i = 0; i < iters; i++) {
+            node_t *t = make_tree(d);
+            c += check(t);
+            free_tree(t);
+        }
+        total += c;
+    }
+    total += check(long_lived);
+    if (total <= 0)
+        exit(1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4)
+        return 2;
+    peer_mode = argc > 4 ? argv[4] : NULL;
+    peer_init();
+    int n = atoi(argv[3]);
+    uint64_t t0 = now_ns();
+    if (!strcmp(argv[1], "gcbench"))
+        gcbench(n);
+    else if (!strcmp(argv[1], "binarytrees"))
+        binarytrees(n);
+    else
+        return 2;
+    uint64_t t1 = now_ns();
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const char *metric = argv[2];
+    if (!strcmp(metric, "time"))
+        printf("%.3f\n", (double)(t1 - t0) / 1e6);
+    else if (!strcmp(metric, "pause_max"))
+        printf("%.3f\n", pause_max_us());
+    else if (!strcmp(metric, "pause_p99"))
+        printf("%.3f\n", pause_p99_us());
+    else if (!strcmp(metric, "rss"))
+        printf("%ld\n", ru.ru_maxrss);
+    else
+        return 2;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# vmrt run end to end: every guest example on the runtime (scheduler + GC),
+# on 1 and 2 vCPUs, against its expected output; exit codes of bad programs,
+# guest errors and bad options; --stats=json; configuration precedence.
+set -u
+examples=$2
+# Cross builds run under Meson's exe wrapper (qemu-aarch64): so must vmrt.
+vmrt() { ${MESON_EXE_WRAPPER:-} "$vmrt_bin" "$@"; }
+vmrt_bin=$1
+cfg=${VMRT_TEST_CONFIG:-native}
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for vcpus in 1 2; do
+  for f in "$examples"/*.vasm; do
+    name=$(basename "$f" .vasm)
+    args=()
+    # skynet's default (11,111 threads) exceeds ThreadSanitizer's fiber limit
+    [ "$name" = skynet ] && [ "$cfg" = tsan ] && continue
+    if timeout 300 ${MESON_EXE_WRAPPER:-} "$vmrt_bin" run --vcpus "$vcpus" "$f" "${args[@]}" >"$tmp/out" 2>"$tmp/err"; then
+      if cmp -s "$tmp/out" "${f%.vasm}.out"; then ok "$name on $vcpus vCPUs"
+      else bad "$name on $vcpus vCPUs: output differs"; diff "$tmp/out" "${f%.vasm}.out" | head -5; fi
+    else
+      bad "$name on $vcpus vCPUs: exit $?"; head -5 "$tmp/err"
+    fi
+  done
+done
+
+# Bad program: file:line:col and exit 65.
+printf '.func main 0 1\n    bogus r0\n.end\n' >"$tmp/bad.vasm"
+vmrt run "$tmp/bad.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 65 ] && grep -q "bad.vasm:2:5: " "$tmp/err" && ok "bad program: 65, file:line:col" ||
+  { bad "bad program: exit $rc"; cat "$tmp/err"; }
+# Missing program: 66.
+vmrt run "$tmp/nope.vasm" >/dev/null 2>&1; rc=$?
+[ $rc -eq 66 ] && ok "missing program: 66" || bad "missing program: exit $rc"
+# Guest runtime error: 70 with a guest stack trace.
+printf '.func main 0 3\n    const r0, 1\n    const r1, 0\n    div r2, r0, r1\n    ret r2\n.end\n' >"$tmp/div.vasm"
+vmrt run "$tmp/div.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 70 ] && grep -q "division by zero" "$tmp/err" && grep -q "at main (.*div.vasm:4)" "$tmp/err" &&
+  ok "guest error: 70 with stack trace" || { bad "guest error: exit $rc"; cat "$tmp/err"; }
+# Bad options name the option; exit 2.
+vmrt run --vcpus zero "$tmp/div.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "--vcpus: sched.vcpus: 'zero'" "$tmp/err" && ok "bad --vcpus: 2" ||
+  { bad "bad --vcpus: exit $rc"; cat "$tmp/err"; }
+vmrt run --gc-trigger sometimes "$tmp/div.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "is not one of fixed, adaptive, pressure, time" "$tmp/err" &&
+  ok "bad --gc-trigger: 2" || { bad "bad --gc-trigger: exit $rc"; cat "$tmp/err"; }
+vmrt run --no-such-flag >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "unknown option '--no-such-flag'" "$tmp/err" && ok "unknown flag: 2" ||
+  bad "unknown flag: exit $rc"
+# Config file errors: file:line:col for syntax, key names for values.
+printf '{"sched": {"vcpus": 2,,}}' >"$tmp/c1.json"
+vmrt run --config "$tmp/c1.json" "$tmp/div.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "c1.json:1:" "$tmp/err" && ok "config syntax error: 2" ||
+  { bad "config syntax error: exit $rc"; cat "$tmp/err"; }
+# Precedence: file < env < flag (the report shows the vCPU count).
+printf '{"sched": {"vcpus": 1}}' >"$tmp/c2.json"
+p1=$(echo 0 | vmrt run --stats=json --config "$tmp/c2.json" "$examples/ping-pong.vasm" 10 | python3 -c 'import sys,json; t=sys.stdin.read(); print(json.loads(t[t.index("{"):])["sched"]["vcpu_count"])')
+p2=$(VMRT_SCHED_VCPUS=2 vmrt run --stats=json --config "$tmp/c2.json" "$examples/ping-pong.vasm" 10 | python3 -c 'import sys,json; t=sys.stdin.read(); print(json.loads(t[t.index("{"):])["sched"]["vcpu_count"])')
+p3=$(VMRT_SCHED_VCPUS=2 vmrt run --stats=json --vcpus 3 --config "$tmp/c2.json" "$examples/ping-pong.vasm" 10 | python3 -c 'import sys,json; t=sys.stdin.read(); print(json.loads(t[t.index("{"):])["sched"]["vcpu_count"])')
+[ "$p1$p2$p3" = 123 ] && ok "precedence file < env < flag" || bad "precedence: got $p1 $p2 $p3, want 1 2 3"
+# --stats=json carries every component.
+vmrt run --stats=json "$examples/gc-heavy.vasm" 300 >"$tmp/out" 2>&1
+python3 - "$tmp/out" <<'PY' && ok "--stats=json" || bad "--stats=json"
+import json, sys
+t = open(sys.argv[1]).read()
+j = json.loads(t[t.index("{"):])
+assert j["sched"]["context_switches_total"] > 0, j["sched"]
+assert j["gc"]["gc_count"] >= 1 and j["gc"]["bytes_allocated_total"] > 0, j["gc"]
+assert j["guest"]["objects"] > 0, j["guest"]
+PY
+# The whole VM inside each isolation level (the program is loaded before the
+# sandbox starts, so the container's new root need not contain it).
+if [ "$cfg" = aarch64 ]; then
+  echo "SKIP: isolation levels under qemu-aarch64 (namespaces and seccomp are emulated poorly)"
+else
+  for lvl in process container full; do
+    for f in "$examples"/*.vasm; do
+      name=$(basename "$f" .vasm)
+      [ "$name" = echo-server ] && continue # needs a network: below
+      [ "$name" = skynet ] && [ "$cfg" = tsan ] && continue
+      if timeout 120 ${MESON_EXE_WRAPPER:-} "$vmrt_bin" run --isolation $lvl --vcpus 2 \
+          "$examples/$name.vasm" >"$tmp/out" 2>"$tmp/err" &&
+         cmp -s "$tmp/out" "$examples/$name.out"; then ok "$name at isolation $lvl"
+      else bad "$name at isolation $lvl"; head -5 "$tmp/err"; fi
+    done
+  done
+  if timeout 120 "$vmrt_bin" run --isolation container --net loopback --vcpus 2 \
+      "$examples/echo-server.vasm" >"$tmp/out" 2>"$tmp/err" &&
+     cmp -s "$tmp/out" "$examples/echo-server.out"; then ok "echo-server in a container with loopback"
+  else bad "echo-server in a container with loopback"; head -5 "$tmp/err"; fi
+  # No network: the guest's connect fails cleanly (exit 70), nothing hangs.
+  timeout 60 "$vmrt_bin" run --isolation container "$examples/echo-server.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 70 ] && grep -q "connect failed" "$tmp/err" && ok "echo-server without network: 70" ||
+    { bad "echo-server without network: exit $rc"; head -3 "$tmp/err"; }
+  # A limit of the sandbox ends the VM and is reported.
+  printf '.func main 0 1\nloop:\n    jmp loop\n.end\n' >"$tmp/forever.vasm"
+  timeout 60 "$vmrt_bin" run --isolation process --wall-time 1 --stats "$tmp/forever.vasm" \
+    >"$tmp/out" 2>"$tmp/err"; rc=$?
+  [ $rc -ne 0 ] && grep -q "wall_time_limit" "$tmp/out" "$tmp/err" && ok "sandbox wall-time limit reported" ||
+    { bad "sandbox wall-time limit: exit $rc"; tail -3 "$tmp/out"; head -3 "$tmp/err"; }
+fi
+
+# Options reach the components: every trigger policy, incremental marking, a
+# short time slice, one vCPU pinned, and a heap limit the guest runs into.
+for opt in "--gc-trigger fixed" "--gc-trigger pressure" "--gc-trigger time" \
+           "--gc-trigger adaptive --gc-target 50" "--gc-incremental" "--time-slice 200us"; do
+  # shellcheck disable=SC2086
+  if vmrt run $opt "$examples/gc-heavy.vasm" >"$tmp/out" 2>"$tmp/err" &&
+     cmp -s "$tmp/out" "$examples/gc-heavy.out"; then ok "gc-heavy with $opt"
+  else bad "gc-heavy with $opt"; head -3 "$tmp/err"; fi
+done
+vmrt run --stats=json --gc-trigger time "$examples/gc-heavy.vasm" >"$tmp/out" 2>&1
+grep -q '"trigger": "time-based"' "$tmp/out" && ok "--gc-trigger time shows in the report" ||
+  bad "--gc-trigger time not in the report"
+vmrt run --heap-max 1M "$examples/gc-heavy.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 70 ] && grep -q "out of memory" "$tmp/err" && ok "--heap-max 1M: guest out of memory, 70" ||
+  { bad "--heap-max 1M: exit $rc"; head -3 "$tmp/err"; }
+
+# --trace prints GC cycles and sampled scheduler activity.
+vmrt run --trace "$examples/gc-heavy.vasm" 3000 >/dev/null 2>"$tmp/err"
+grep -q "gc: cycle 1 done" "$tmp/err" && grep -q "sched: " "$tmp/err" && ok "--trace" ||
+  { bad "--trace"; head -5 "$tmp/err"; }
+exit $((fails > 0))
