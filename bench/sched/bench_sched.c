@@ -128,8 +128,10 @@ static double bench_pingpong(long n, bool cross)
     vmrt_coro_attr_t a, b;
     vmrt_coro_attr_init(&a);
     vmrt_coro_attr_init(&b);
-    a.bind_vcpu = 0;
-    b.bind_vcpu = cross ? 1 : 0;
+    if (cross) { /* one coroutine per vCPU (same vCPU: the only one, no binding) */
+        a.bind_vcpu = 0;
+        b.bind_vcpu = 1;
+    }
     uint64_t t0 = vmrt_now_ns();
     vmrt_coro_t *x, *y;
     CHECK(vmrt_sched_spawn(s, &x, &a, pinger, NULL));
@@ -178,6 +180,12 @@ static double bench_ring(long n)
     if (who != (int)(n % RING)) {
         fprintf(stderr, "ring: finished at %d, expected %ld\n", who, n % RING);
         exit(1);
+    }
+    if (getenv("VMRT_BENCH_DEBUG")) {
+        vmrt_sched_stats_t st;
+        vmrt_sched_stats(s, &st);
+        fprintf(stderr, "steals=%lu parks=%lu sw=%lu\n", (unsigned long)st.steals,
+                (unsigned long)st.parks, (unsigned long)st.context_switches);
     }
     for (int i = 0; i < RING; i++)
         CHECK(vmrt_chan_close(ring_ch[i]));

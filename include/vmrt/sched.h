@@ -150,10 +150,14 @@ static inline void vmrt_safepoint(void)
 
 /* ---- timers and I/O (netpoll) -------------------------------------------- */
 
-/* Coroutine-aware I/O on any fd (made O_NONBLOCK on first use). timeout_ns:
- * 0 = no limit. They return what the system call returns (bytes, fd, 0)
- * or -errno, VMRT_ETIMEOUT, VMRT_ECANCELED. Call vmrt_io_close() instead of
- * close() for fds used here. */
+/* Coroutine-aware I/O on any fd (made O_NONBLOCK on first use): the
+ * coroutine parks until the fd is ready, the vCPU runs others; on a plain
+ * thread they block in poll(2). timeout_ns: 0 = no limit. read returns the
+ * bytes read (0 at EOF), write writes all n bytes (returns n, or the bytes
+ * written before an error), accept the new fd (non-blocking, close-on-exec),
+ * connect and wait 0; or -errno, VMRT_ETIMEOUT, VMRT_ECANCELED. One reader
+ * and one writer may wait on an fd at a time (-EBUSY). Close fds used here
+ * with vmrt_io_close(), which also wakes their waiters with -EBADF. */
 VMRT_API ssize_t vmrt_io_read(int fd, void *buf, size_t n, uint64_t timeout_ns);
 VMRT_API ssize_t vmrt_io_write(int fd, const void *buf, size_t n, uint64_t timeout_ns);
 VMRT_API int vmrt_io_accept(int fd, uint64_t timeout_ns);

@@ -29,6 +29,7 @@ typedef struct vmrt_waitgroup vmrt_waitgroup_t;
 VMRT_API int vmrt_mutex_new(vmrt_mutex_t **out);
 VMRT_API int vmrt_mutex_destroy(vmrt_mutex_t *m);
 VMRT_API int vmrt_mutex_lock(vmrt_mutex_t *m);
+/* As lock, giving up after timeout_ns (VMRT_ETIMEOUT). */
 VMRT_API int vmrt_mutex_timedlock(vmrt_mutex_t *m, uint64_t timeout_ns);
 VMRT_API int vmrt_mutex_trylock(vmrt_mutex_t *m); /* 0 or -EBUSY */
 VMRT_API int vmrt_mutex_unlock(vmrt_mutex_t *m);

@@ -62,6 +62,11 @@ static void check_queue_age(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
             v->mon_top_ticks[p] = 0;
             continue;
         }
+        /* Work has sat here a whole tick while some vCPU sleeps (a lone
+         * hand-off whose owner kept running does not wake anyone): wake one
+         * to steal it. */
+        if (atomic_load_explicit(&s->idle_mask, relaxed))
+            vmrt__wake_idle(s);
         if (++v->mon_top_ticks[p] * tick >= s->cfg.time_slice_ns) {
             atomic_fetch_or_explicit(&v->fair_req, 1u << p, relaxed);
             v->mon_top_ticks[p] = 0;

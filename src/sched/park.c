@@ -80,9 +80,11 @@ void vmrt__wait_finish(wait_t *w)
         vmrt__futex_wake(&w->state, 1);
         return;
     }
-    uint32_t s = W_CLAIMED;
-    if (atomic_compare_exchange_strong_explicit(&w->state, &s, W_WOKEN, memory_order_acq_rel,
-                                                acquire))
+    uint32_t s = atomic_load_explicit(&w->state, acquire);
+    /* Usually it is long parked (W_CLAIMED_PARKED, which only we change now):
+     * skip the CAS that would fail. */
+    if (s == W_CLAIMED && atomic_compare_exchange_strong_explicit(&w->state, &s, W_WOKEN,
+                                                                  memory_order_acq_rel, acquire))
         return; /* still switching out: the vCPU loop will enqueue it */
     /* W_CLAIMED_PARKED: it is off its stack; we make it runnable. */
     atomic_store_explicit(&w->state, W_IDLE, relaxed);

@@ -432,8 +432,17 @@ void vmrt__sched_ready(struct vmrt_sched *s, task_t *t, vcpu_t *from)
         vmrt__preempt_for_high(s);
         return;
     }
-    if (!from || !vmrt__deque_push(&from->dq[p], t))
-        vmrt__fifo_push(&s->global[p], t);
+    if (from && vmrt__deque_push(&from->dq[p], t)) {
+        /* A lone coroutine in our deque is a hand-off that this vCPU runs as
+         * soon as the caller blocks or yields: waking another vCPU for it
+         * costs a futex wake and makes message-passing chains bounce. Wake
+         * one when there is more than that to share. (If the caller keeps
+         * running instead, its time slice ends the wait.) */
+        if (vmrt__deque_size(&from->dq[p]) > 1)
+            vmrt__wake_idle(s);
+        return;
+    }
+    vmrt__fifo_push(&s->global[p], t);
     vmrt__wake_idle(s);
 }
 
@@ -629,7 +638,7 @@ int vmrt_sched_run_one(vmrt_sched_t *s)
         vmrt__timer_run(v, now);
     task_t *t = vmrt__vcpu_pick(v);
     for (int p = 0; !t && p < VMRT_PRIO_COUNT; p++)
-        t = vmrt__steal(v, p);
+        t = vmrt__steal(v, p, true);
     if (t)
         vmrt__vcpu_run(v, t);
     vmrt__vcpu_set_self(prev);

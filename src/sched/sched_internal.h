@@ -265,6 +265,7 @@ typedef struct vcpu {
     _Atomic uint32_t fair_req;        /* bit p: the oldest of deque p waited a slice (monitor) */
     int64_t mon_top[VMRT_PRIO_COUNT]; /* monitor-private: deque tops last tick */
     unsigned mon_top_ticks[VMRT_PRIO_COUNT];
+    uint64_t steal_seen[VMRT_SCHED_MAX_VCPUS + 1]; /* victims' run_seq when spinning began */
     uint64_t rng;
     uint64_t started_ns;
     vmrt_coro_t *cache[VCPU_CACHE]; /* terminated pooled coroutines kept for reuse */
@@ -350,7 +351,9 @@ uint64_t vmrt__coarse_now(struct vmrt_sched *s);
 void vmrt__record_latency(struct vmrt_sched *s, uint64_t ns);
 
 /* steal.c */
-task_t *vmrt__steal(vcpu_t *v, int prio);
+task_t *vmrt__steal(vcpu_t *v, int prio, bool take_single);
+/* Records every victim's run_seq (see the lone hand-off rule in steal.c). */
+void vmrt__steal_observe(vcpu_t *v);
 /* True if any queue of s could hold work for v. */
 bool vmrt__work_visible(vcpu_t *v);
 

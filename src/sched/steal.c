@@ -2,6 +2,13 @@
  * priority level (at most STEAL_MAX), runs the oldest and keeps the rest.
  * Victims are visited from a random start so thieves spread out. Bound and
  * affine coroutines live in inboxes, which are never stolen from.
+ *
+ * A deque holding a single coroutine is usually a message hand-off in
+ * progress (the sender is about to block and its vCPU will run the receiver
+ * next): thieves take it only in their last spin round, a few microseconds
+ * later, and only if the victim is still running the coroutine it ran when
+ * they started looking (Go waits ~3 us before stealing runnext for the same
+ * reason). Stealing it at once makes the pair bounce between vCPUs.
  */
 #include "sched/sched_internal.h"
 
@@ -33,7 +40,7 @@ static task_t *steal_one(deque_t *d)
     return NULL;
 }
 
-task_t *vmrt__steal(vcpu_t *v, int p)
+task_t *vmrt__steal(vcpu_t *v, int p, bool take_single)
 {
     struct vmrt_sched *s = v->s;
     unsigned nslots = atomic_load_explicit(&s->nslots, acquire);
@@ -47,6 +54,12 @@ task_t *vmrt__steal(vcpu_t *v, int p)
         int64_t size = vmrt__deque_size(d);
         if (!size)
             continue;
+        if (size == 1) { /* only from a victim stuck in one coroutine since we looked */
+            unsigned vi = victim->is_embed ? VMRT_SCHED_MAX_VCPUS : victim->id;
+            uint64_t seq = atomic_load_explicit(&victim->run_seq, relaxed);
+            if (!take_single || seq != v->steal_seen[vi])
+                continue;
+        }
         task_t *first = steal_one(d);
         if (!first)
             continue;
@@ -69,6 +82,18 @@ task_t *vmrt__steal(vcpu_t *v, int p)
         return first;
     }
     return NULL;
+}
+
+void vmrt__steal_observe(vcpu_t *v)
+{
+    struct vmrt_sched *s = v->s;
+    unsigned nslots = atomic_load_explicit(&s->nslots, acquire);
+    for (unsigned i = 0; i <= nslots; i++) {
+        vcpu_t *o = victim_at(s, i, nslots);
+        if (o)
+            v->steal_seen[o->is_embed ? VMRT_SCHED_MAX_VCPUS : o->id] =
+                atomic_load_explicit(&o->run_seq, relaxed);
+    }
 }
 
 bool vmrt__work_visible(vcpu_t *v)

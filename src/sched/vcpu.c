@@ -215,9 +215,11 @@ static task_t *find_work(vcpu_t *v)
         /* Spin briefly (SPIN_ROUNDS), re-checking our queues and stealing.
          * Longer spins lose on a small shared host: a spinner holds the core
          * that a vCPU just woken by futex needs. */
-        for (int round = 0; round < (spinning ? SPIN_ROUNDS : 1) && !t; round++) {
+        int rounds = spinning ? SPIN_ROUNDS : 1;
+        vmrt__steal_observe(v);
+        for (int round = 0; round < rounds && !t; round++) {
             for (int p = 0; p < VMRT_PRIO_COUNT && !t; p++)
-                t = vmrt__steal(v, p);
+                t = vmrt__steal(v, p, round == rounds - 1);
             if (!t && spinning)
                 t = vmrt__vcpu_pick(v);
             for (int i = 0; !t && i < 32; i++)

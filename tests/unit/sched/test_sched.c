@@ -306,6 +306,46 @@ static void test_max_coroutines(void **state)
     vmrt_sched_destroy(s);
 }
 
+/* A lone spawned coroutine is not stranded behind a parent that keeps the
+ * vCPU busy without yielding (cooperative mode): an idle vCPU takes it. */
+static atomic_int child_ran;
+
+static void *set_child_ran(void *arg)
+{
+    (void)arg;
+    atomic_store(&child_ran, 1);
+    return NULL;
+}
+
+static void *busy_parent(void *arg)
+{
+    (void)arg;
+    vmrt_coro_t *c;
+    ASSERT_OK(vmrt_sched_spawn(vmrt_sched_current(), &c, NULL, set_child_ran, NULL));
+    uint64_t t0 = vmrt_now_ns();
+    while (!atomic_load(&child_ran) && vmrt_now_ns() - t0 < 5000000000ull)
+        ; /* no safepoint, no yield */
+    ASSERT_EQ(atomic_load(&child_ran), 1);
+    ASSERT_OK(vmrt_sched_join(c, NULL));
+    return NULL;
+}
+
+static void test_lone_child_not_stranded(void **state)
+{
+    (void)state;
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = 2;
+    cfg.preemptive = false;
+    vmrt_sched_t *s;
+    ASSERT_OK(vmrt_sched_new(&s, &cfg));
+    ASSERT_OK(vmrt_sched_start(s));
+    vmrt_coro_t *p;
+    ASSERT_OK(vmrt_sched_spawn(s, &p, NULL, busy_parent, NULL));
+    ASSERT_OK(vmrt_sched_join(p, NULL));
+    vmrt_sched_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,7 +354,7 @@ int main(void)
         cmocka_unit_test(test_round_robin),    cmocka_unit_test(test_sleep),
         cmocka_unit_test(test_suspend_resume), cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_stop_timeout),   cmocka_unit_test(test_nested_spawn),
-        cmocka_unit_test(test_max_coroutines),
+        cmocka_unit_test(test_max_coroutines), cmocka_unit_test(test_lone_child_not_stranded),
     };
     VT_RUN("sched", tests);
 }
