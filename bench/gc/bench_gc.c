@@ -6,7 +6,9 @@
  *                        original uses N = 16)
  *           binarytrees  Benchmarks Game binary-trees, max depth N,
  *                        single-threaded
- *   METRIC  time (ms), pause_max (us), pause_p99 (us), rss (peak KiB)
+ *   METRIC  time (ms), pause_max (us), pause_p99 (us), rss (peak KiB), or
+ *           pauses: every pause (us) on its own line, for the CDF plot (from the
+ *           GC's power-of-two histogram: each pause as its bucket's middle)
  *   inc     incremental marking (default: stop-the-world, parallel marking)
  *
  * Prints one number. Heap: precise (type descriptors), with the thread's
@@ -181,6 +183,10 @@ int main(int argc, char **argv)
         printf("%.3f\n", (double)st.pause_p99 / 1e3);
     else if (!strcmp(metric, "rss"))
         printf("%ld\n", ru.ru_maxrss);
+    else if (!strcmp(metric, "pauses")) /* for the CDF plot: one line per pause (us) */
+        for (int i = 0; i < VMRT_GC_PAUSE_BUCKETS; i++)
+            for (uint64_t k = 0; k < st.pause_hist[i]; k++) /* bucket [2^i, 2^(i+1)) ns */
+                printf("%.3f\n", 1.5 * (double)(1ull << i) / 1e3);
     else
         return 2;
     vmrt_gc_thread_detach(M);

@@ -62,6 +62,12 @@ static double pause_max_us(void)
     return (double)m / 1e3;
 }
 
+static void print_pauses_us(void)
+{
+    for (size_t i = 0; i < npauses; i++)
+        printf("%.3f\n", (double)pauses[i] / 1e3);
+}
+
 static double pause_p99_us(void)
 {
     if (!npauses)

@@ -22,6 +22,7 @@ static void free_tree(node_t *t);
 static double *new_doubles(size_t n);
 static double pause_max_us(void);
 static double pause_p99_us(void);
+static void print_pauses_us(void); /* one line per pause, for the CDF plot */
 static void peer_init(void);
 static const char *peer_mode; /* argv[4]: "inc" or NULL */
 
@@ -138,6 +139,8 @@ int main(int argc, char **argv)
         printf("%.3f\n", pause_p99_us());
     else if (!strcmp(metric, "rss"))
         printf("%ld\n", ru.ru_maxrss);
+    else if (!strcmp(metric, "pauses"))
+        print_pauses_us();
     else
         return 2;
     return 0;

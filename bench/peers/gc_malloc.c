@@ -35,6 +35,8 @@ static double pause_max_us(void)
     return 0;
 }
 
+static void print_pauses_us(void) /* no collector, no pauses */ {}
+
 static double pause_p99_us(void)
 {
     return 0;

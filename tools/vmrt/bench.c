@@ -581,6 +581,86 @@ static void write_scaling_plot(const options_t *o)
         printf("plot: %s\n", png);
 }
 
+/* Runs prog with args and appends every number it prints (one per line) to f
+ * as "value fraction" rows of its empirical CDF. Returns how many. */
+static size_t write_cdf(const options_t *o, const char *const *argv, FILE *f)
+{
+    char path[4096];
+    find_program(o->dir, argv[0], path, sizeof path);
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof cmd, "'%s'", path);
+    for (int i = 1; argv[i]; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s", argv[i]);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    size_t cnt = 0, cap = 256;
+    double *v = malloc(cap * sizeof *v);
+    while (v && fscanf(p, "%lf", &v[cnt]) == 1)
+        if (++cnt == cap) {
+            double *nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv)
+                break;
+            v = nv;
+        }
+    pclose(p);
+    if (v && cnt) {
+        qsort(v, cnt, sizeof *v, cmp_double);
+        for (size_t i = 0; i < cnt; i++)
+            fprintf(f, "%.3f %.5f\n", v[i], (double)(i + 1) / (double)cnt);
+    }
+    free(v);
+    return cnt;
+}
+
+/* GC pause CDF on GCBench: vmrt (from its pause histogram), bdwgc, Go. */
+static void write_pause_cdf(const options_t *o)
+{
+    if (!find_result("gcbench", "bdwgc") && !suite_selected(o, "gc"))
+        return;
+    const char *depth = o->quick ? "14" : "16";
+    const char *const progs[3][5] = {
+        {"vmrt-bench-gc", "gcbench", "pauses", depth, NULL},
+        {"peer-gc-bdwgc", "gcbench", "pauses", depth, NULL},
+        {"peer-gc-go", "gcbench", "pauses", depth, NULL},
+    };
+    const char *names[3] = {"vmrt", "bdwgc", "go"};
+    char dat[3][4096], gp[4096], png[4096];
+    size_t counts[3];
+    for (int i = 0; i < 3; i++) {
+        snprintf(dat[i], sizeof dat[i], "%s/gc-pauses-%s.dat", o->plot_dir, names[i]);
+        FILE *f = fopen(dat[i], "w");
+        if (!f)
+            die_errno("bench: --plot: cannot write '%s'", dat[i]);
+        counts[i] = write_cdf(o, progs[i], f);
+        fclose(f);
+    }
+    if (!counts[0])
+        return;
+    snprintf(gp, sizeof gp, "%s/gc-pauses.gp", o->plot_dir);
+    snprintf(png, sizeof png, "%s/gc-pauses.png", o->plot_dir);
+    FILE *f = fopen(gp, "w");
+    if (!f)
+        die_errno("bench: --plot: cannot write '%s'", gp);
+    fprintf(f,
+            "set terminal pngcairo size 640,480 font ',10' noenhanced\n"
+            "set output '%s'\n"
+            "set title 'GCBench (depth %s) stop-the-world pauses: CDF (left is better)'\n"
+            "set xlabel 'pause (us)'\nset ylabel 'fraction of pauses'\nset logscale x\n"
+            "set key right bottom\nset grid\nset yrange [0:1.02]\n"
+            "plot '%s' using 1:2 with steps lw 2 title 'vmrt (histogram buckets)'",
+            png, depth, dat[0]);
+    for (int i = 1; i < 3; i++)
+        if (counts[i])
+            fprintf(f, ", '%s' using 1:2 with steps lw 2 title '%s'", dat[i], names[i]);
+    fputc('\n', f);
+    fclose(f);
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s'", gp);
+    if (system(cmd) == 0 && !o->json)
+        printf("plot: %s\n", png);
+}
+
 static void usage(FILE *f)
 {
     fputs("Usage: vmrt bench [coro|sched|gc|sandbox|all] [--quick] [--json] [--reps N] [--plot "
@@ -648,6 +728,8 @@ int cmd_bench(int argc, char **argv)
     if (o.plot_dir && n_results) {
         write_plots(&o);
         write_scaling_plot(&o);
+        if (suite_selected(&o, "gc"))
+            write_pause_cdf(&o);
     }
     return failures ? VMRT_EXIT_FAILURE : VMRT_EXIT_OK;
 }

@@ -1,5 +1,5 @@
 // Peer: GCBench and binary-trees in Go (single goroutine, default GOGC).
-// Usage and output as vmrt-bench-gc: gcbench|binarytrees time|pause_max|pause_p99|rss N.
+// Usage and output as vmrt-bench-gc: gcbench|binarytrees time|pause_max|pause_p99|rss|pauses N.
 // Pauses come from runtime.MemStats.PauseNs (the last 256 stop-the-world pauses).
 package main
 
@@ -140,6 +140,10 @@ func main() {
 		}
 	case "rss":
 		fmt.Printf("%d\n", ru.Maxrss)
+	case "pauses": // for the CDF plot: one line per pause (us)
+		for _, v := range p {
+			fmt.Printf("%.3f\n", v)
+		}
 	default:
 		os.Exit(2)
 	}
