@@ -74,15 +74,24 @@ void vmrt_safepoint_slow(void)
         preempted_yield(v, &v->c.preempt_coop);
 }
 
-/* Asks every vCPU that runs lower-priority work to yield at its next
- * safepoint: the first to get there runs the High coroutine, the others
- * resume their work after one switch. Asking only the lowest one would leave
- * the High coroutine waiting whenever the host deschedules that vCPU's
- * thread (a 2-core VM shared with other load does, often). */
-void vmrt__preempt_for_high(struct vmrt_sched *s)
+/* A waker that is itself a lower-priority coroutine on a vCPU asks only its
+ * own vCPU: it yields at its next safepoint or blocking call and that vCPU,
+ * cache-warm, runs the High coroutine (Go's runnext hand-off, plus priority).
+ * Any other waker (a thread, the monitor, the poller, a High coroutine) asks
+ * every vCPU that runs lower-priority work; the first to reach a safepoint
+ * takes it. Asking only one vCPU there would leave the High coroutine waiting
+ * whenever the host deschedules that vCPU's thread (a small shared VM does). */
+void vmrt__preempt_for_high(struct vmrt_sched *s, vcpu_t *from)
 {
     if (atomic_load_explicit(&s->idle_mask, relaxed))
         return; /* an idle vCPU was woken for it */
+    if (from && !from->is_embed) {
+        int p = atomic_load_explicit(&from->running_prio, relaxed);
+        if (p > VMRT_PRIO_HIGH && p < VMRT_PRIO_COUNT) {
+            vmrt__preempt_request(from);
+            return;
+        }
+    }
     unsigned n = atomic_load_explicit(&s->nslots, acquire);
     for (unsigned i = 0; i < n; i++) {
         vcpu_t *v = s->vcpus[i];

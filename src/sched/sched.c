@@ -429,7 +429,7 @@ void vmrt__sched_ready(struct vmrt_sched *s, task_t *t, vcpu_t *from)
     if (p == VMRT_PRIO_HIGH) {
         vmrt__fifo_push(&s->global[p], t);
         vmrt__wake_idle(s);
-        vmrt__preempt_for_high(s);
+        vmrt__preempt_for_high(s, from);
         return;
     }
     if (from && vmrt__deque_push(&from->dq[p], t)) {

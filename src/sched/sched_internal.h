@@ -365,7 +365,7 @@ void vmrt__monitor_stop(struct vmrt_sched *s);
 void vmrt__preempt_request(vcpu_t *v);
 void vmrt__preempt_clear(vcpu_t *v);
 /* A High coroutine became ready: preempt the vCPU running the lowest level. */
-void vmrt__preempt_for_high(struct vmrt_sched *s);
+void vmrt__preempt_for_high(struct vmrt_sched *s, vcpu_t *from);
 int vmrt__signal_preempt_init(void);
 void vmrt__signal_preempt(vcpu_t *v);
 /* World stop handling by a vCPU loop. */

@@ -108,6 +108,47 @@ static void test_high_priority_latency(void **state)
     vmrt_sched_destroy(s);
 }
 
+/* The same with the waker a Medium coroutine (its own vCPU takes the High
+ * one as soon as the waker blocks). */
+static void *medium_waker(void *arg)
+{
+    vmrt_coro_attr_t *high = arg;
+    uint64_t worst = 0;
+    for (int i = 0; i < 20; i++) {
+        uint64_t t0 = vmrt_now_ns(), ran = 0;
+        vmrt_coro_t *h;
+        ASSERT_OK(vmrt_sched_spawn(vmrt_sched_current(), &h, high, stamp, &ran));
+        ASSERT_OK(vmrt_sched_join(h, NULL));
+        if (ran - t0 > worst)
+            worst = ran - t0;
+        ASSERT_OK(vmrt_sleep_ns(500000));
+    }
+    return (void *)(uintptr_t)worst;
+}
+
+static void test_high_priority_latency_coroutine_waker(void **state)
+{
+    (void)state;
+    atomic_store(&stop_spin, false);
+    vmrt_sched_t *s = make(2, 50000000);
+    vmrt_coro_attr_t low, high;
+    vmrt_coro_attr_init(&low);
+    low.priority = VMRT_PRIO_LOW;
+    vmrt_coro_attr_init(&high);
+    high.priority = VMRT_PRIO_HIGH;
+    vmrt_coro_t *sp[4], *w;
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &sp[i], &low, spinner, NULL));
+    ASSERT_OK(vmrt_sched_spawn(s, &w, NULL, medium_waker, &high));
+    void *worst;
+    ASSERT_OK(vmrt_sched_join(w, &worst));
+    atomic_store(&stop_spin, true);
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(vmrt_sched_join(sp[i], NULL));
+    ASSERT_TRUE((uintptr_t)worst < 40000000); /* well under one 50 ms slice */
+    vmrt_sched_destroy(s);
+}
+
 /* [SCHED-STARVE] a ready Low coroutine runs even while High spinners
  * saturate every vCPU. */
 static void test_starvation_bound(void **state)
@@ -308,6 +349,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_slice),
         cmocka_unit_test(test_high_priority_latency),
+        cmocka_unit_test(test_high_priority_latency_coroutine_waker),
         cmocka_unit_test(test_starvation_bound),
         cmocka_unit_test(test_fairness),
         cmocka_unit_test(test_signal_preemption),
