@@ -21,6 +21,7 @@
 #include <sys/types.h>
 #include <vmrt/common.h>
 #include <vmrt/coro.h>
+#include <vmrt/pool.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -194,6 +195,9 @@ typedef struct vmrt_sched_stats {
     uint64_t latency_p50_ns, latency_p99_ns, latency_max_ns;
     unsigned vcpus; /* online vCPUs */
 } vmrt_sched_stats_t;
+
+/* Statistics of the scheduler's coroutine pool (spawned coroutines). */
+VMRT_API int vmrt_sched_pool_stats(vmrt_sched_t *s, vmrt_pool_stats_t *out);
 
 /* Aggregates the per-vCPU counters (no lock on the scheduler's paths). */
 VMRT_API int vmrt_sched_stats(vmrt_sched_t *s, vmrt_sched_stats_t *out);

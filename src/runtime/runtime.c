@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,7 +38,27 @@ struct vmrt_runtime {
     pthread_mutex_t trace_mu;
     pthread_cond_t trace_cv;
     bool trace_stop;
+    /* GC work at High priority: a coroutine that runs check_and_run_step */
+    vmrt_coro_t *gc_co;
+    _Atomic bool gc_co_stop;
 };
+
+/* The collector's own coroutine, at High priority (the spec's coroutine
+ * model: JIT and GC work High, guest execution Medium, I/O Low). It runs the
+ * trigger policy's check and incremental steps, so a cycle progresses even
+ * when the guest allocates little; allocation-driven assists still happen in
+ * the allocating coroutines. Polls every 1 ms during a cycle, 10 ms between. */
+static void *gc_coroutine(void *arg)
+{
+    vmrt_runtime_t *rt = arg;
+    while (!atomic_load_explicit(&rt->gc_co_stop, memory_order_acquire)) {
+        vmrt_gc_mutator_t *m = vmrt_runtime_mutator(rt); /* this vCPU's */
+        if (m)
+            vmrt_gc_check_and_run_step(m);
+        vmrt_sleep_ns(vmrt_gc_in_cycle(rt->gc) ? 1000000ull : 10000000ull);
+    }
+    return NULL;
+}
 
 /* ---- tracing (cfg.trace) --------------------------------------------------- */
 
@@ -198,6 +219,15 @@ int vmrt_runtime_start(vmrt_runtime_t *rt)
     }
     if (rt->cfg.trace)
         rt->tracing = pthread_create(&rt->tracer, NULL, tracer_main, rt) == 0;
+    if (rt->cfg.gc.enabled) {
+        vmrt_coro_attr_t attr;
+        vmrt_coro_attr_init(&attr);
+        attr.name = "gc";
+        attr.priority = VMRT_PRIO_HIGH;
+        err = vmrt_sched_spawn(rt->sched, &rt->gc_co, &attr, gc_coroutine, rt);
+        if (err)
+            rt->gc_co = NULL; /* collections still happen in allocating coroutines */
+    }
     rt->started = true;
     return 0;
 }
@@ -208,6 +238,11 @@ int vmrt_runtime_shutdown(vmrt_runtime_t *rt, uint64_t timeout_ns)
         return -EINVAL;
     if (!rt->started || rt->shut_down)
         return 0;
+    if (rt->gc_co) {
+        atomic_store_explicit(&rt->gc_co_stop, true, memory_order_release);
+        vmrt_sched_join(rt->gc_co, NULL);
+        rt->gc_co = NULL;
+    }
     int err = vmrt_sched_stop(rt->sched, VMRT_SCHED_STOP_WAIT, timeout_ns);
     if (err == VMRT_ETIMEOUT)
         vmrt_sched_stop(rt->sched, VMRT_SCHED_STOP_CANCEL, 1000000000ull);
@@ -334,6 +369,67 @@ static json_t *gc_json(vmrt_runtime_t *rt)
         "incremental", vmrt_gc_incremental(rt->gc));
 }
 
+static const char *prio_key(vmrt_prio_t p)
+{
+    switch (p) {
+    case VMRT_PRIO_HIGH: return "high";
+    case VMRT_PRIO_MEDIUM: return "medium";
+    case VMRT_PRIO_LOW: return "low";
+    default: return "other";
+    }
+}
+
+/* The VCpuCoroutineMapper's tables: vCPU -> running coroutine and load, and
+ * live coroutines by priority and by state (the spec's coroutine model made
+ * visible: High = JIT/GC, Medium = guest execution, Low = I/O). */
+static json_t *mapper_json(vmrt_runtime_t *rt)
+{
+    json_t *vcpus = json_array();
+    vmrt_vcpu_info_t vi[VMRT_SCHED_MAX_VCPUS];
+    size_t nv = vmrt_vcpu_table(rt->sched, vi, VMRT_SCHED_MAX_VCPUS);
+    for (size_t i = 0; i < nv && i < VMRT_SCHED_MAX_VCPUS; i++)
+        json_array_append_new(
+            vcpus, json_pack("{s:I,s:b,s:I,s:I,s:I,s:f}", "id", (json_int_t)vi[i].id, "online",
+                             vi[i].online, "host_cpu", (json_int_t)vi[i].host_cpu, "running_coro",
+                             (json_int_t)vi[i].running_coro, "queued", (json_int_t)vi[i].queued,
+                             "load", vi[i].load));
+    json_int_t by_prio[VMRT_PRIO_COUNT] = {0}, bound = 0, affine = 0;
+    json_t *by_state = json_object();
+    size_t n = vmrt_coro_table(rt->sched, NULL, 0);
+    vmrt_coro_info_t *ci = n ? calloc(n, sizeof *ci) : NULL;
+    if (ci) {
+        n = vmrt_coro_table(rt->sched, ci, n);
+        for (size_t i = 0; i < n; i++) {
+            if ((unsigned)ci[i].priority < VMRT_PRIO_COUNT)
+                by_prio[ci[i].priority]++;
+            bound += ci[i].bind_vcpu >= 0;
+            affine += ci[i].affinity != 0;
+            const char *st = vmrt_coro_state_name(ci[i].state);
+            json_t *c = json_object_get(by_state, st);
+            json_object_set_new(by_state, st,
+                                json_integer((c ? json_integer_value(c) : 0) + 1));
+        }
+        free(ci);
+    }
+    json_t *prio = json_object();
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++)
+        json_object_set_new(prio, prio_key((vmrt_prio_t)p), json_integer(by_prio[p]));
+    return json_pack("{s:o,s:o,s:o,s:I,s:I}", "vcpus", vcpus, "coroutines_by_priority", prio,
+                     "coroutines_by_state", by_state, "bound", bound, "affine", affine);
+}
+
+static json_t *pool_json(vmrt_runtime_t *rt)
+{
+    vmrt_pool_stats_t p;
+    if (vmrt_sched_pool_stats(rt->sched, &p) != 0)
+        return json_object();
+    /* (leaks are reported when the runtime is destroyed, not mid-run) */
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "created_total", (json_int_t)p.created,
+                     "reused_total", (json_int_t)p.reused, "active", (json_int_t)p.active, "idle",
+                     (json_int_t)p.idle, "peak", (json_int_t)p.peak, "trimmed_total",
+                     (json_int_t)p.trimmed, "rejected_total", (json_int_t)p.rejected);
+}
+
 static json_t *snapshot(void *arg)
 {
     vmrt_runtime_t *rt = arg;
@@ -344,6 +440,8 @@ static json_t *snapshot(void *arg)
         root, "uptime_ns",
         json_integer((json_int_t)(rt->t_start_ns ? vmrt_now_ns() - rt->t_start_ns : 0)));
     json_object_set_new(root, "sched", sched_json(rt));
+    json_object_set_new(root, "mapper", mapper_json(rt));
+    json_object_set_new(root, "pool", pool_json(rt));
     json_object_set_new(root, "gc", gc_json(rt));
     pthread_mutex_lock(&rt->mu);
     json_object_set_new(root, "guest", json_deep_copy(rt->guest_stats));
@@ -399,6 +497,10 @@ int vmrt_runtime_stats_print(vmrt_runtime_t *rt, FILE *out)
             num(sc, "parks_total"));
     fprintf(out, "           ready->running latency p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
             ms(sc, "latency_p50_ns"), ms(sc, "latency_p99_ns"), ms(sc, "latency_max_ns"));
+    json_t *pool = json_object_get(s, "pool");
+    fprintf(out, "pool:      %lld created, %lld reused, peak %lld active, %lld idle, %lld trimmed\n",
+            num(pool, "created_total"), num(pool, "reused_total"), num(pool, "peak"),
+            num(pool, "idle"), num(pool, "trimmed_total"));
     fprintf(out,
             "gc:        %lld cycles (%s%s), heap %.1f MiB in use / %.1f MiB committed, "
             "live %.1f MiB\n",

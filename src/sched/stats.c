@@ -145,3 +145,11 @@ size_t vmrt_sched_for_each_stack(vmrt_sched_t *s, vmrt_stack_visit_fn cb, void *
     }
     return n;
 }
+
+int vmrt_sched_pool_stats(vmrt_sched_t *s, vmrt_pool_stats_t *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    vmrt_pool_stats(s->pool, out);
+    return 0;
+}

@@ -72,6 +72,11 @@ j = json.loads(t[t.index("{"):])
 assert j["sched"]["context_switches_total"] > 0, j["sched"]
 assert j["gc"]["gc_count"] >= 1 and j["gc"]["bytes_allocated_total"] > 0, j["gc"]
 assert j["guest"]["objects"] > 0, j["guest"]
+assert j["pool"]["created_total"] > 0, j["pool"]
+m = j["mapper"]
+assert len(m["vcpus"]) == j["sched"]["vcpu_count"], m
+assert set(m["coroutines_by_priority"]) == {"high", "medium", "low"}, m
+assert m["coroutines_by_priority"]["high"] >= 1, m  # the GC's own coroutine
 PY
 # The whole VM inside each isolation level (the program is loaded before the
 # sandbox starts, so the container's new root need not contain it).
