@@ -372,10 +372,14 @@ static json_t *gc_json(vmrt_runtime_t *rt)
 static const char *prio_key(vmrt_prio_t p)
 {
     switch (p) {
-    case VMRT_PRIO_HIGH: return "high";
-    case VMRT_PRIO_MEDIUM: return "medium";
-    case VMRT_PRIO_LOW: return "low";
-    default: return "other";
+    case VMRT_PRIO_HIGH:
+        return "high";
+    case VMRT_PRIO_MEDIUM:
+        return "medium";
+    case VMRT_PRIO_LOW:
+        return "low";
+    default:
+        return "other";
     }
 }
 
@@ -406,8 +410,7 @@ static json_t *mapper_json(vmrt_runtime_t *rt)
             affine += ci[i].affinity != 0;
             const char *st = vmrt_coro_state_name(ci[i].state);
             json_t *c = json_object_get(by_state, st);
-            json_object_set_new(by_state, st,
-                                json_integer((c ? json_integer_value(c) : 0) + 1));
+            json_object_set_new(by_state, st, json_integer((c ? json_integer_value(c) : 0) + 1));
         }
         free(ci);
     }
@@ -498,7 +501,8 @@ int vmrt_runtime_stats_print(vmrt_runtime_t *rt, FILE *out)
     fprintf(out, "           ready->running latency p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
             ms(sc, "latency_p50_ns"), ms(sc, "latency_p99_ns"), ms(sc, "latency_max_ns"));
     json_t *pool = json_object_get(s, "pool");
-    fprintf(out, "pool:      %lld created, %lld reused, peak %lld active, %lld idle, %lld trimmed\n",
+    fprintf(out,
+            "pool:      %lld created, %lld reused, peak %lld active, %lld idle, %lld trimmed\n",
             num(pool, "created_total"), num(pool, "reused_total"), num(pool, "peak"),
             num(pool, "idle"), num(pool, "trimmed_total"));
     fprintf(out,
