@@ -98,6 +98,15 @@ VMRT_API char *vmrt_runtime_stats_json(vmrt_runtime_t *rt);
 VMRT_API int vmrt_runtime_stats_prometheus(vmrt_runtime_t *rt, FILE *out);
 VMRT_API int vmrt_runtime_stats_print(vmrt_runtime_t *rt, FILE *out);
 
+/* The optional sandbox of a VM: runs fn(arg) — typically "create a runtime
+ * from cfg and run the guest" — inside a SandboxedVm built from
+ * cfg->sandbox and cfg->limits (with isolation NONE, in the calling process
+ * under the in-process caps), waits for it and fills *report (why it ended,
+ * what it used). Returns 0, or a negative error with vmrt_sandbox_error()
+ * naming the failed step. fn's return value is the sandbox's exit code. */
+VMRT_API int vmrt_runtime_run_sandboxed(const vmrt_runtime_config_t *cfg, int (*fn)(void *),
+                                        void *arg, vmrt_sandbox_report_t *report);
+
 /* Adds a named counter to the snapshot's "guest" section (the embedder's
  * own statistics, e.g. the guest engine's). */
 VMRT_API int vmrt_runtime_set_guest_stat(vmrt_runtime_t *rt, const char *name, double value);

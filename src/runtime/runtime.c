@@ -316,6 +316,25 @@ int vmrt_runtime_set_guest_stat(vmrt_runtime_t *rt, const char *name, double val
     return rc ? -ENOMEM : 0;
 }
 
+int vmrt_runtime_run_sandboxed(const vmrt_runtime_config_t *cfg, int (*fn)(void *), void *arg,
+                               vmrt_sandbox_report_t *report)
+{
+    if (!cfg || cfg->size != sizeof *cfg || !fn || !report)
+        return -EINVAL;
+    vmrt_sandbox_config_t sc = cfg->sandbox;
+    if (cfg->seccomp_profile[0])
+        sc.filter.profile = cfg->seccomp_profile;
+    vmrt_sandbox_t *sb;
+    int err = vmrt_sandbox_new(&sb, &sc, &cfg->limits);
+    if (err)
+        return err;
+    err = vmrt_sandbox_spawn(sb, fn, arg);
+    if (!err)
+        err = vmrt_sandbox_wait(sb, report);
+    vmrt_sandbox_free(sb);
+    return err;
+}
+
 /* ---- statistics ----------------------------------------------------------- */
 
 static json_t *sched_json(vmrt_runtime_t *rt)

@@ -369,21 +369,12 @@ static int run_sandboxed(vm_job_t *job, plan_t *p)
     cfg->sandbox.rw_paths = p->nrw ? p->rw : NULL;
     cfg->sandbox.filter.allowed = p->nallow ? p->allow : NULL;
     cfg->sandbox.filter.denied = p->ndeny ? p->deny : NULL;
-    if (cfg->seccomp_profile[0])
-        cfg->sandbox.filter.profile = cfg->seccomp_profile;
-    vmrt_sandbox_t *sb;
-    int err = vmrt_sandbox_new(&sb, &cfg->sandbox, &cfg->limits);
-    if (err)
-        die("run: sandbox: %s", vmrt_sandbox_error() ? vmrt_sandbox_error() : vmrt_strerror(err));
     fflush(stdout);
     fflush(stderr);
-    err = vmrt_sandbox_spawn(sb, run_vm, job);
+    vmrt_sandbox_report_t rep;
+    int err = vmrt_runtime_run_sandboxed(cfg, run_vm, job, &rep);
     if (err)
         die("run: sandbox: %s", vmrt_sandbox_error() ? vmrt_sandbox_error() : vmrt_strerror(err));
-    vmrt_sandbox_report_t rep;
-    err = vmrt_sandbox_wait(sb, &rep);
-    if (err)
-        die("run: sandbox: wait: %s", vmrt_strerror(err));
     if (job->plan->stats) {
         fputs("--- sandbox report ---\n", stdout);
         if (job->plan->stats == 2) {
@@ -395,7 +386,6 @@ static int run_sandboxed(vm_job_t *job, plan_t *p)
             vmrt_sandbox_report_print(&rep, stdout);
         }
     }
-    vmrt_sandbox_free(sb);
     if (rep.reason == VMRT_END_EXITED)
         return rep.exit_code;
     fprintf(stderr, "vmrt: run: the VM ended: %s\n", vmrt_end_reason_name(rep.reason));

@@ -152,6 +152,38 @@ static void test_root_fn_with_compaction(void **state)
     vmrt_runtime_destroy(rt);
 }
 
+static int sandboxed_vm(void *arg)
+{
+    const vmrt_runtime_config_t *cfg = arg;
+    vmrt_runtime_t *rt;
+    if (vmrt_runtime_new(&rt, cfg) || vmrt_runtime_start(rt))
+        return 3;
+    job_t job = {rt, 0};
+    vmrt_coro_t *co;
+    if (vmrt_runtime_spawn(rt, &co, NULL, worker, &job) || vmrt_sched_join(co, NULL))
+        return 4;
+    vmrt_runtime_destroy(rt);
+    return job.sum == 2000u * 2001u / 2 ? 42 : 5;
+}
+
+/* The VM's optional sandbox: the whole runtime in a child process. */
+static void test_run_sandboxed(void **state)
+{
+    (void)state;
+    const char *cfgname = getenv("VMRT_TEST_CONFIG");
+    if (cfgname && !strcmp(cfgname, "aarch64"))
+        VT_SKIP("sandboxes under qemu-aarch64 are covered by the sandbox tests' own skips");
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 2;
+    cfg.sandbox.isolation_level = VMRT_ISOLATION_PROCESS;
+    vmrt_sandbox_report_t rep;
+    ASSERT_OK(vmrt_runtime_run_sandboxed(&cfg, sandboxed_vm, &cfg, &rep));
+    ASSERT_EQ(rep.reason, VMRT_END_EXITED);
+    ASSERT_EQ(rep.exit_code, 42);
+    ASSERT_EQ(vmrt_runtime_run_sandboxed(&cfg, NULL, NULL, &rep), -EINVAL);
+}
+
 static void test_bad_config(void **state)
 {
     (void)state;
@@ -172,6 +204,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runtime_gc_on_scheduler),
         cmocka_unit_test(test_root_fn_with_compaction),
+        cmocka_unit_test(test_run_sandboxed),
         cmocka_unit_test(test_bad_config),
     };
     VT_RUN("runtime", tests);
