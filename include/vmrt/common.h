@@ -47,6 +47,12 @@ VMRT_API const char *vmrt_strerror(int err);
 /* The library version as "MAJOR.MINOR.PATCH". */
 VMRT_API const char *vmrt_version(void);
 
+/* "64K", "1.5G", "512MiB", "4096": bytes (binary multiples). "10ms", "500us",
+ * "2s", "1.5" (seconds), "2m": nanoseconds. -EINVAL if malformed or negative,
+ * -ERANGE past 2^64. The CLI, JSON configuration and VMRT_* all use these. */
+VMRT_API int vmrt_parse_size(const char *s, uint64_t *out);
+VMRT_API int vmrt_parse_duration(const char *s, uint64_t *out_ns);
+
 /* Nanoseconds on CLOCK_MONOTONIC. */
 VMRT_API uint64_t vmrt_now_ns(void);
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/units.h"
+
 extern char **environ;
 
 typedef enum key_type {
@@ -176,67 +178,6 @@ static int parse_bool(const char *s, bool *out)
     return -1;
 }
 
-static int parse_scaled(const char *s, key_type_t type, double *out)
-{
-    if (!*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
-        return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !isfinite(v) || v < 0)
-        return -1;
-    double mult = 1;
-    if (type == KT_SIZE) {
-        const char *u = end;
-        if (*u) {
-            switch (*u) {
-            case 'k':
-            case 'K':
-                mult = 1024.0;
-                break;
-            case 'm':
-            case 'M':
-                mult = 1024.0 * 1024;
-                break;
-            case 'g':
-            case 'G':
-                mult = 1024.0 * 1024 * 1024;
-                break;
-            case 't':
-            case 'T':
-                mult = 1024.0 * 1024 * 1024 * 1024;
-                break;
-            default:
-                return -1;
-            }
-            u++;
-            if (*u == 'i')
-                u++;
-            if (*u == 'B' || *u == 'b')
-                u++;
-            if (*u)
-                return -1;
-        }
-    } else if (type == KT_DURATION) {
-        if (!*end || !strcmp(end, "s"))
-            mult = 1e9;
-        else if (!strcmp(end, "ns"))
-            mult = 1;
-        else if (!strcmp(end, "us"))
-            mult = 1e3;
-        else if (!strcmp(end, "ms"))
-            mult = 1e6;
-        else if (!strcmp(end, "m"))
-            mult = 60e9;
-        else
-            return -1;
-    } else if (*end) {
-        return -1;
-    }
-    *out = v * mult;
-    return 0;
-}
-
 static const char *type_hint(const key_t_ *k)
 {
     switch (k->type) {
@@ -298,7 +239,12 @@ static int apply(vmrt_runtime_config_t *cfg, const key_t_ *k, const char *value,
     case KT_DURATION:
     case KT_DOUBLE: {
         double v;
-        if (parse_scaled(value, k->type, &v) != 0 || (k->type == KT_UINT && v != floor(v)))
+        if (vmrt__parse_scaled(value,
+                               k->type == KT_SIZE       ? VMRT__UNIT_SIZE
+                               : k->type == KT_DURATION ? VMRT__UNIT_DURATION
+                                                        : VMRT__UNIT_NONE,
+                               &v) != 0 ||
+            (k->type == KT_UINT && v != floor(v)))
             return fail(err, errlen, -EINVAL, "%s: %s: '%s' is not %s", origin, k->name, value,
                         type_hint(k));
         if (v < k->min || v > k->max)

@@ -158,6 +158,34 @@ static void test_precedence(void **state)
     ASSERT_NOT_NULL(strstr(err, "VMRT_GC_TRIGGER: gc.trigger: 'never'"));
 }
 
+static void test_units(void **state)
+{
+    (void)state;
+    uint64_t v;
+    ASSERT_OK(vmrt_parse_size("4096", &v));
+    ASSERT_EQ(v, 4096);
+    ASSERT_OK(vmrt_parse_size("64K", &v));
+    ASSERT_EQ(v, 65536);
+    ASSERT_OK(vmrt_parse_size("1.5GiB", &v));
+    ASSERT_EQ(v, 3ull << 29);
+    ASSERT_OK(vmrt_parse_size("2mb", &v));
+    ASSERT_EQ(v, 2u << 20);
+    ASSERT_EQ(vmrt_parse_size("-1", &v), -EINVAL);
+    ASSERT_EQ(vmrt_parse_size("12Q", &v), -EINVAL);
+    ASSERT_EQ(vmrt_parse_size("", &v), -EINVAL);
+    ASSERT_EQ(vmrt_parse_size("99999999T", &v), -ERANGE);
+    ASSERT_OK(vmrt_parse_duration("10ms", &v));
+    ASSERT_EQ(v, 10000000);
+    ASSERT_OK(vmrt_parse_duration("1.5", &v));
+    ASSERT_EQ(v, 1500000000);
+    ASSERT_OK(vmrt_parse_duration("250us", &v));
+    ASSERT_EQ(v, 250000);
+    ASSERT_OK(vmrt_parse_duration("2m", &v));
+    ASSERT_EQ(v, 120000000000ull);
+    ASSERT_EQ(vmrt_parse_duration("5 s", &v), -EINVAL);
+    ASSERT_EQ(vmrt_parse_duration("soon", &v), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_bad_values_name_key),
         cmocka_unit_test(test_json_file),
         cmocka_unit_test(test_precedence),
+        cmocka_unit_test(test_units),
     };
     VT_RUN("config", tests);
 }
