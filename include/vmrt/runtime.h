@@ -79,6 +79,9 @@ VMRT_API int vmrt_runtime_start(vmrt_runtime_t *rt);
 VMRT_API int vmrt_runtime_shutdown(vmrt_runtime_t *rt, uint64_t timeout_ns);
 VMRT_API void vmrt_runtime_destroy(vmrt_runtime_t *rt);
 
+/* The TCP port of the metrics endpoint (useful with "127.0.0.1:0"), or 0. */
+VMRT_API int vmrt_runtime_metrics_port(vmrt_runtime_t *rt);
+
 VMRT_API vmrt_sched_t *vmrt_runtime_sched(vmrt_runtime_t *rt);
 VMRT_API vmrt_gc_t *vmrt_runtime_gc(vmrt_runtime_t *rt);
 VMRT_API const vmrt_runtime_config_t *vmrt_runtime_config(vmrt_runtime_t *rt);

@@ -275,6 +275,11 @@ void vmrt_runtime_destroy(vmrt_runtime_t *rt)
     free(rt);
 }
 
+int vmrt_runtime_metrics_port(vmrt_runtime_t *rt)
+{
+    return rt && rt->metrics ? vmrt__metrics_port(rt->metrics) : 0;
+}
+
 vmrt_sched_t *vmrt_runtime_sched(vmrt_runtime_t *rt)
 {
     return rt->sched;

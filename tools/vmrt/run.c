@@ -326,6 +326,10 @@ static int run_vm(void *arg)
         return VMRT_EXIT_FAILURE;
     }
     vg_host_runtime_use(rt);
+    if (vmrt_runtime_metrics_port(rt))
+        fprintf(stderr, "vmrt: run: metrics on http://%.*s:%d/metrics and /stats\n",
+                (int)(strrchr(job->cfg.metrics_listen, ':') - job->cfg.metrics_listen),
+                job->cfg.metrics_listen, vmrt_runtime_metrics_port(rt));
     progress_t pr = {.rt = rt, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     pthread_t prog_thread;
     bool prog =

@@ -126,6 +126,28 @@ vmrt run --heap-max 1M "$examples/gc-heavy.vasm" >/dev/null 2>"$tmp/err"; rc=$?
 [ $rc -eq 70 ] && grep -q "out of memory" "$tmp/err" && ok "--heap-max 1M: guest out of memory, 70" ||
   { bad "--heap-max 1M: exit $rc"; head -3 "$tmp/err"; }
 
+# --metrics-listen: a running VM answers /metrics and /stats on loopback.
+printf '.func main 0 3\n    const r0, 0\n    const r1, 30\nloop:\n    ge r2, r0, r1\n    jnz r2, done\n    const r2, 100\n    sleep r2\n    addi r0, r0, 1\n    jmp loop\ndone:\n    const r0, 0\n    ret r0\n.end\n' >"$tmp/sleeper.vasm"
+if vmrt run "$tmp/sleeper.vasm" >/dev/null 2>&1; then
+  ${MESON_EXE_WRAPPER:-} "$vmrt_bin" run --metrics-listen 127.0.0.1:0 "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err" &
+  pid=$!
+  for _ in $(seq 50); do grep -q "metrics on" "$tmp/err" 2>/dev/null && break; sleep 0.1; done
+  url=$(sed -n 's/.*metrics on \(http:[^ ]*\/metrics\).*/\1/p' "$tmp/err")
+  if [ -n "$url" ] && python3 - "$url" <<'PY'; then ok "--metrics-listen serves /metrics and /stats"; else bad "--metrics-listen"; cat "$tmp/err"; fi
+import json, sys, urllib.request
+m = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+assert "vmrt_sched_context_switches_total" in m and "# TYPE" in m, m[:300]
+s = json.loads(urllib.request.urlopen(sys.argv[1].replace("/metrics", "/stats"), timeout=5).read())
+assert s["sched"]["vcpu_count"] >= 1, s
+PY
+  wait $pid
+  vmrt run --metrics-listen 10.0.0.1:9100 "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -ne 0 ] && grep -q "cannot start the runtime" "$tmp/err" && ok "--metrics-listen refuses a non-loopback address" ||
+    { bad "--metrics-listen non-loopback: exit $rc"; cat "$tmp/err"; }
+else
+  bad "sleeper program"
+fi
+
 # --trace prints GC cycles and sampled scheduler activity.
 vmrt run --trace "$examples/gc-heavy.vasm" 3000 >/dev/null 2>"$tmp/err"
 grep -q "gc: cycle 1 done" "$tmp/err" && grep -q "sched: " "$tmp/err" && ok "--trace" ||
