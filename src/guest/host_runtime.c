@@ -80,8 +80,7 @@ typedef struct io_job {
     vg_io_req *req;
     rthread *requester;
     waiter w;
-    vmrt_coro_t *co;            /* the Low-priority coroutine running it */
-    struct io_job *prev, *next; /* h->io_jobs: requests in flight */
+    vmrt_coro_t *co; /* the Low-priority coroutine running it */
 } io_job;
 
 struct rhost {
@@ -96,7 +95,6 @@ struct rhost {
     uint64_t alive;       /* started, not done */
     uint64_t blocked;     /* waiting without a timeout */
     uint64_t io_pending;  /* I/O requests in flight */
-    io_job *io_jobs;      /* those requests */
     bool stop, main_done, deadlock;
     _Atomic uint64_t jit_pending;
     struct {
@@ -770,18 +768,8 @@ static void rt_io(vg_host *hh, vg_thread *self, vg_io_req *req)
         req->result = rc;
         return;
     }
-    j.next = h->io_jobs;
-    if (h->io_jobs)
-        h->io_jobs->prev = &j;
-    h->io_jobs = &j;
-    while (!j.w.done) /* ends by itself, or cancelled by rt_stop */
+    while (!j.w.done) /* socket waits are time-sliced: a stopping run ends them */
         vmrt_cond_wait(j.requester->cv, h->mu, 0);
-    if (j.prev)
-        j.prev->next = j.next;
-    else
-        h->io_jobs = j.next;
-    if (j.next)
-        j.next->prev = j.prev;
     vmrt_mutex_unlock(h->mu);
     vmrt_sched_join(j.co, NULL);
 }

@@ -1,7 +1,6 @@
-/* vmrt CLI helpers: dying with a message, parsing sizes and durations. */
+/* vmrt CLI helpers: dying with a message; option values (sizes and durations
+ * through the library's vmrt_parse_size/_duration). */
 #include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
