@@ -6,18 +6,43 @@
  * in the VMA, so adjacent stacks still merge into one VMA and 100,000 stacks
  * do not hit vm.max_map_count (65530 by default) as mprotect'ed guards do (two
  * VMAs per stack). Older kernels fall back to mprotect(PROT_NONE).
+ *
+ * Stacks come from a cache ([STACK-CACHE]): mmap and munmap take the
+ * process's mmap lock for writing, so a program that creates and ends
+ * coroutines by the hundred thousand on several vCPUs spends its time
+ * queueing on that lock and faulting in fresh pages. The cache maps
+ * STACK_BATCH stacks of one size at a time (one mmap; each guard installed
+ * when its stack is first handed out), keeps freed stacks warm (LIFO, pages
+ * still committed) up to STACK_CACHE_MAX, and beyond that unmaps the colder
+ * half at once, one munmap per run of adjacent stacks. Sizes other than the
+ * first few seen are mapped one by one as before.
  */
 #include "coro/stack.h"
 
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "vmrt_config.h"
 #if VMRT_HAVE_VALGRIND_H
 #include <valgrind/valgrind.h>
+#endif
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VMRT_STACK_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define VMRT_STACK_ASAN 1
+#endif
+#ifdef VMRT_STACK_ASAN
+#include <sanitizer/asan_interface.h>
 #endif
 
 #ifndef MADV_GUARD_INSTALL
@@ -76,6 +101,87 @@ bool vmrt__stack_guard_is_lightweight(void)
     return atomic_load_explicit(&guard_mode, memory_order_relaxed) == 1;
 }
 
+enum { STACK_BATCH = 32, STACK_CACHE_MAX = 1024, STACK_CLASSES = 4 };
+
+/* A cached stack: its base, and whether its guard is installed yet. */
+typedef struct {
+    char *base;
+    bool guarded;
+} cached_t;
+
+/* Stacks of one mapping size. */
+typedef struct {
+    size_t map_size; /* 0: class unused */
+    size_t n;
+    cached_t *items; /* STACK_CACHE_MAX + STACK_BATCH slots, LIFO: warmest last */
+} stack_class_t;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static stack_class_t classes[STACK_CLASSES];
+
+static stack_class_t *class_for(size_t map_size)
+{
+    for (int i = 0; i < STACK_CLASSES; i++) {
+        stack_class_t *c = &classes[i];
+        if (c->map_size == map_size)
+            return c;
+        if (!c->map_size) {
+            c->items = malloc((STACK_CACHE_MAX + STACK_BATCH) * sizeof *c->items);
+            if (!c->items)
+                return NULL;
+            c->map_size = map_size;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static int cmp_cached(const void *a, const void *b)
+{
+    const char *x = ((const cached_t *)a)->base, *y = ((const cached_t *)b)->base;
+    return x < y ? -1 : x > y;
+}
+
+/* Unmaps the colder half of c: sorted, adjacent stacks in one munmap.
+ * cache_lock held. */
+static void release_cold(stack_class_t *c)
+{
+    size_t k = c->n / 2;
+    qsort(c->items, k, sizeof *c->items, cmp_cached);
+    for (size_t i = 0; i < k;) {
+        size_t j = i + 1;
+        while (j < k && c->items[j].base == c->items[j - 1].base + c->map_size)
+            j++;
+        munmap(c->items[i].base, (j - i) * c->map_size);
+        i = j;
+    }
+    memmove(c->items, c->items + k, (c->n - k) * sizeof *c->items);
+    c->n -= k;
+}
+
+/* Takes a stack of c's size from the cache, mapping a batch when it is
+ * empty. 0 or -ENOMEM. */
+static int cache_get(stack_class_t *c, cached_t *out)
+{
+    pthread_mutex_lock(&cache_lock);
+    if (c->n == 0) {
+        pthread_mutex_unlock(&cache_lock);
+        char *p = mmap(NULL, STACK_BATCH * c->map_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (p == MAP_FAILED)
+            return -ENOMEM;
+        pthread_mutex_lock(&cache_lock);
+        if (c->n + STACK_BATCH > STACK_CACHE_MAX + STACK_BATCH)
+            release_cold(c);
+        /* Highest address last: handed out first, like one-by-one mmaps. */
+        for (int i = 0; i < STACK_BATCH; i++)
+            c->items[c->n++] = (cached_t){p + (size_t)i * c->map_size, false};
+    }
+    *out = c->items[--c->n];
+    pthread_mutex_unlock(&cache_lock);
+    return 0;
+}
+
 int vmrt__stack_alloc(vmrt__stack_t *st, size_t usable)
 {
     size_t page = vmrt__page_size();
@@ -84,19 +190,36 @@ int vmrt__stack_alloc(vmrt__stack_t *st, size_t usable)
     if (atomic_load_explicit(&inject_failures, memory_order_relaxed) > 0 &&
         atomic_fetch_sub(&inject_failures, 1) > 0)
         return -ENOMEM;
-    void *p = mmap(NULL, guard + usable, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (p == MAP_FAILED)
-        return -ENOMEM;
-    int err = install_guard(p, guard);
-    if (err) {
-        munmap(p, guard + usable);
-        return err == -ENOMEM ? err : -ENOMEM;
+    size_t map_size = guard + usable;
+    pthread_mutex_lock(&cache_lock);
+    stack_class_t *c = class_for(map_size);
+    pthread_mutex_unlock(&cache_lock);
+    cached_t got = {NULL, false};
+    if (c) {
+        if (cache_get(c, &got) != 0)
+            return -ENOMEM;
+    } else {
+        void *p = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (p == MAP_FAILED)
+            return -ENOMEM;
+        got.base = p;
     }
-    st->base = p;
-    st->map_size = guard + usable;
+    if (!got.guarded) {
+        int err = install_guard(got.base, guard);
+        if (err) {
+            munmap(got.base, map_size);
+            return err == -ENOMEM ? err : -ENOMEM;
+        }
+    }
+    st->base = got.base;
+    st->map_size = map_size;
     st->guard_size = guard;
     st->valgrind_id = 0;
+#ifdef VMRT_STACK_ASAN
+    /* A reused stack keeps the poisoning of its last coroutine's frames. */
+    ASAN_UNPOISON_MEMORY_REGION(vmrt__stack_lo(st), vmrt__stack_usable(st));
+#endif
 #if VMRT_HAVE_VALGRIND_H
     st->valgrind_id = VALGRIND_STACK_REGISTER(vmrt__stack_lo(st), vmrt__stack_hi(st));
 #endif
@@ -110,7 +233,19 @@ void vmrt__stack_free(vmrt__stack_t *st)
 #if VMRT_HAVE_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(st->valgrind_id);
 #endif
-    munmap(st->base, st->map_size);
+    pthread_mutex_lock(&cache_lock);
+    stack_class_t *c = NULL;
+    for (int i = 0; i < STACK_CLASSES; i++)
+        if (classes[i].map_size == st->map_size)
+            c = &classes[i];
+    if (c) {
+        if (c->n >= STACK_CACHE_MAX)
+            release_cold(c);
+        c->items[c->n++] = (cached_t){st->base, true};
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (!c)
+        munmap(st->base, st->map_size);
     st->base = NULL;
 }
 

@@ -66,6 +66,61 @@ static void test_mutex(void **state)
     vmrt_sched_destroy(s);
 }
 
+/* ---- mutex fairness: unlock leaves the lock free for whoever comes first
+ * (barging), but a waiter that keeps losing gets it handed over: two
+ * coroutines relocking in a tight loop cannot keep a third one out. ---- */
+static atomic_bool victim_done;
+static atomic_int hog_capped;
+
+static void *hog(void *arg)
+{
+    uint64_t cap = vmrt_now_ns() + 5000000000ull; /* 5 s: only if starvation */
+    while (!atomic_load(&victim_done)) {
+        ASSERT_OK(vmrt_mutex_lock(mtx));
+        uint64_t until = vmrt_now_ns() + 2000; /* hold it for 2 µs */
+        while (vmrt_now_ns() < until)
+            counter++;
+        ASSERT_OK(vmrt_mutex_unlock(mtx));
+        if (vmrt_now_ns() > cap) {
+            atomic_fetch_add(&hog_capped, 1);
+            break;
+        }
+    }
+    return arg;
+}
+
+static void *victim(void *arg)
+{
+    vmrt_sleep_ns(5000000); /* let the hogs get going */
+    for (int i = 0; i < 50; i++) {
+        ASSERT_OK(vmrt_mutex_lock(mtx));
+        ASSERT_OK(vmrt_mutex_unlock(mtx));
+    }
+    atomic_store(&victim_done, true);
+    return arg;
+}
+
+static void test_mutex_no_starvation(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(2);
+    ASSERT_OK(vmrt_mutex_new(&mtx));
+    counter = 0;
+    atomic_store(&victim_done, false);
+    atomic_store(&hog_capped, 0);
+    vmrt_coro_t *h1, *h2, *v = NULL;
+    ASSERT_OK(vmrt_sched_spawn(s, &h1, NULL, hog, NULL));
+    ASSERT_OK(vmrt_sched_spawn(s, &h2, NULL, hog, NULL));
+    (void)v;
+    victim(NULL); /* a plain thread: parks on a futex, woken without the lock */
+    ASSERT_OK(vmrt_sched_join(h1, NULL));
+    ASSERT_OK(vmrt_sched_join(h2, NULL));
+    ASSERT_EQ(atomic_load(&hog_capped), 0); /* the victim got in 50 times first */
+    ASSERT_TRUE(counter > 0);
+    ASSERT_OK(vmrt_mutex_destroy(mtx));
+    vmrt_sched_destroy(s);
+}
+
 /* ---- producer/consumer over a buffered channel ---- */
 static vmrt_chan_t *ch;
 
@@ -363,6 +418,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mutex),
+        cmocka_unit_test(test_mutex_no_starvation),
         cmocka_unit_test(test_chan_buffered),
         cmocka_unit_test(test_chan_unbuffered),
         cmocka_unit_test(test_chan_buffer_drains_after_close),
