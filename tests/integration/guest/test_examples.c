@@ -126,6 +126,11 @@ static void test_parameters(void **state)
 {
     (void)state;
     expect_with_arg("skynet", "1000", "skynet sum: 499500\n");
+    /* Sizes that are not powers of 10 split unevenly (once recursed forever). */
+    expect_with_arg("skynet", "0", "skynet sum: 0\n");
+    expect_with_arg("skynet", "5", "skynet sum: 10\n");
+    expect_with_arg("skynet", "123", "skynet sum: 7503\n");
+    expect_with_arg("skynet", "1234", "skynet sum: 760761\n");
     expect_with_arg("thread-ring", "1000", "thread-ring: token reached 0 at thread 498\n");
     expect_with_arg("ping-pong", "10", "ping-pong: ball = 20, pong played 10\n");
     expect_with_arg("binary-trees", "6",
