@@ -17,9 +17,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define STARVE_NS 1000000u /* 1 ms */
+#define STARVE_NS    1000000u /* 1 ms */
 #define STARVE_TRIES 4
-#define RETRY 1 /* wait result: woken without the lock, try again */
+#define RETRY        1 /* wait result: woken without the lock, try again */
 
 struct vmrt_mutex {
     _Atomic uint32_t locked;
@@ -111,7 +111,7 @@ int vmrt_mutex_timedlock(vmrt_mutex_t *m, uint64_t timeout_ns)
             return r;
         }
         if (r == 0)
-            return 0; /* the unlocker handed the lock to us */
+            return 0;                  /* the unlocker handed the lock to us */
         for (int i = 0; i < 16; i++) { /* RETRY: the lock was left free */
             if (atomic_load_explicit(&m->locked, relaxed) == 0 && vmrt_mutex_trylock(m) == 0) {
                 /* Others may still wait: make our unlock look at the queue. */
