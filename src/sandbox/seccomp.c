@@ -260,19 +260,27 @@ static int expand_kill_default(rule_set_t *rs)
     return 0;
 }
 
-static int emit(rule_set_t *rs, scmp_filter_ctx ctx, bool *has_notify)
+/* file: the profile file the rules came from, NULL for a built-in one. */
+static int emit(rule_set_t *rs, scmp_filter_ctx ctx, bool *has_notify, const char *file)
 {
     uint32_t kill = rs->notify ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS;
     for (size_t i = 0; i < rs->n; i++) {
         const rule_t *r = &rs->v[i];
         uint32_t act = r->action == ACT_KILL_MARK ? kill : r->action;
-        if (r->dead || (act == rs->def && !r->n_args))
+        /* A rule with the default action changes nothing (libseccomp refuses it). */
+        if (r->dead || act == rs->def)
             continue;
         *has_notify |= act == SCMP_ACT_NOTIFY;
         int err = seccomp_rule_add_exact_array(ctx, act, r->nr, r->n_args, r->args);
         if (err && err != -EEXIST) {
             char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, r->nr);
-            err = vmrt__sb_fail(err, "seccomp: rule for %s: %s", name ? name : "?", strerror(-err));
+            if (file) /* the file is what is invalid, whatever errno libseccomp chose */
+                err = vmrt__sb_fail(err == -ENOMEM ? err : -EINVAL,
+                                    "seccomp profile %s: rule for %s refused by libseccomp (%s)",
+                                    file, name ? name : "?", strerror(-err));
+            else
+                err = vmrt__sb_fail(err, "seccomp: rule for %s: %s", name ? name : "?",
+                                    strerror(-err));
             free(name);
             return err;
         }
@@ -350,7 +358,11 @@ int vmrt__sb_filter_compile(const vmrt_syscall_filter_t *f, vmrt_isolation_t lev
     if (!err)
         err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
     if (!err)
-        err = emit(&rs, ctx, &out->has_notify);
+        err = emit(&rs, ctx, &out->has_notify,
+                   f->profile && strcmp(f->profile, "default") && strcmp(f->profile, "strict") &&
+                           strcmp(f->profile, "none")
+                       ? f->profile
+                       : NULL);
     if (!err)
         err = export_bpf(ctx, out);
     if (ctx)

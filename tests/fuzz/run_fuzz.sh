@@ -21,5 +21,5 @@ if ! "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
   cat "$work/build.log"; exit 1
 fi
 cp "$src"/examples/guest/*.vasm "$work/corpus/" 2>/dev/null
-ASAN_OPTIONS=detect_leaks=1 exec "$bin" -max_total_time="$secs" -max_len=4096 -timeout=10 \
+ASAN_OPTIONS=detect_leaks=1 exec "$bin" -max_total_time="$secs" -error_exitcode=1 -timeout_exitcode=1 -max_len=4096 -timeout=10 \
   -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus"
