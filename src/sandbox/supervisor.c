@@ -229,7 +229,9 @@ static void finish(vmrt_sandbox_t *sb)
     fill_usage(sb, &u);
     if (r->reason != VMRT_END_SETUP_FAILED)
         r->reason = sb->forced != VMRT_END_RUNNING ? sb->forced : status_reason(sb, &u);
-    if (WIFEXITED(sb->status))
+    if (r->reason == VMRT_END_SETUP_FAILED)
+        ; /* the child's status is our own set-up code, not the guest's */
+    else if (WIFEXITED(sb->status))
         r->exit_code = WEXITSTATUS(sb->status);
     else if (WIFSIGNALED(sb->status))
         r->signal = WTERMSIG(sb->status);

@@ -77,6 +77,7 @@ static void test_exit_statuses(void **state)
     const char *missing[] = {"exec", "--seccomp", "none", "--", "/nonexistent/cmd", NULL};
     ASSERT_EQ(run_vmrt(missing, err, sizeof err), 127);
     ASSERT_NOT_NULL(strstr(err, "setup_step: execve"));
+    ASSERT_NULL(strstr(err, "exit_code:")); /* no guest exit code: the guest never ran */
     const char *wall[] = {"exec", "--seccomp", "none", "--wall-time", "0.2",
                           "--",   "sleep",     "5",    NULL};
     ASSERT_EQ(run_vmrt(wall, err, sizeof err), 243);
