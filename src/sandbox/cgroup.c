@@ -107,9 +107,7 @@ int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t 
         version == 2 ? vmrt__sb_cgv2_setup(cg, lim, plan) : vmrt__sb_cgv1_setup(cg, lim, plan);
     if (err) {
         vmrt__sb_cgroup_destroy(cg);
-        for (unsigned i = 0; i < plan->n_cgroup_fds; i++)
-            close(plan->cgroup_fds[i]);
-        plan->n_cgroup_fds = 0;
+        vmrt__sb_cgroup_close_fds(plan);
     }
     return err;
 }
@@ -162,13 +160,45 @@ int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan)
         mkdir(cg->track, 0755) != 0)
         return 0; /* e.g. a v2 leaf we may not nest under: keep the group kill */
     cg->track_created = true;
+    return vmrt__sb_cgroup_join_v2(plan, cg->track);
+}
+
+/* The child joins the v2 cgroup dir: born in it with CLONE_INTO_CGROUP
+ * (clone3.c says why), or — where clone3 is refused — by writing to its
+ * cgroup.procs, which is opened here too. Returns 0 or -errno. */
+int vmrt__sb_cgroup_join_v2(sb_plan_t *plan, const char *dir)
+{
+    if (plan->n_cgroup_fds >= SB_MAX_CGROUPS)
+        return -E2BIG;
     char path[SB_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/cgroup.procs", cg->track);
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    if (!plan->has_cg2) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+            int err = -errno;
+            close(fd);
+            return err;
+        }
+        plan->has_cg2 = true;
+        plan->cg2_fd = dfd;
+        plan->cg2_slot = plan->n_cgroup_fds;
+    }
     plan->cgroup_fds[plan->n_cgroup_fds++] = fd;
     return 0;
+}
+
+/* Closes the files the child would have joined through. */
+void vmrt__sb_cgroup_close_fds(sb_plan_t *plan)
+{
+    for (unsigned i = 0; i < plan->n_cgroup_fds; i++)
+        close(plan->cgroup_fds[i]);
+    plan->n_cgroup_fds = 0;
+    if (plan->has_cg2)
+        close(plan->cg2_fd);
+    plan->has_cg2 = false;
 }
 
 /* Kills every process in the sandbox's cgroup. */

@@ -116,6 +116,8 @@ static void setup_identity(const sb_plan_t *p)
     if (p->map_user && vmrt__sb_child_userns_map(p) != 0)
         fail(p, "userns-map", errno);
     for (unsigned i = 0; i < p->n_cgroup_fds; i++) {
+        if (p->cg2_born_in && i == p->cg2_slot)
+            continue; /* CLONE_INTO_CGROUP put us there */
         if (write(p->cgroup_fds[i], "0", 1) != 1)
             fail(p, "cgroup-attach", errno);
         close(p->cgroup_fds[i]);

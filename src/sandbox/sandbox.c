@@ -357,10 +357,21 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
 
 static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
 {
-    unsigned long flags = sb->plan.clone_flags | SIGCHLD;
+    sb_plan_t *p = &sb->plan;
+    unsigned long flags = p->clone_flags | SIGCHLD;
     int pidfd = -1;
     pid_t pid = -1;
-    if (share_vm)
+    if (p->has_cg2) {
+        p->cg2_born_in = true;
+        pid = vmrt__sb_clone_into(p->clone_flags, p->cg2_fd, sb->stack, sb->stack_size, share_vm,
+                                  vmrt__sb_child_main, p, &pidfd);
+        if (pid >= 0) {
+            sb->pidfd = pidfd;
+            return pid;
+        }
+        p->cg2_born_in = false; /* no clone3 (old kernel, filtered): join by writing */
+    }
+    if (pid < 0 && share_vm)
         pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_VM | CLONE_PIDFD),
                     &sb->plan, &pidfd);
     if (pid < 0)
@@ -504,8 +515,7 @@ void vmrt_sandbox_free(vmrt_sandbox_t *sb)
         vmrt__sb_reap(sb);
     }
     vmrt__sb_cgroup_destroy(&sb->cg);
-    for (unsigned i = 0; i < sb->plan.n_cgroup_fds; i++)
-        close(sb->plan.cgroup_fds[i]);
+    vmrt__sb_cgroup_close_fds(&sb->plan);
     for (unsigned i = 0; i < sb->plan.n_binds; i++)
         free((char *)sb->plan.binds[i].path);
     vmrt__sb_filter_free(&sb->filter);

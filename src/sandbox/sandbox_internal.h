@@ -88,6 +88,10 @@ typedef struct sb_plan {
     unsigned n_rlimits;
     int cgroup_fds[SB_MAX_CGROUPS]; /* cgroup.procs / tasks files, O_WRONLY */
     unsigned n_cgroup_fds;
+    bool has_cg2;      /* a v2 cgroup to be born in (CLONE_INTO_CGROUP) */
+    int cg2_fd;        /* ... its directory */
+    unsigned cg2_slot; /* ... its cgroup.procs in cgroup_fds[] (the fallback) */
+    bool cg2_born_in;  /* the clone used cg2_fd: the child skips that write */
     const sb_sysdir_t *sysdirs;
     unsigned n_sysdirs;
     sb_bind_t binds[SB_MAX_BINDS];
@@ -195,6 +199,13 @@ const vmrt_sandbox_host_t *vmrt__sb_host(void);
 int vmrt__sb_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vmrt__sb_note(vmrt_sandbox_report_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* clone3 into a cgroup v2 (clone3.c): pid, or -1 with errno. */
+pid_t vmrt__sb_clone_into(unsigned long flags, int cgroup_fd, void *stack, size_t stack_size,
+                          bool share_vm, int (*fn)(void *), void *arg, int *pidfd);
+/* Registers a v2 cgroup directory the child joins (cgroup.c). */
+int vmrt__sb_cgroup_join_v2(sb_plan_t *plan, const char *dir);
+void vmrt__sb_cgroup_close_fds(sb_plan_t *plan);
 
 /* Child entry (child.c). */
 int vmrt__sb_child_main(void *plan);
