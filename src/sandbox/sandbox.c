@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,6 +152,65 @@ static int plan_limits(vmrt_sandbox_t *sb)
         err = downgrade(sb, "max_disk_io: budget from %s, checked every %u ms",
                         cg_has(sb, SB_CG_IO) ? "blkio/io.stat + /proc/PID/io" : "/proc/PID/io",
                         SB_POLL_MS);
+    return err;
+}
+
+/* max_disk_bw: throttles reads and writes on the block devices of the
+ * sandbox's writable paths — at PROCESS level the working directory and
+ * $TMPDIR or /tmp (the guest sees the host's file systems; other devices
+ * are not throttled), in a container the --rw paths (its root and /tmp are
+ * tmpfs, i.e. memory, bounded by the memory limit). A path on no block
+ * device, a device that refuses throttling, and v1's unthrottled buffered
+ * writeback are downgrades. */
+static int plan_disk_bw(vmrt_sandbox_t *sb)
+{
+    uint64_t bps = sb->lim.max_disk_bw;
+    if (!bps)
+        return 0;
+    if (!cg_has(sb, SB_CG_IO))
+        return downgrade(sb, "max_disk_bw: not enforced (no io/blkio cgroup)");
+    const char *paths[SB_MAX_BINDS + 2];
+    unsigned n = 0;
+    char cwd[SB_PATH_MAX];
+    if (sb->cfg.isolation_level == VMRT_ISOLATION_PROCESS) {
+        paths[n++] = sb->cfg.cwd ? sb->cfg.cwd : getcwd(cwd, sizeof cwd) ? cwd : ".";
+        const char *tmp = getenv("TMPDIR");
+        paths[n++] = tmp && tmp[0] == '/' ? tmp : "/tmp";
+    } else {
+        for (const char *const *rw = sb->cfg.rw_paths; rw && *rw && n < SB_MAX_BINDS; rw++)
+            paths[n++] = *rw;
+    }
+    dev_t done[SB_MAX_BINDS + 2];
+    unsigned n_done = 0;
+    int err = 0;
+    for (unsigned i = 0; i < n && !err; i++) {
+        unsigned maj, min;
+        int e = vmrt__sb_disk_of(paths[i], &maj, &min);
+        if (e == -ENODEV) {
+            err = downgrade(sb, "max_disk_bw: %s is on no block device: not throttled", paths[i]);
+            continue;
+        }
+        if (e)
+            return vmrt__sb_fail(e, "max_disk_bw: %s: %s", paths[i], strerror(-e));
+        bool seen = false;
+        for (unsigned k = 0; k < n_done; k++)
+            seen |= done[k] == makedev(maj, min);
+        if (seen)
+            continue;
+        e = vmrt__sb_cgroup_throttle(&sb->cg, maj, min, bps);
+        if (e == -EINVAL || e == -ENODEV || e == -EOPNOTSUPP)
+            err = downgrade(sb, "max_disk_bw: device %u:%u refuses throttling (%s)", maj, min,
+                            paths[i]);
+        else if (e)
+            return vmrt__sb_fail(e, "max_disk_bw: throttling %u:%u: %s", maj, min, strerror(-e));
+        else
+            done[n_done++] = makedev(maj, min);
+    }
+    if (!err && n == 0)
+        vmrt__sb_note(&sb->report, "max_disk_bw: no writable path on disk (tmpfs root and /tmp)");
+    if (!err && n_done && sb->cg.version == 1)
+        err = downgrade(sb, "max_disk_bw: cgroup v1 throttles reads and direct writes only, "
+                            "not buffered writeback");
     return err;
 }
 
@@ -284,8 +344,9 @@ static int plan_all(vmrt_sandbox_t *sb)
         return err;
     if (c->isolation_level == VMRT_ISOLATION_NONE) {
         const vmrt_limits_t *l = &sb->lim;
-        if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_processes ||
-            l->max_open_files || l->max_file_size || l->vcpus || l->cpu_quota > 0)
+        if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_disk_bw ||
+            l->max_processes || l->max_open_files || l->max_file_size || l->vcpus ||
+            l->cpu_quota > 0)
             err = downgrade(sb, "isolation none: only the wall time and in-process caps apply");
         return err;
     }
@@ -301,6 +362,8 @@ static int plan_all(vmrt_sandbox_t *sb)
             return vmrt__sb_fail(err, "cgroup: cannot track the process tree");
     }
     err = plan_limits(sb);
+    if (!err)
+        err = plan_disk_bw(sb);
     if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
         if (c->enable_namespaces)
             err = plan_container(sb);

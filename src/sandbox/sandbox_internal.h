@@ -143,6 +143,8 @@ int vmrt__sb_cgroup_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u);
 int vmrt__sb_cgroup_kill(const sb_cgroup_t *cg);
 int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan);
 void vmrt__sb_cgroup_destroy(sb_cgroup_t *cg);
+int vmrt__sb_cgroup_throttle(const sb_cgroup_t *cg, unsigned maj, unsigned min, uint64_t bps);
+int vmrt__sb_disk_of(const char *path, unsigned *maj, unsigned *min);
 /* Backends. */
 int vmrt__sb_cgv1_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan);
 int vmrt__sb_cgv1_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u);

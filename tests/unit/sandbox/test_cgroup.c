@@ -3,6 +3,8 @@
  * usage in the report, cgroups removed afterwards. */
 #include "sb_helpers.h"
 
+#include "sandbox/sandbox_internal.h"
+
 #include <dirent.h>
 #include <sched.h>
 #include <signal.h>
@@ -152,6 +154,128 @@ static void test_disk_io_budget(void **state)
     ASSERT_TRUE(run.r.io_write_bytes > 4u << 20);
 }
 
+/* The throttle line the guest's own io/blkio cgroup holds for maj:min, or "". */
+static void own_throttle(char *out, size_t len)
+{
+    char cg[4096] = "", path[512], line[256];
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    out[0] = '\0';
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!strncmp(line, "0::", 3) && !cg[0])
+            snprintf(path, sizeof path, "/sys/fs/cgroup%s/io.max", line + 3);
+        else if (strstr(line, ":blkio:"))
+            snprintf(path, sizeof path, "/sys/fs/cgroup/blkio%s/blkio.throttle.write_bps_device",
+                     strstr(line, ":blkio:") + 7);
+        else
+            continue;
+        snprintf(cg, sizeof cg, "%s", path);
+    }
+    fclose(f);
+    FILE *t = cg[0] ? fopen(cg, "r") : NULL;
+    if (t) {
+        if (!fgets(out, (int)len, t))
+            out[0] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+        fclose(t);
+    }
+}
+
+static char bw_expect[64];
+
+/* Checks its cgroup's throttle line, then writes 2 MiB with O_DIRECT
+ * (throttled on v1 and v2 alike). */
+static int write_direct(void *arg)
+{
+    (void)arg;
+    char got[256];
+    own_throttle(got, sizeof got);
+    if (strncmp(got, bw_expect, strlen(bw_expect)) != 0) {
+        fprintf(stderr, "throttle line '%s', want '%s'\n", got, bw_expect);
+        return 3;
+    }
+    void *buf;
+    if (posix_memalign(&buf, 4096, 64 << 10) != 0)
+        return 4;
+    memset(buf, 'x', 64 << 10);
+    int fd = open(io_path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+    if (fd < 0)
+        return errno == EINVAL ? 5 : 6; /* 5: no O_DIRECT on this file system */
+    for (int i = 0; i < 32; i++)
+        if (write(fd, buf, 64 << 10) != 64 << 10)
+            return 7;
+    close(fd);
+    return 0;
+}
+
+/* --disk-bw: the device under the working directory is throttled (the
+ * cgroup file says so) and 2 MiB of direct writes at 1 MiB/s take at least
+ * 0.5 s (about 2 s expected; unthrottled they take milliseconds). */
+static void test_disk_bw_throttled(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    unsigned maj, min;
+    if (vmrt__sb_disk_of("/var/tmp", &maj, &min) != 0)
+        VT_SKIP("/var/tmp is not on a block device");
+    bool v2 = vmrt_sandbox_host()->cgroup_version == 2;
+    snprintf(bw_expect, sizeof bw_expect, v2 ? "%u:%u rbps=1048576 wbps=1048576" : "%u:%u 1048576",
+             maj, min);
+    snprintf(io_path, sizeof io_path, "/var/tmp/vmrt-bw-%d", (int)getpid());
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    c.strict = false; /* v1: buffered writeback is a reported downgrade */
+    c.cwd = "/var/tmp";
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_disk_bw = 1 << 20;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, write_direct, NULL, &run);
+    unlink(io_path);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    if (run.r.exit_code == 5)
+        VT_SKIP("/var/tmp refuses O_DIRECT");
+    ASSERT_EQ(run.r.exit_code, 0);
+    ASSERT_TRUE(run.r.wall_ns >= 500000000ull);
+}
+
+/* A writable path on no block device cannot be throttled: an error under
+ * strict, a note otherwise. */
+static void test_disk_bw_tmpfs(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_CONTAINER, false);
+    SBT_REQUIRE_CGROUP();
+    struct statfs sf;
+    if (statfs("/dev/shm", &sf) != 0 || sf.f_type != 0x01021994 /* tmpfs */)
+        VT_SKIP("/dev/shm is not a tmpfs");
+    vmrt_sandbox_config_t c;
+    sbt_config(&c, VMRT_ISOLATION_CONTAINER);
+    const char *rw[] = {"/dev/shm", NULL};
+    c.rw_paths = rw;
+    c.strict = true;
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_disk_bw = 1 << 20;
+    vmrt_sandbox_t *sb;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), VMRT_EUNSUPPORTED);
+    ASSERT_TRUE(strstr(vmrt_sandbox_error(), "no block device") != NULL);
+    c.strict = false;
+    ASSERT_OK(vmrt_sandbox_new(&sb, &c, &l));
+    vmrt_sandbox_report_t r;
+    char *argv[] = {"/bin/true", NULL};
+    ASSERT_OK(vmrt_sandbox_exec(sb, argv, NULL));
+    ASSERT_OK(vmrt_sandbox_wait(sb, &r));
+    bool noted = false;
+    for (unsigned i = 0; i < r.n_notes; i++)
+        noted |= strstr(r.notes[i], "/dev/shm is on no block device") != NULL;
+    ASSERT_TRUE(noted);
+    vmrt_sandbox_free(sb);
+}
+
 /* Spins for 600 ms of wall time; reports its CPU count in the exit code. */
 static int spin_600ms(void *arg)
 {
@@ -212,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_memory_oom),           cmocka_unit_test(test_process_limit),
         cmocka_unit_test(test_cpu_time_over_tree),   cmocka_unit_test(test_disk_io_budget),
         cmocka_unit_test(test_cpu_quota_and_cpuset), cmocka_unit_test(test_cgroups_removed),
+        cmocka_unit_test(test_disk_bw_throttled),    cmocka_unit_test(test_disk_bw_tmpfs),
     };
     VT_RUN("sandbox_cgroup", tests);
 }
