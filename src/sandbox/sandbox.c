@@ -447,6 +447,32 @@ static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
     return pid;
 }
 
+/* One message from the child, with the fd it carries (SCM_RIGHTS) in *fd. */
+static ssize_t recv_msg(int chan, sb_msg_t *m, int *fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {m, sizeof *m};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(chan, &mh, MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(c), sizeof *fd);
+    if (n != (ssize_t)sizeof *m) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        memset(m, 0, sizeof *m);
+    }
+    return n;
+}
+
 /* Reads the child's messages until exec (EOF). Returns 0 or -errno. */
 static int await_exec(vmrt_sandbox_t *sb)
 {
@@ -462,7 +488,8 @@ static int await_exec(vmrt_sandbox_t *sb)
                 continue;
         }
         sb_msg_t m;
-        ssize_t n = recv(sb->chan, &m, sizeof m, 0);
+        int fd = -1;
+        ssize_t n = recv_msg(sb->chan, &m, &fd);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -473,22 +500,23 @@ static int await_exec(vmrt_sandbox_t *sb)
             sb->report.setup_errno = m.err;
             vmrt__sb_fail(-m.err, "set-up step %s: %s", m.step, strerror(m.err));
             err = -m.err;
+        } else if (m.kind == SB_MSG_LISTENER && fd >= 0 && sb->listener < 0) {
+            sb->listener = fd;
         } else if (m.kind == SB_MSG_LISTENER) {
-            sb->listener = sb->pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, sb->pidfd, m.fd, 0) : -1;
-            if (sb->listener < 0) {
-                /* Without the listener, forbidden calls would fail with
-                 * ENOSYS instead of ending the sandbox: refuse to go on. */
-                int e = sb->pidfd >= 0 ? errno : ENOSYS;
-                kill(sb->pid, SIGKILL);
-                sb->report.reason = VMRT_END_SETUP_FAILED;
-                snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "seccomp-listener");
-                sb->report.setup_errno = e;
-                err = vmrt__sb_fail(-e, "seccomp listener: %s", strerror(e));
-                continue;
-            }
-            char ack = 1;
-            (void)!send(sb->chan, &ack, 1, MSG_NOSIGNAL);
+            /* Without the listener, forbidden calls would fail with ENOSYS
+             * instead of ending the sandbox: refuse to go on. */
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+            kill(sb->pid, SIGKILL);
+            sb->report.reason = VMRT_END_SETUP_FAILED;
+            snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "seccomp-listener");
+            sb->report.setup_errno = EBADF;
+            err = vmrt__sb_fail(-EBADF, "seccomp listener: not received");
+            fd = -1;
         }
+        if (fd >= 0 && fd != sb->listener)
+            close(fd); /* an fd the message should not carry */
     }
 }
 

@@ -10,9 +10,9 @@
  *
  * The child talks to the parent over a SOCK_SEQPACKET socketpair whose child
  * end is close-on-exec: an error message names the failed step and errno; a
- * LISTENER message hands over the seccomp user-notification fd (the parent
- * fetches it with pidfd_getfd and acknowledges); end-of-file means execve
- * succeeded.
+ * LISTENER message carries the seccomp user-notification fd (SCM_RIGHTS;
+ * the child does not wait for the parent to take it); end-of-file means
+ * execve succeeded.
  */
 #ifndef VMRT_SANDBOX_INTERNAL_H
 #define VMRT_SANDBOX_INTERNAL_H
@@ -37,7 +37,7 @@ enum { SB_CHILD_SETUP_EXIT = 125 };
 typedef struct sb_msg {
     int kind; /* SB_MSG_* */
     int err;  /* errno of the failed step */
-    int fd;   /* LISTENER: the fd number in the child */
+    int fd;   /* LISTENER: the fd number in the child (the fd itself rides SCM_RIGHTS) */
     char step[48];
 } sb_msg_t;
 
