@@ -318,15 +318,32 @@ static int plan_network(vmrt_sandbox_t *sb)
         vmrt__sb_note(&sb->report, "max_network_bandwidth: no network, nothing to shape");
         return 0;
     }
-    if (c->net == VMRT_NET_HOST)
+    if (c->net == VMRT_NET_HOST && c->isolation_level == VMRT_ISOLATION_NONE)
         return vmrt__sb_fail(VMRT_EUNSUPPORTED,
-                             "max_network_bandwidth: cannot shape the host's network (use --net "
-                             "loopback or none)");
+                             "max_network_bandwidth: isolation none has no cgroup to police");
+    if (c->net == VMRT_NET_HOST)
+        return 0; /* policed on the cgroup: plan_host_bw, once it exists */
     int len = vmrt__sb_net_shaper_msg(sb->lim.max_network_bandwidth, sb->plan.tc_msg,
                                       sizeof sb->plan.tc_msg);
     if (len < 0)
         return vmrt__sb_fail(len, "max_network_bandwidth: needs libmnl (built without it)");
     sb->plan.tc_len = (unsigned)len;
+    return 0;
+}
+
+/* max_network_bandwidth with the host's network: policers on the cgroup v2
+ * the guest is born in (netbw.c). */
+static int plan_host_bw(vmrt_sandbox_t *sb)
+{
+    if (!sb->plan.has_cg2)
+        return vmrt__sb_fail(VMRT_EUNSUPPORTED,
+                             "max_network_bandwidth: --net host needs a writable cgroup v2 "
+                             "hierarchy (cgroups enabled) to police; use --net loopback");
+    int err = vmrt__sb_netbw_attach(sb->plan.cg2_fd, sb->lim.max_network_bandwidth);
+    if (err == -EINVAL)
+        return vmrt__sb_fail(err, "max_network_bandwidth: at least 1K (bytes/s) with --net host");
+    if (err)
+        return vmrt__sb_fail(err, "max_network_bandwidth: cgroup BPF policer: %s", strerror(-err));
     return 0;
 }
 
@@ -356,10 +373,16 @@ static int plan_all(vmrt_sandbox_t *sb)
         if (err)
             return err;
     }
-    if (c->enable_cgroups && c->isolation_level == VMRT_ISOLATION_PROCESS) {
+    bool host_bw = c->net == VMRT_NET_HOST && sb->lim.max_network_bandwidth;
+    if (c->enable_cgroups && (c->isolation_level == VMRT_ISOLATION_PROCESS || host_bw)) {
         err = vmrt__sb_cgroup_track(&sb->cg, p);
         if (err)
             return vmrt__sb_fail(err, "cgroup: cannot track the process tree");
+    }
+    if (host_bw) {
+        err = plan_host_bw(sb);
+        if (err)
+            return err;
     }
     err = plan_limits(sb);
     if (!err)

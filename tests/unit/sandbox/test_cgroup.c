@@ -5,10 +5,13 @@
 
 #include "sandbox/sandbox_internal.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -276,6 +279,87 @@ static void test_disk_bw_tmpfs(void **state)
     vmrt_sandbox_free(sb);
 }
 
+static int bw_port;
+
+/* Sends 3 MiB to 127.0.0.1:bw_port, then waits until the peer has read it
+ * all and closed (so the sandbox's wall time covers the transfer). */
+static int send_3m(void *arg)
+{
+    (void)arg;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)bw_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) != 0)
+        return 2;
+    static char buf[64 << 10];
+    memset(buf, 'n', sizeof buf);
+    for (int i = 0; i < 48; i++)
+        for (size_t off = 0; off < sizeof buf;) {
+            ssize_t k = send(s, buf + off, sizeof buf - off, MSG_NOSIGNAL);
+            if (k <= 0)
+                return 3;
+            off += (size_t)k;
+        }
+    shutdown(s, SHUT_WR);
+    char c;
+    return recv(s, &c, 1, 0) == 0 ? 0 : 4;
+}
+
+/* --max-net-bw with --net host: the cgroup's BPF policer holds 3 MiB sent
+ * over loopback at 1 MiB/s to at least 1.5 s (about 2.75 s expected after
+ * the 256 KiB burst; unpoliced it takes milliseconds). */
+static void test_host_net_bandwidth(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    if (access("/sys/fs/cgroup/unified/cgroup.procs", W_OK) != 0 &&
+        access("/sys/fs/cgroup/cgroup.procs", W_OK) != 0)
+        VT_SKIP("no writable cgroup v2 hierarchy to attach the policer to");
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    ASSERT_TRUE(ls >= 0);
+    ASSERT_OK(bind(ls, (struct sockaddr *)&a, sizeof a));
+    ASSERT_OK(listen(ls, 1));
+    ASSERT_OK(getsockname(ls, (struct sockaddr *)&a, &alen));
+    bw_port = ntohs(a.sin_port);
+    fflush(NULL);
+    pid_t server = fork();
+    ASSERT_TRUE(server >= 0);
+    if (server == 0) { /* reads everything, then closes: exit 0 when 3 MiB came */
+        int c = accept(ls, NULL, NULL);
+        static char buf[64 << 10];
+        size_t total = 0;
+        ssize_t k;
+        while (c >= 0 && (k = recv(c, buf, sizeof buf, 0)) > 0)
+            total += (size_t)k;
+        _exit(total == 3u << 20 ? 0 : 1);
+    }
+    close(ls);
+    vmrt_sandbox_config_t c;
+    cfg_cg(&c);
+    c.net = VMRT_NET_HOST;
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_network_bandwidth = 1 << 20;
+    l.max_wall_time_ns = 30000000000ull;
+    sbt_run_t run;
+    sbt_run(&c, &l, NULL, send_3m, NULL, &run);
+    int st;
+    ASSERT_EQ(waitpid(server, &st, 0), server);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 0);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    fprintf(stderr, "3 MiB at 1 MiB/s: %.2f s\n", (double)run.r.wall_ns / 1e9);
+    ASSERT_TRUE(run.r.wall_ns >= 1500000000ull);
+    /* A rate the policer cannot express is refused by name. */
+    l.max_network_bandwidth = 100;
+    vmrt_sandbox_t *sb;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), -EINVAL);
+    ASSERT_TRUE(strstr(vmrt_sandbox_error(), "max_network_bandwidth") != NULL);
+}
+
 /* Spins for 600 ms of wall time; reports its CPU count in the exit code. */
 static int spin_600ms(void *arg)
 {
@@ -337,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_cpu_time_over_tree),   cmocka_unit_test(test_disk_io_budget),
         cmocka_unit_test(test_cpu_quota_and_cpuset), cmocka_unit_test(test_cgroups_removed),
         cmocka_unit_test(test_disk_bw_throttled),    cmocka_unit_test(test_disk_bw_tmpfs),
+        cmocka_unit_test(test_host_net_bandwidth),
     };
     VT_RUN("sandbox_cgroup", tests);
 }
