@@ -6,6 +6,7 @@
  *                      (user-less: pid, mount, ipc, uts, net, cgroup), tmpfs
  *                      root with the system directories bound read-only,
  *                      /proc, /dev, /tmp
+ *   bwrap-container-cold  the same, each run after an untimed 50 ms pause
  *   bwrap-hostnet      the same sharing the host network
  *   bwrap-full         bwrap-container + all capabilities dropped + new session
  *   firejail           firejail --noprofile --net=none (its own namespaces)
@@ -144,6 +145,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(c, "bwrap-container")) {
         char *a[] = {BWRAP_COMMON, "--unshare-net", "/bin/true", NULL};
         us = bench_spawn_loop(a, n);
+    } else if (!strcmp(c, "bwrap-container-cold")) {
+        char *a[] = {BWRAP_COMMON, "--unshare-net", "/bin/true", NULL};
+        us = bench_spawn_loop_gap(a, n, BENCH_COLD_GAP_US);
     } else if (!strcmp(c, "bwrap-hostnet")) {
         char *a[] = {BWRAP_COMMON, "/bin/true", NULL};
         us = bench_spawn_loop(a, n);
