@@ -511,6 +511,7 @@ static int await_exec(vmrt_sandbox_t *sb)
                 continue;
         }
         sb_msg_t m;
+        memset(&m, 0, sizeof m);
         int fd = -1;
         ssize_t n = recv_msg(sb->chan, &m, &fd);
         if (n < 0 && errno == EINTR)
