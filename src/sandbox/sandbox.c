@@ -156,7 +156,7 @@ static int plan_limits(vmrt_sandbox_t *sb)
 }
 
 /* max_disk_bw: throttles reads and writes on the block devices of the
- * sandbox's writable paths — at PROCESS level the working directory and
+ * sandbox's writable paths — without a new root (PROCESS) the working directory and
  * $TMPDIR or /tmp (the guest sees the host's file systems; other devices
  * are not throttled), in a container the --rw paths (its root and /tmp are
  * tmpfs, i.e. memory, bounded by the memory limit). A path on no block
@@ -172,7 +172,7 @@ static int plan_disk_bw(vmrt_sandbox_t *sb)
     const char *paths[SB_MAX_BINDS + 2];
     unsigned n = 0;
     char cwd[SB_PATH_MAX];
-    if (sb->cfg.isolation_level == VMRT_ISOLATION_PROCESS) {
+    if (!sb->plan.new_root) {
         paths[n++] = sb->cfg.cwd ? sb->cfg.cwd : getcwd(cwd, sizeof cwd) ? cwd : ".";
         const char *tmp = getenv("TMPDIR");
         paths[n++] = tmp && tmp[0] == '/' ? tmp : "/tmp";
@@ -385,14 +385,14 @@ static int plan_all(vmrt_sandbox_t *sb)
             return err;
     }
     err = plan_limits(sb);
-    if (!err)
-        err = plan_disk_bw(sb);
     if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
         if (c->enable_namespaces)
             err = plan_container(sb);
         else
             err = downgrade(sb, "namespaces disabled: runs as isolation process");
     }
+    if (!err)
+        err = plan_disk_bw(sb); /* after plan_container: the --rw paths are checked */
     if (!err)
         err = plan_seccomp(sb);
     return err;
