@@ -1,10 +1,12 @@
 /* Peers of the sandbox start-up benchmark. Usage: peer-sandbox CASE N
  * Prints microseconds per start-up + tear-down of /bin/true:
  *   fork-exec          plain posix_spawn + wait: the floor
+ *   fork-exec-cold     the same, each run after an untimed 50 ms pause
  *   bwrap-container    bubblewrap, namespaces as `vmrt exec --isolation container`
  *                      (user-less: pid, mount, ipc, uts, net, cgroup), tmpfs
  *                      root with the system directories bound read-only,
  *                      /proc, /dev, /tmp
+ *   bwrap-container-cold  the same, each run after an untimed 50 ms pause
  *   bwrap-hostnet      the same sharing the host network
  *   bwrap-full         bwrap-container + all capabilities dropped + new session
  *   firejail           firejail --noprofile --net=none (its own namespaces)
@@ -137,9 +139,15 @@ int main(int argc, char **argv)
     if (!strcmp(c, "fork-exec")) {
         char *a[] = {"/bin/true", NULL};
         us = bench_spawn_loop(a, n);
+    } else if (!strcmp(c, "fork-exec-cold")) {
+        char *a[] = {"/bin/true", NULL};
+        us = bench_spawn_loop_gap(a, n, BENCH_COLD_GAP_US);
     } else if (!strcmp(c, "bwrap-container")) {
         char *a[] = {BWRAP_COMMON, "--unshare-net", "/bin/true", NULL};
         us = bench_spawn_loop(a, n);
+    } else if (!strcmp(c, "bwrap-container-cold")) {
+        char *a[] = {BWRAP_COMMON, "--unshare-net", "/bin/true", NULL};
+        us = bench_spawn_loop_gap(a, n, BENCH_COLD_GAP_US);
     } else if (!strcmp(c, "bwrap-hostnet")) {
         char *a[] = {BWRAP_COMMON, "/bin/true", NULL};
         us = bench_spawn_loop(a, n);

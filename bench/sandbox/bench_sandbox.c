@@ -2,6 +2,8 @@
  *   process | container | container-hostnet | full
  *       start-up + tear-down of `vmrt exec --isolation ... -- /bin/true`,
  *       microseconds per run (the whole CLI, as a user runs it)
+ *   process-cold | container-cold
+ *       the same, each run after an untimed 50 ms pause
  *   syscall-none | syscall-default | syscall-strict
  *       nanoseconds per getppid() inside a PROCESS sandbox with that filter
  *       (answered by the kernel's seccomp cache when allowed unconditionally)
@@ -41,7 +43,7 @@ static const char *vmrt_path(void)
     return "vmrt";
 }
 
-static double startup(const char *level, const char *net, unsigned long n)
+static double startup(const char *level, const char *net, unsigned long n, unsigned gap_us)
 {
     char *argv[12];
     int k = 0;
@@ -58,7 +60,7 @@ static double startup(const char *level, const char *net, unsigned long n)
     argv[k++] = "--";
     argv[k++] = "/bin/true";
     argv[k] = NULL;
-    return bench_spawn_loop(argv, n);
+    return bench_spawn_loop_gap(argv, n, gap_us);
 }
 
 static unsigned long g_iters;
@@ -109,11 +111,17 @@ int main(int argc, char **argv)
     }
     const char *c = argv[1];
     if (!strcmp(c, "process") || !strcmp(c, "container") || !strcmp(c, "full")) {
-        printf("%.1f\n", startup(c, NULL, n));
+        printf("%.1f\n", startup(c, NULL, n, 0));
+        return 0;
+    }
+    if (!strcmp(c, "process-cold") || !strcmp(c, "container-cold")) {
+        char level[16];
+        snprintf(level, sizeof level, "%.*s", (int)(strchr(c, '-') - c), c);
+        printf("%.1f\n", startup(level, NULL, n, BENCH_COLD_GAP_US));
         return 0;
     }
     if (!strcmp(c, "container-hostnet")) {
-        printf("%.1f\n", startup("container", "host", n));
+        printf("%.1f\n", startup("container", "host", n, 0));
         return 0;
     }
     if (!strncmp(c, "syscall-", 8))

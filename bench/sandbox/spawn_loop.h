@@ -20,15 +20,22 @@ static inline double bench_now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* Exits 1 when a run fails (a missing peer, a broken set-up). */
-static inline double bench_spawn_loop(char *const argv[], unsigned long n)
+/* Runs argv n times; microseconds per run. With gap_us > 0 each run
+ * follows an untimed pause: a "cold" start, as when a user runs one command
+ * (a tight loop keeps kernel state warm that a single run pays for, e.g. the
+ * RCU grace period of the first cgroup migration after a pause).
+ * Exits 1 when a run fails (a missing peer, a broken set-up). */
+static inline double bench_spawn_loop_gap(char *const argv[], unsigned long n, unsigned gap_us)
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    double t0 = bench_now_us();
+    double total = 0;
     for (unsigned long i = 0; i < n; i++) {
+        if (gap_us)
+            usleep(gap_us);
+        double t0 = bench_now_us();
         pid_t pid;
         int st;
         if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0 ||
@@ -36,10 +43,18 @@ static inline double bench_spawn_loop(char *const argv[], unsigned long n)
             fprintf(stderr, "bench: '%s' failed\n", argv[0]);
             exit(1);
         }
+        total += bench_now_us() - t0;
     }
-    double t1 = bench_now_us();
     posix_spawn_file_actions_destroy(&fa);
-    return (t1 - t0) / (double)n;
+    return total / (double)n;
 }
+
+static inline double bench_spawn_loop(char *const argv[], unsigned long n)
+{
+    return bench_spawn_loop_gap(argv, n, 0);
+}
+
+/* The pause of the "-cold" cases. */
+#define BENCH_COLD_GAP_US 50000u
 
 #endif

@@ -103,6 +103,9 @@ typedef struct vmrt_limits {
     uint64_t max_wall_time_ns;      /* wall-clock timeout */
     uint32_t vcpus;                 /* cpuset: first N host CPUs */
     double cpu_quota;               /* CPUs worth of time (1.5 = 150 ms per 100 ms) */
+    uint64_t max_disk_bw;           /* bytes per second read and each written, on the
+                                       block devices of the writable paths (io.max /
+                                       blkio.throttle) */
 } vmrt_limits_t;
 
 /* Why the guest ended. */

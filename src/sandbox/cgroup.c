@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,7 +88,7 @@ static unsigned needed_controllers(const vmrt_limits_t *lim)
         m |= 1u << SB_CG_CPUACCT;
     if (lim->vcpus)
         m |= 1u << SB_CG_CPUSET;
-    if (lim->max_disk_io)
+    if (lim->max_disk_io || lim->max_disk_bw)
         m |= 1u << SB_CG_IO;
     return m;
 }
@@ -107,9 +108,7 @@ int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t 
         version == 2 ? vmrt__sb_cgv2_setup(cg, lim, plan) : vmrt__sb_cgv1_setup(cg, lim, plan);
     if (err) {
         vmrt__sb_cgroup_destroy(cg);
-        for (unsigned i = 0; i < plan->n_cgroup_fds; i++)
-            close(plan->cgroup_fds[i]);
-        plan->n_cgroup_fds = 0;
+        vmrt__sb_cgroup_close_fds(plan);
     }
     return err;
 }
@@ -162,13 +161,45 @@ int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan)
         mkdir(cg->track, 0755) != 0)
         return 0; /* e.g. a v2 leaf we may not nest under: keep the group kill */
     cg->track_created = true;
+    return vmrt__sb_cgroup_join_v2(plan, cg->track);
+}
+
+/* The child joins the v2 cgroup dir: born in it with CLONE_INTO_CGROUP
+ * (clone3.c says why), or — where clone3 is refused — by writing to its
+ * cgroup.procs, which is opened here too. Returns 0 or -errno. */
+int vmrt__sb_cgroup_join_v2(sb_plan_t *plan, const char *dir)
+{
+    if (plan->n_cgroup_fds >= SB_MAX_CGROUPS)
+        return -E2BIG;
     char path[SB_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/cgroup.procs", cg->track);
+    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    if (!plan->has_cg2) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+            int err = -errno;
+            close(fd);
+            return err;
+        }
+        plan->has_cg2 = true;
+        plan->cg2_fd = dfd;
+        plan->cg2_slot = plan->n_cgroup_fds;
+    }
     plan->cgroup_fds[plan->n_cgroup_fds++] = fd;
     return 0;
+}
+
+/* Closes the files the child would have joined through. */
+void vmrt__sb_cgroup_close_fds(sb_plan_t *plan)
+{
+    for (unsigned i = 0; i < plan->n_cgroup_fds; i++)
+        close(plan->cgroup_fds[i]);
+    plan->n_cgroup_fds = 0;
+    if (plan->has_cg2)
+        close(plan->cg2_fd);
+    plan->has_cg2 = false;
 }
 
 /* Kills every process in the sandbox's cgroup. */
@@ -225,4 +256,49 @@ void vmrt__sb_cgroup_destroy(sb_cgroup_t *cg)
         }
         cg->created[c] = false;
     }
+}
+
+/* Throttles reads and writes on block device maj:min to bps bytes/s in the
+ * sandbox's io (v2: io.max) or blkio (v1: blkio.throttle.*_bps_device)
+ * cgroup. Returns 0 or -errno. */
+int vmrt__sb_cgroup_throttle(const sb_cgroup_t *cg, unsigned maj, unsigned min, uint64_t bps)
+{
+    char buf[96];
+    if (!(cg->needed & (1u << SB_CG_IO)) || !cg->version)
+        return -ENOTSUP;
+    if (cg->version == 2) {
+        snprintf(buf, sizeof buf, "%u:%u rbps=%" PRIu64 " wbps=%" PRIu64, maj, min, bps, bps);
+        return vmrt__sb_write_file(cg->dir[0], "io.max", buf);
+    }
+    snprintf(buf, sizeof buf, "%u:%u %" PRIu64, maj, min, bps);
+    int err = vmrt__sb_write_file(cg->dir[SB_CG_IO], "blkio.throttle.read_bps_device", buf);
+    return err ? err
+               : vmrt__sb_write_file(cg->dir[SB_CG_IO], "blkio.throttle.write_bps_device", buf);
+}
+
+/* The whole disk under path's file system, for throttling: partitions map
+ * to their disk (the kernel throttles disks only). Returns 0, -ENODEV when
+ * no block device backs the path (tmpfs, overlay, btrfs, network file
+ * systems), or -errno. */
+int vmrt__sb_disk_of(const char *path, unsigned *maj, unsigned *min)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    unsigned M = major(st.st_dev), m = minor(st.st_dev);
+    if (M == 0)
+        return -ENODEV; /* anonymous device: no block device behind */
+    char dir[64], buf[32];
+    snprintf(dir, sizeof dir, "/sys/dev/block/%u:%u", M, m);
+    if (access(dir, F_OK) != 0)
+        return -ENODEV;
+    if (vmrt__sb_read_file(dir, "partition", buf, sizeof buf) > 0) {
+        snprintf(dir, sizeof dir, "/sys/dev/block/%u:%u/..", M, m);
+        if (vmrt__sb_read_file(dir, "dev", buf, sizeof buf) <= 0 ||
+            sscanf(buf, "%u:%u", &M, &m) != 2)
+            return -ENODEV;
+    }
+    *maj = M;
+    *min = m;
+    return 0;
 }

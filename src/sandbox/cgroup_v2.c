@@ -75,13 +75,8 @@ int vmrt__sb_cgv2_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *pl
     err = apply_limits(cg->dir[0], lim);
     if (err)
         return vmrt__sb_fail(err, "cgroup: limits in %s", cg->dir[0]);
-    char path[SB_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/cgroup.procs", cg->dir[0]);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return vmrt__sb_fail(-errno, "cgroup: open %s", path);
-    plan->cgroup_fds[plan->n_cgroup_fds++] = fd;
-    return 0;
+    err = vmrt__sb_cgroup_join_v2(plan, cg->dir[0]);
+    return err ? vmrt__sb_fail(err, "cgroup: open %s/cgroup.procs", cg->dir[0]) : 0;
 }
 
 static void sum_io(const char *text, uint64_t *rd, uint64_t *wr)

@@ -53,18 +53,30 @@ static int close_fds(const sb_plan_t *p)
     return syscall(SYS_close_range, chan + 1, ~0u, 0u) ? errno : 0;
 }
 
-/* Hands the seccomp listener to the parent and waits for its ack. */
+/* Hands the seccomp listener to the parent (SCM_RIGHTS) without waiting:
+ * a forbidden syscall made before the parent took the fd blocks until it
+ * does, since the fd in flight keeps the listener open. */
 static void hand_over_listener(const sb_plan_t *p, int fd)
 {
     sb_msg_t m;
     memset(&m, 0, sizeof m);
     m.kind = SB_MSG_LISTENER;
     m.fd = fd;
-    if (send(p->chan, &m, sizeof m, MSG_NOSIGNAL) != (ssize_t)sizeof m)
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {&m, sizeof m};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    if (sendmsg(p->chan, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof m)
         fail(p, "seccomp-listener-send", errno);
-    char ack;
-    if (recv(p->chan, &ack, 1, 0) != 1)
-        fail(p, "seccomp-listener-ack", errno ? errno : EPIPE);
     close(fd);
 }
 
@@ -116,6 +128,8 @@ static void setup_identity(const sb_plan_t *p)
     if (p->map_user && vmrt__sb_child_userns_map(p) != 0)
         fail(p, "userns-map", errno);
     for (unsigned i = 0; i < p->n_cgroup_fds; i++) {
+        if (p->cg2_born_in && i == p->cg2_slot)
+            continue; /* CLONE_INTO_CGROUP put us there */
         if (write(p->cgroup_fds[i], "0", 1) != 1)
             fail(p, "cgroup-attach", errno);
         close(p->cgroup_fds[i]);

@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -154,6 +155,65 @@ static int plan_limits(vmrt_sandbox_t *sb)
     return err;
 }
 
+/* max_disk_bw: throttles reads and writes on the block devices of the
+ * sandbox's writable paths — without a new root (PROCESS) the working directory and
+ * $TMPDIR or /tmp (the guest sees the host's file systems; other devices
+ * are not throttled), in a container the --rw paths (its root and /tmp are
+ * tmpfs, i.e. memory, bounded by the memory limit). A path on no block
+ * device, a device that refuses throttling, and v1's unthrottled buffered
+ * writeback are downgrades. */
+static int plan_disk_bw(vmrt_sandbox_t *sb)
+{
+    uint64_t bps = sb->lim.max_disk_bw;
+    if (!bps)
+        return 0;
+    if (!cg_has(sb, SB_CG_IO))
+        return downgrade(sb, "max_disk_bw: not enforced (no io/blkio cgroup)");
+    const char *paths[SB_MAX_BINDS + 2];
+    unsigned n = 0;
+    char cwd[SB_PATH_MAX];
+    if (!sb->plan.new_root) {
+        paths[n++] = sb->cfg.cwd ? sb->cfg.cwd : getcwd(cwd, sizeof cwd) ? cwd : ".";
+        const char *tmp = getenv("TMPDIR");
+        paths[n++] = tmp && tmp[0] == '/' ? tmp : "/tmp";
+    } else {
+        for (const char *const *rw = sb->cfg.rw_paths; rw && *rw && n < SB_MAX_BINDS; rw++)
+            paths[n++] = *rw;
+    }
+    dev_t done[SB_MAX_BINDS + 2];
+    unsigned n_done = 0;
+    int err = 0;
+    for (unsigned i = 0; i < n && !err; i++) {
+        unsigned maj, min;
+        int e = vmrt__sb_disk_of(paths[i], &maj, &min);
+        if (e == -ENODEV) {
+            err = downgrade(sb, "max_disk_bw: %s is on no block device: not throttled", paths[i]);
+            continue;
+        }
+        if (e)
+            return vmrt__sb_fail(e, "max_disk_bw: %s: %s", paths[i], strerror(-e));
+        bool seen = false;
+        for (unsigned k = 0; k < n_done; k++)
+            seen |= done[k] == makedev(maj, min);
+        if (seen)
+            continue;
+        e = vmrt__sb_cgroup_throttle(&sb->cg, maj, min, bps);
+        if (e == -EINVAL || e == -ENODEV || e == -EOPNOTSUPP)
+            err = downgrade(sb, "max_disk_bw: device %u:%u refuses throttling (%s)", maj, min,
+                            paths[i]);
+        else if (e)
+            return vmrt__sb_fail(e, "max_disk_bw: throttling %u:%u: %s", maj, min, strerror(-e));
+        else
+            done[n_done++] = makedev(maj, min);
+    }
+    if (!err && n == 0)
+        vmrt__sb_note(&sb->report, "max_disk_bw: no writable path on disk (tmpfs root and /tmp)");
+    if (!err && n_done && sb->cg.version == 1)
+        err = downgrade(sb, "max_disk_bw: cgroup v1 throttles reads and direct writes only, "
+                            "not buffered writeback");
+    return err;
+}
+
 static int plan_binds(vmrt_sandbox_t *sb, const char *const *list, bool writable)
 {
     sb_plan_t *p = &sb->plan;
@@ -258,15 +318,32 @@ static int plan_network(vmrt_sandbox_t *sb)
         vmrt__sb_note(&sb->report, "max_network_bandwidth: no network, nothing to shape");
         return 0;
     }
-    if (c->net == VMRT_NET_HOST)
+    if (c->net == VMRT_NET_HOST && c->isolation_level == VMRT_ISOLATION_NONE)
         return vmrt__sb_fail(VMRT_EUNSUPPORTED,
-                             "max_network_bandwidth: cannot shape the host's network (use --net "
-                             "loopback or none)");
+                             "max_network_bandwidth: isolation none has no cgroup to police");
+    if (c->net == VMRT_NET_HOST)
+        return 0; /* policed on the cgroup: plan_host_bw, once it exists */
     int len = vmrt__sb_net_shaper_msg(sb->lim.max_network_bandwidth, sb->plan.tc_msg,
                                       sizeof sb->plan.tc_msg);
     if (len < 0)
         return vmrt__sb_fail(len, "max_network_bandwidth: needs libmnl (built without it)");
     sb->plan.tc_len = (unsigned)len;
+    return 0;
+}
+
+/* max_network_bandwidth with the host's network: policers on the cgroup v2
+ * the guest is born in (netbw.c). */
+static int plan_host_bw(vmrt_sandbox_t *sb)
+{
+    if (!sb->plan.has_cg2)
+        return vmrt__sb_fail(VMRT_EUNSUPPORTED,
+                             "max_network_bandwidth: --net host needs a writable cgroup v2 "
+                             "hierarchy (cgroups enabled) to police; use --net loopback");
+    int err = vmrt__sb_netbw_attach(sb->plan.cg2_fd, sb->lim.max_network_bandwidth);
+    if (err == -EINVAL)
+        return vmrt__sb_fail(err, "max_network_bandwidth: at least 1K (bytes/s) with --net host");
+    if (err)
+        return vmrt__sb_fail(err, "max_network_bandwidth: cgroup BPF policer: %s", strerror(-err));
     return 0;
 }
 
@@ -284,8 +361,9 @@ static int plan_all(vmrt_sandbox_t *sb)
         return err;
     if (c->isolation_level == VMRT_ISOLATION_NONE) {
         const vmrt_limits_t *l = &sb->lim;
-        if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_processes ||
-            l->max_open_files || l->max_file_size || l->vcpus || l->cpu_quota > 0)
+        if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_disk_bw ||
+            l->max_processes || l->max_open_files || l->max_file_size || l->vcpus ||
+            l->cpu_quota > 0)
             err = downgrade(sb, "isolation none: only the wall time and in-process caps apply");
         return err;
     }
@@ -295,10 +373,16 @@ static int plan_all(vmrt_sandbox_t *sb)
         if (err)
             return err;
     }
-    if (c->enable_cgroups && c->isolation_level == VMRT_ISOLATION_PROCESS) {
+    bool host_bw = c->net == VMRT_NET_HOST && sb->lim.max_network_bandwidth;
+    if (c->enable_cgroups && (c->isolation_level == VMRT_ISOLATION_PROCESS || host_bw)) {
         err = vmrt__sb_cgroup_track(&sb->cg, p);
         if (err)
             return vmrt__sb_fail(err, "cgroup: cannot track the process tree");
+    }
+    if (host_bw) {
+        err = plan_host_bw(sb);
+        if (err)
+            return err;
     }
     err = plan_limits(sb);
     if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
@@ -307,6 +391,8 @@ static int plan_all(vmrt_sandbox_t *sb)
         else
             err = downgrade(sb, "namespaces disabled: runs as isolation process");
     }
+    if (!err)
+        err = plan_disk_bw(sb); /* after plan_container: the --rw paths are checked */
     if (!err)
         err = plan_seccomp(sb);
     return err;
@@ -357,10 +443,21 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
 
 static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
 {
-    unsigned long flags = sb->plan.clone_flags | SIGCHLD;
+    sb_plan_t *p = &sb->plan;
+    unsigned long flags = p->clone_flags | SIGCHLD;
     int pidfd = -1;
     pid_t pid = -1;
-    if (share_vm)
+    if (p->has_cg2) {
+        p->cg2_born_in = true;
+        pid = vmrt__sb_clone_into(p->clone_flags, p->cg2_fd, sb->stack, sb->stack_size, share_vm,
+                                  vmrt__sb_child_main, p, &pidfd);
+        if (pid >= 0) {
+            sb->pidfd = pidfd;
+            return pid;
+        }
+        p->cg2_born_in = false; /* no clone3 (old kernel, filtered): join by writing */
+    }
+    if (pid < 0 && share_vm)
         pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_VM | CLONE_PIDFD),
                     &sb->plan, &pidfd);
     if (pid < 0)
@@ -371,6 +468,32 @@ static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
     }
     sb->pidfd = pidfd;
     return pid;
+}
+
+/* One message from the child, with the fd it carries (SCM_RIGHTS) in *fd. */
+static ssize_t recv_msg(int chan, sb_msg_t *m, int *fd)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {m, sizeof *m};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(chan, &mh, MSG_CMSG_CLOEXEC);
+    if (n <= 0)
+        return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(c), sizeof *fd);
+    if (n != (ssize_t)sizeof *m) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
+        memset(m, 0, sizeof *m);
+    }
+    return n;
 }
 
 /* Reads the child's messages until exec (EOF). Returns 0 or -errno. */
@@ -388,7 +511,9 @@ static int await_exec(vmrt_sandbox_t *sb)
                 continue;
         }
         sb_msg_t m;
-        ssize_t n = recv(sb->chan, &m, sizeof m, 0);
+        memset(&m, 0, sizeof m);
+        int fd = -1;
+        ssize_t n = recv_msg(sb->chan, &m, &fd);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -399,22 +524,23 @@ static int await_exec(vmrt_sandbox_t *sb)
             sb->report.setup_errno = m.err;
             vmrt__sb_fail(-m.err, "set-up step %s: %s", m.step, strerror(m.err));
             err = -m.err;
+        } else if (m.kind == SB_MSG_LISTENER && fd >= 0 && sb->listener < 0) {
+            sb->listener = fd;
         } else if (m.kind == SB_MSG_LISTENER) {
-            sb->listener = sb->pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, sb->pidfd, m.fd, 0) : -1;
-            if (sb->listener < 0) {
-                /* Without the listener, forbidden calls would fail with
-                 * ENOSYS instead of ending the sandbox: refuse to go on. */
-                int e = sb->pidfd >= 0 ? errno : ENOSYS;
-                kill(sb->pid, SIGKILL);
-                sb->report.reason = VMRT_END_SETUP_FAILED;
-                snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "seccomp-listener");
-                sb->report.setup_errno = e;
-                err = vmrt__sb_fail(-e, "seccomp listener: %s", strerror(e));
-                continue;
-            }
-            char ack = 1;
-            (void)!send(sb->chan, &ack, 1, MSG_NOSIGNAL);
+            /* Without the listener, forbidden calls would fail with ENOSYS
+             * instead of ending the sandbox: refuse to go on. */
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+            kill(sb->pid, SIGKILL);
+            sb->report.reason = VMRT_END_SETUP_FAILED;
+            snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "seccomp-listener");
+            sb->report.setup_errno = EBADF;
+            err = vmrt__sb_fail(-EBADF, "seccomp listener: not received");
+            fd = -1;
         }
+        if (fd >= 0 && fd != sb->listener)
+            close(fd); /* an fd the message should not carry */
     }
 }
 
@@ -504,8 +630,7 @@ void vmrt_sandbox_free(vmrt_sandbox_t *sb)
         vmrt__sb_reap(sb);
     }
     vmrt__sb_cgroup_destroy(&sb->cg);
-    for (unsigned i = 0; i < sb->plan.n_cgroup_fds; i++)
-        close(sb->plan.cgroup_fds[i]);
+    vmrt__sb_cgroup_close_fds(&sb->plan);
     for (unsigned i = 0; i < sb->plan.n_binds; i++)
         free((char *)sb->plan.binds[i].path);
     vmrt__sb_filter_free(&sb->filter);

@@ -10,9 +10,9 @@
  *
  * The child talks to the parent over a SOCK_SEQPACKET socketpair whose child
  * end is close-on-exec: an error message names the failed step and errno; a
- * LISTENER message hands over the seccomp user-notification fd (the parent
- * fetches it with pidfd_getfd and acknowledges); end-of-file means execve
- * succeeded.
+ * LISTENER message carries the seccomp user-notification fd (SCM_RIGHTS;
+ * the child does not wait for the parent to take it); end-of-file means
+ * execve succeeded.
  */
 #ifndef VMRT_SANDBOX_INTERNAL_H
 #define VMRT_SANDBOX_INTERNAL_H
@@ -37,7 +37,7 @@ enum { SB_CHILD_SETUP_EXIT = 125 };
 typedef struct sb_msg {
     int kind; /* SB_MSG_* */
     int err;  /* errno of the failed step */
-    int fd;   /* LISTENER: the fd number in the child */
+    int fd;   /* LISTENER: the fd number in the child (the fd itself rides SCM_RIGHTS) */
     char step[48];
 } sb_msg_t;
 
@@ -88,6 +88,10 @@ typedef struct sb_plan {
     unsigned n_rlimits;
     int cgroup_fds[SB_MAX_CGROUPS]; /* cgroup.procs / tasks files, O_WRONLY */
     unsigned n_cgroup_fds;
+    bool has_cg2;      /* a v2 cgroup to be born in (CLONE_INTO_CGROUP) */
+    int cg2_fd;        /* ... its directory */
+    unsigned cg2_slot; /* ... its cgroup.procs in cgroup_fds[] (the fallback) */
+    bool cg2_born_in;  /* the clone used cg2_fd: the child skips that write */
     const sb_sysdir_t *sysdirs;
     unsigned n_sysdirs;
     sb_bind_t binds[SB_MAX_BINDS];
@@ -139,6 +143,8 @@ int vmrt__sb_cgroup_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u);
 int vmrt__sb_cgroup_kill(const sb_cgroup_t *cg);
 int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan);
 void vmrt__sb_cgroup_destroy(sb_cgroup_t *cg);
+int vmrt__sb_cgroup_throttle(const sb_cgroup_t *cg, unsigned maj, unsigned min, uint64_t bps);
+int vmrt__sb_disk_of(const char *path, unsigned *maj, unsigned *min);
 /* Backends. */
 int vmrt__sb_cgv1_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan);
 int vmrt__sb_cgv1_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u);
@@ -183,6 +189,7 @@ int vmrt__sb_child_fs(const sb_plan_t *p, const char **step);
 int vmrt__sb_child_lo_up(void);
 int vmrt__sb_net_shaper_msg(uint64_t rate, void *buf, size_t len);
 int vmrt__sb_child_shape(const sb_plan_t *p);
+int vmrt__sb_netbw_attach(int cgroup_fd, uint64_t rate);
 int vmrt__sb_landlock_abi(void);
 int vmrt__sb_child_landlock(const sb_plan_t *p);
 int vmrt__sb_child_drop_caps(void);
@@ -195,6 +202,13 @@ const vmrt_sandbox_host_t *vmrt__sb_host(void);
 int vmrt__sb_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void vmrt__sb_note(vmrt_sandbox_report_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* clone3 into a cgroup v2 (clone3.c): pid, or -1 with errno. */
+pid_t vmrt__sb_clone_into(unsigned long flags, int cgroup_fd, void *stack, size_t stack_size,
+                          bool share_vm, int (*fn)(void *), void *arg, int *pidfd);
+/* Registers a v2 cgroup directory the child joins (cgroup.c). */
+int vmrt__sb_cgroup_join_v2(sb_plan_t *plan, const char *dir);
+void vmrt__sb_cgroup_close_fds(sb_plan_t *plan);
 
 /* Child entry (child.c). */
 int vmrt__sb_child_main(void *plan);

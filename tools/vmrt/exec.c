@@ -119,6 +119,11 @@ static void o_disk_io(exec_opts_t *o, const char *name, const char *val)
     o->lim.max_disk_io = size_of(name, val);
 }
 
+static void o_disk_bw(exec_opts_t *o, const char *name, const char *val)
+{
+    o->lim.max_disk_bw = size_of(name, val);
+}
+
 static void o_net_bw(exec_opts_t *o, const char *name, const char *val)
 {
     o->lim.max_network_bandwidth = size_of(name, val);
@@ -192,6 +197,7 @@ static const struct {
     {"--max-files", o_files, "N     open files per process"},
     {"--max-file-size", o_file_size, "SIZE  largest file written"},
     {"--max-disk-io", o_disk_io, "BYTES storage bytes read+written"},
+    {"--disk-bw", o_disk_bw, "RATE  disk bytes/s read and written (io.max/blkio)"},
     {"--max-net-bw", o_net_bw, "RATE  network bytes per second"},
     {"--net", o_net, "none|loopback|host (container default none)"},
     {"--ro", o_ro, "PATH  bind a host path read-only (container, full)"},

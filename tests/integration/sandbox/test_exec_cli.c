@@ -50,6 +50,7 @@ static void test_bad_values_name_the_option(void **state)
         {"--isolation", "jail", "--isolation"}, {"--net", "wifi", "--net"},
         {"--max-procs", "0", "--max-procs"},    {"--cpus", "abc", "--cpus"},
         {"--report", "xml", "--report"},        {"--max-file-size", "", "--max-file-size"},
+        {"--disk-bw", "fast", "--disk-bw"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[1024];

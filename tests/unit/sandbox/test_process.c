@@ -4,8 +4,13 @@
  * these also run under qemu-user. */
 #include "sb_helpers.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -251,14 +256,79 @@ static void test_daemon_dies_with_tree(void **state)
     ASSERT_FALSE(alive);
 }
 
+/* The guest's cgroup v2 line ("0::/...") names the sandbox's tracking
+ * cgroup: 0 when it does, else a distinct code. */
+static int guest_in_track_cgroup(void)
+{
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    char *argv[] = {"/bin/cat", "/proc/self/cgroup", NULL};
+    sbt_run_t run;
+    sbt_run(&c, NULL, argv, NULL, NULL, &run);
+    if (run.start_err || run.r.reason != VMRT_END_EXITED || run.r.exit_code != 0)
+        return 2;
+    char want[32];
+    snprintf(want, sizeof want, "/vmrt-%d-", (int)getpid());
+    const char *v2 = strstr(run.out, "0::/");
+    if (!v2 || (v2 != run.out && v2[-1] != '\n'))
+        return 3;
+    const char *eol = strchr(v2, '\n');
+    const char *hit = strstr(v2, want);
+    return hit && (!eol || hit < eol) ? 0 : 4;
+}
+
+/* Makes clone3 fail with ENOSYS in this process, as some container
+ * runtimes' filters do. */
+static int refuse_clone3(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -1;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+/* The guest joins the tracking cgroup v2 before its first instruction: born
+ * in it (clone3 CLONE_INTO_CGROUP) or, where clone3 is refused, by writing
+ * cgroup.procs. */
+static void test_guest_joins_track_cgroup(void **state)
+{
+    (void)state;
+    if (access("/sys/fs/cgroup/unified/cgroup.procs", W_OK) != 0 &&
+        access("/sys/fs/cgroup/cgroup.procs", W_OK) != 0)
+        VT_SKIP("no writable cgroup v2 hierarchy to track the tree");
+    if (sbt_config_is("aarch64"))
+        VT_SKIP("qemu-user: cgroup membership of emulated processes");
+    ASSERT_EQ(guest_in_track_cgroup(), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0)
+        _exit(refuse_clone3() != 0 ? 1 : guest_in_track_cgroup());
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exit_code_and_stdout),   cmocka_unit_test(test_signal_reported),
-        cmocka_unit_test(test_path_search_and_enoent), cmocka_unit_test(test_process_properties),
-        cmocka_unit_test(test_wall_time_limit),        cmocka_unit_test(test_cpu_time_limit),
-        cmocka_unit_test(test_file_size_limit),        cmocka_unit_test(test_kill),
+        cmocka_unit_test(test_exit_code_and_stdout),
+        cmocka_unit_test(test_signal_reported),
+        cmocka_unit_test(test_path_search_and_enoent),
+        cmocka_unit_test(test_process_properties),
+        cmocka_unit_test(test_wall_time_limit),
+        cmocka_unit_test(test_cpu_time_limit),
+        cmocka_unit_test(test_file_size_limit),
+        cmocka_unit_test(test_kill),
         cmocka_unit_test(test_daemon_dies_with_tree),
+        cmocka_unit_test(test_guest_joins_track_cgroup),
     };
     VT_RUN("sandbox_process", tests);
 }

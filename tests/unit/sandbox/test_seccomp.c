@@ -3,7 +3,10 @@
  * profile files. Guests are functions run with vmrt_sandbox_spawn. */
 #include "sb_helpers.h"
 
+#include <linux/audit.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <sys/syscall.h>
 
 #include "sandbox/sandbox_internal.h"
@@ -215,6 +218,86 @@ static void test_builtin_blobs_match(void **state)
     }
 }
 
+/* The kernel's seccomp action cache (kernel/seccomp.c, per filter and
+ * syscall number): at attach time the kernel runs the program for each
+ * number with only the number and the architecture known; where every path
+ * reaches RET ALLOW through loads of those two fields, jumps against
+ * constants and AND, the syscall is marked "always allowed" and later calls
+ * skip the program. Anything else (an argument or instruction-pointer load,
+ * a jump on X) makes the number uncacheable. This is that emulation. */
+static bool cache_allows(const sb_filter_t *f, int nr, uint32_t arch)
+{
+    uint32_t a = 0;
+    for (unsigned pc = 0; pc < f->len; pc++) {
+        const struct sock_filter *in = &f->insns[pc];
+        switch (in->code) {
+        case BPF_LD | BPF_W | BPF_ABS:
+            if (in->k == offsetof(struct seccomp_data, nr))
+                a = (uint32_t)nr;
+            else if (in->k == offsetof(struct seccomp_data, arch))
+                a = arch;
+            else
+                return false;
+            break;
+        case BPF_RET | BPF_K:
+            return in->k == SECCOMP_RET_ALLOW;
+        case BPF_JMP | BPF_JA:
+            pc += in->k;
+            break;
+        case BPF_JMP | BPF_JEQ | BPF_K:
+        case BPF_JMP | BPF_JGE | BPF_K:
+        case BPF_JMP | BPF_JGT | BPF_K:
+        case BPF_JMP | BPF_JSET | BPF_K: {
+            bool t = BPF_OP(in->code) == BPF_JEQ   ? a == in->k
+                     : BPF_OP(in->code) == BPF_JGE ? a >= in->k
+                     : BPF_OP(in->code) == BPF_JGT ? a > in->k
+                                                   : (a & in->k) != 0;
+            pc += t ? in->jt : in->jf;
+            break;
+        }
+        case BPF_ALU | BPF_AND | BPF_K:
+            a &= in->k;
+            break;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
+/* The hot allowed syscalls are answered by the kernel's cache (no BPF run)
+ * in both built-in profiles; argument-checked ones are not. */
+static void test_profiles_cache_friendly(void **state)
+{
+    (void)state;
+#if defined(__x86_64__)
+    static const int hot[] = {
+        SYS_read,       SYS_write,        SYS_close,          SYS_mmap,     SYS_munmap,
+        SYS_brk,        SYS_futex,        SYS_getppid,        SYS_getpid,   SYS_clock_gettime,
+        SYS_exit_group, SYS_openat,       SYS_newfstatat,     SYS_lseek,    SYS_pread64,
+        SYS_nanosleep,  SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_mprotect, SYS_sched_yield};
+    static const char *const profiles[] = {"default", "strict"};
+    for (int i = 0; i < 2; i++) {
+        vmrt_syscall_filter_t f = {.profile = profiles[i]};
+        sb_filter_t bpf;
+        ASSERT_OK(vmrt__sb_filter_build(&f, VMRT_ISOLATION_PROCESS, &bpf));
+        for (size_t k = 0; k < sizeof hot / sizeof hot[0]; k++) {
+            if (!cache_allows(&bpf, hot[k], AUDIT_ARCH_X86_64))
+                fprintf(stderr, "%s: syscall %d not cached\n", profiles[i], hot[k]);
+            ASSERT_TRUE(cache_allows(&bpf, hot[k], AUDIT_ARCH_X86_64));
+        }
+        /* ioctl is checked by argument (TIOCSTI) and a foreign ABI is
+         * killed: neither may be cached as allowed. */
+        ASSERT_FALSE(cache_allows(&bpf, SYS_ioctl, AUDIT_ARCH_X86_64));
+        ASSERT_FALSE(cache_allows(&bpf, SYS_getppid, AUDIT_ARCH_I386));
+        ASSERT_FALSE(cache_allows(&bpf, SYS_getppid | 0x40000000, AUDIT_ARCH_X86_64));
+        vmrt__sb_filter_free(&bpf);
+    }
+#else
+    VT_SKIP("the list of hot syscalls is written for x86-64");
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_default_action_errno),
         cmocka_unit_test(test_trap_and_log_actions),
         cmocka_unit_test(test_builtin_blobs_match),
+        cmocka_unit_test(test_profiles_cache_friendly),
     };
     VT_RUN("sandbox_seccomp", tests);
 }
