@@ -146,7 +146,11 @@ typedef struct vmrt_sandbox_report {
     uint64_t io_write_bytes; /* storage bytes written */
     uint64_t processes;      /* processes started (cgroup) or peak pids */
     uint64_t ctx_switches;   /* voluntary + involuntary */
-    unsigned n_notes;        /* downgrades and remarks */
+    /* Network traffic, counted where max_network_bandwidth is enforced on the
+     * host's network (eBPF on the sandbox's cgroup); 0 otherwise. */
+    uint64_t net_out_bytes, net_in_bytes;
+    uint64_t net_refused_packets; /* packets over the rate, dropped */
+    unsigned n_notes;             /* downgrades and remarks */
     char notes[VMRT_SANDBOX_MAX_NOTES][112];
 } vmrt_sandbox_report_t;
 

@@ -1,29 +1,32 @@
-/* max_network_bandwidth with --net host: a policer on the sandbox's cgroup.
+/* Network bandwidth for a sandbox on the host's network ([SB-NETBW]).
  *
- * With the host's network there is no interface of the sandbox's own to put
- * a qdisc on (shaping the host's interfaces would shape the host), so the
- * limit is enforced per cgroup: two BPF_PROG_TYPE_CGROUP_SKB programs, one
- * on egress and one on ingress, attached to the sandbox's cgroup v2 (its
- * limits cgroup, or the empty tracking cgroup beside v1 controllers) before
- * the guest is created in it. They see every IP packet the sandbox's sockets
- * send or receive (loopback included) and police it against a token bucket
- * kept as a "theoretical arrival time" (GCRA): each packet of L bytes moves
- * the bucket's time L/rate ahead; a packet that would move it more than the
- * burst ahead of now is dropped — on egress with congestion notification
- * (return 2), so TCP shrinks its window instead of waiting for a timeout.
- * The result is a rate limit of rate bytes/s in each direction, with bursts
- * of max(rate/10, 256 KiB) as for --net loopback's tbf.
+ * With --net loopback the sandbox owns its interface and net.c puts a tbf
+ * qdisc on it. On the host's network there is no interface of its own to
+ * shape, and a qdisc on a host interface would shape the whole host. What
+ * the sandbox does own is its cgroup: two small eBPF programs on its cgroup
+ * v2 directory (BPF_CGROUP_INET_EGRESS and _INGRESS, so they see every
+ * packet of every socket of the sandbox's processes and of nothing else)
+ * keep one token bucket per direction in an array map.
  *
- * The programs are a few instructions written here (no libbpf, no compiler
- * for BPF at build time); the state is one array map per direction. Updates
- * are not atomic across CPUs: two CPUs sending at the same instant may both
- * pass, which admits at most one extra packet per CPU per race.
+ * The bucket is kept as virtual time (t_next: when the bytes let through so
+ * far will have drained at `rate`). A packet of len bytes costs
+ * len * 1e9 / rate ns; it passes while t_next - now <= burst, and t_next
+ * advances by its cost with one atomic fetch-add, so packets on several CPUs
+ * cannot pass together on the same credit. A refused egress packet is
+ * dropped with congestion notification (return 2), which makes TCP shrink
+ * its window as for a congested link rather than wait for a retransmission
+ * timeout; refused ingress packets are dropped (the sender retransmits).
+ * The limit is therefore a policer: throughput over any interval T stays
+ * within rate * T + burst; TCP reaches the rate once the burst holds a few
+ * of its packets (vmrt__sb_netbw_burst).
  *
- * Rejected: net_cls classid + tc on the host's egress device (the host has
- * no net_cls controller here, tc on the host changes the host's qdiscs and
- * sees no loopback traffic); a veth pair with NAT (needs forwarding and
- * iptables on the host).
+ * The programs are written here as instructions (no compiler for the BPF
+ * target, no libbpf needed at run time); the kernel's verifier checks them
+ * at load. They stay attached for as long as the cgroup exists and go with
+ * its removal.
  */
+#include "netbw.h"
+
 #include <errno.h>
 #include <linux/bpf.h>
 #include <stddef.h>
@@ -31,125 +34,198 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sandbox_internal.h"
-
-#define INSN(c, d, s, o, i)                                                                        \
-    ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
-#define MOV64_REG(d, s)       INSN(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
-#define MOV64_IMM(d, i)       INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
-#define ALU64_IMM(op, d, i)   INSN(BPF_ALU64 | (op) | BPF_K, d, 0, 0, i)
-#define ALU64_REG(op, d, s)   INSN(BPF_ALU64 | (op) | BPF_X, d, s, 0, 0)
-#define LDX(size, d, s, o)    INSN(BPF_LDX | BPF_MEM | (size), d, s, o, 0)
-#define STX(size, d, s, o)    INSN(BPF_STX | BPF_MEM | (size), d, s, o, 0)
-#define ST_IMM(size, d, o, i) INSN(BPF_ST | BPF_MEM | (size), d, 0, o, i)
-#define JMP_REG(op, d, s, o)  INSN(BPF_JMP | (op) | BPF_X, d, s, o, 0)
-#define JMP_IMM(op, d, i, o)  INSN(BPF_JMP | (op) | BPF_K, d, 0, o, i)
-#define CALL(f)               INSN(BPF_JMP | BPF_CALL, 0, 0, 0, f)
-#define EXIT()                INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
-/* 64-bit immediate: two instructions. */
-#define LD_IMM64_RAW(d, s, v)                                                                      \
-    INSN(BPF_LD | BPF_DW | BPF_IMM, d, s, 0, (int32_t)(uint32_t)(v)),                              \
-        INSN(0, 0, 0, 0, (int32_t)(uint32_t)((uint64_t)(v) >> 32))
-
-enum { R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 };
+enum { V_TNEXT = 0, V_BYTES = 8, V_DROPPED = 16, V_SIZE = 32 };
 
 static long sys_bpf(int cmd, union bpf_attr *attr)
 {
     return syscall(SYS_bpf, cmd, attr, sizeof *attr);
 }
 
-/* Scale of the per-byte cost: cost_ns = (len * per_byte) >> COST_SHIFT. */
-#define COST_SHIFT 20
+/* ---- instruction builders ---- */
 
-/* Loads one policer program for map_fd; returns its fd or -errno. */
-static int load_policer(int map_fd, uint64_t per_byte, uint64_t burst_ns, bool egress)
+static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
 {
-    const int drop = egress ? 2 : 0; /* egress: drop + congestion notification */
-    struct bpf_insn prog[] = {
-        MOV64_REG(R6, R1),                                   /* r6 = skb */
-        LDX(BPF_W, R7, R6, offsetof(struct __sk_buff, len)), /* r7 = len */
-        ST_IMM(BPF_W, R10, -4, 0),                           /* key = 0 */
-        MOV64_REG(R2, R10),
-        ALU64_IMM(BPF_ADD, R2, -4),
-        LD_IMM64_RAW(R1, BPF_PSEUDO_MAP_FD, (uint32_t)map_fd),
-        CALL(BPF_FUNC_map_lookup_elem),
-        JMP_IMM(BPF_JEQ, R0, 0, 16), /* no state: pass */
-        MOV64_REG(R8, R0),           /* r8 = &tat */
-        CALL(BPF_FUNC_ktime_get_ns), /* r0 = now */
-        LDX(BPF_DW, R1, R8, 0),      /* r1 = tat */
-        JMP_REG(BPF_JGE, R1, R0, 1), /* tat < now: */
-        MOV64_REG(R1, R0),           /*   tat = now */
-        MOV64_REG(R2, R1),
-        ALU64_REG(BPF_SUB, R2, R0), /* r2 = tat - now */
-        LD_IMM64_RAW(R3, 0, burst_ns),
-        JMP_REG(BPF_JGT, R2, R3, 8), /* beyond burst: drop */
-        LD_IMM64_RAW(R3, 0, per_byte),
-        ALU64_REG(BPF_MUL, R7, R3),
-        ALU64_IMM(BPF_RSH, R7, COST_SHIFT), /* r7 = cost in ns */
-        ALU64_REG(BPF_ADD, R1, R7),
-        STX(BPF_DW, R8, R1, 0), /* tat += cost */
-        MOV64_IMM(R0, 1),       /* pass */
-        EXIT(),
-        MOV64_IMM(R0, drop),
-        EXIT(),
-    };
-    /* The jump offsets above count instructions: keep them in step. */
-    _Static_assert(sizeof prog / sizeof prog[0] == 29, "policer jump offsets");
-    static const char license[] = "GPL";
+    return (struct bpf_insn){.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
+}
+#define MOV_REG(d, s)        insn(BPF_ALU64 | BPF_MOV | BPF_X, d, s, 0, 0)
+#define MOV_IMM(d, i)        insn(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
+#define ALU_IMM(op, d, i)    insn(BPF_ALU64 | (op) | BPF_K, d, 0, 0, i)
+#define ALU_REG(op, d, s)    insn(BPF_ALU64 | (op) | BPF_X, d, s, 0, 0)
+#define LDX(sz, d, s, o)     insn(BPF_LDX | (sz) | BPF_MEM, d, s, o, 0)
+#define STX(sz, d, s, o)     insn(BPF_STX | (sz) | BPF_MEM, d, s, o, 0)
+#define ST(sz, d, o, i)      insn(BPF_ST | (sz) | BPF_MEM, d, 0, o, i)
+#define ATOMIC(op, d, s, o)  insn(BPF_STX | BPF_DW | BPF_ATOMIC, d, s, o, op)
+#define JMP_IMM(op, d, i, o) insn(BPF_JMP | (op) | BPF_K, d, 0, o, i)
+#define JMP_REG(op, d, s, o) insn(BPF_JMP | (op) | BPF_X, d, s, o, 0)
+#define CALL(f)              insn(BPF_JMP | BPF_CALL, 0, 0, 0, f)
+#define EXIT()               insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+
+/* 64-bit immediate load (or, with src BPF_PSEUDO_MAP_FD, a map): two slots. */
+static size_t ld64(struct bpf_insn *p, size_t n, uint8_t dst, uint8_t src, uint64_t v)
+{
+    p[n++] = insn(BPF_LD | BPF_DW | BPF_IMM, dst, src, 0, (int32_t)(uint32_t)v);
+    p[n++] = insn(0, 0, 0, 0, (int32_t)(uint32_t)(v >> 32));
+    return n;
+}
+
+/* The program for one direction: key dir in the map, `over` returned for a
+ * refused packet. Registers: r6 ctx, r7 len, r8 map value, r9 now, r3 cost. */
+static size_t build(struct bpf_insn *p, int map_fd, uint32_t dir, uint64_t rate, uint64_t burst_ns,
+                    int over)
+{
+    size_t n = 0;
+    p[n++] = MOV_REG(BPF_REG_6, BPF_REG_1);
+    p[n++] = LDX(BPF_W, BPF_REG_7, BPF_REG_6, offsetof(struct __sk_buff, len));
+    p[n++] = ST(BPF_W, BPF_REG_10, -4, (int32_t)dir);
+    n = ld64(p, n, BPF_REG_1, BPF_PSEUDO_MAP_FD, (uint32_t)map_fd);
+    p[n++] = MOV_REG(BPF_REG_2, BPF_REG_10);
+    p[n++] = ALU_IMM(BPF_ADD, BPF_REG_2, -4);
+    p[n++] = CALL(BPF_FUNC_map_lookup_elem);
+    size_t j_nomap = n;
+    p[n++] = JMP_IMM(BPF_JEQ, BPF_REG_0, 0, 0); /* → pass (patched) */
+    p[n++] = MOV_REG(BPF_REG_8, BPF_REG_0);
+    p[n++] = CALL(BPF_FUNC_ktime_get_ns);
+    p[n++] = MOV_REG(BPF_REG_9, BPF_REG_0);
+    /* cost = len * 1e9 / rate */
+    p[n++] = MOV_REG(BPF_REG_3, BPF_REG_7);
+    p[n++] = ALU_IMM(BPF_MUL, BPF_REG_3, 1000000000);
+    n = ld64(p, n, BPF_REG_4, 0, rate);
+    p[n++] = ALU_REG(BPF_DIV, BPF_REG_3, BPF_REG_4);
+    /* An idle bucket restarts from now (a racy store: at worst one burst). */
+    p[n++] = LDX(BPF_DW, BPF_REG_1, BPF_REG_8, V_TNEXT);
+    p[n++] = JMP_REG(BPF_JGE, BPF_REG_1, BPF_REG_9, 1);
+    p[n++] = STX(BPF_DW, BPF_REG_8, BPF_REG_9, V_TNEXT);
+    /* old = fetch_add(t_next, cost); over if old - now > burst (signed). */
+    p[n++] = MOV_REG(BPF_REG_1, BPF_REG_3);
+    p[n++] = ATOMIC(BPF_ADD | BPF_FETCH, BPF_REG_8, BPF_REG_1, V_TNEXT);
+    p[n++] = ALU_REG(BPF_SUB, BPF_REG_1, BPF_REG_9);
+    n = ld64(p, n, BPF_REG_2, 0, burst_ns);
+    size_t j_over = n;
+    p[n++] = JMP_REG(BPF_JSGT, BPF_REG_1, BPF_REG_2, 0); /* → over (patched) */
+    p[n++] = ATOMIC(BPF_ADD, BPF_REG_8, BPF_REG_7, V_BYTES);
+    size_t pass = n;
+    p[n++] = MOV_IMM(BPF_REG_0, 1);
+    p[n++] = EXIT();
+    size_t over_at = n;
+    /* Refused: give the cost back, count the packet. */
+    p[n++] = ALU_IMM(BPF_MUL, BPF_REG_3, -1);
+    p[n++] = ATOMIC(BPF_ADD, BPF_REG_8, BPF_REG_3, V_TNEXT);
+    p[n++] = MOV_IMM(BPF_REG_1, 1);
+    p[n++] = ATOMIC(BPF_ADD, BPF_REG_8, BPF_REG_1, V_DROPPED);
+    p[n++] = MOV_IMM(BPF_REG_0, over);
+    p[n++] = EXIT();
+    p[j_nomap].off = (int16_t)(pass - j_nomap - 1);
+    p[j_over].off = (int16_t)(over_at - j_over - 1);
+    return n;
+}
+
+static int load(const struct bpf_insn *p, size_t n, enum bpf_attach_type type)
+{
     union bpf_attr a;
     memset(&a, 0, sizeof a);
     a.prog_type = BPF_PROG_TYPE_CGROUP_SKB;
-    a.expected_attach_type = egress ? BPF_CGROUP_INET_EGRESS : BPF_CGROUP_INET_INGRESS;
-    a.insns = (uint64_t)(uintptr_t)prog;
-    a.insn_cnt = sizeof prog / sizeof prog[0];
-    a.license = (uint64_t)(uintptr_t)license;
+    a.expected_attach_type = type;
+    a.insns = (uint64_t)(uintptr_t)p;
+    a.insn_cnt = (uint32_t)n;
+    a.license = (uint64_t)(uintptr_t) "Dual MIT/GPL";
     long fd = sys_bpf(BPF_PROG_LOAD, &a);
     return fd < 0 ? -errno : (int)fd;
 }
 
-static int make_map(void)
+uint64_t vmrt__sb_netbw_burst(uint64_t rate)
 {
+    /* A policer drops what a shaper would queue; TCP only fills it when the
+     * bucket holds a few of its packets (64 KiB each on loopback with GSO):
+     * with 10 ms of rate it settled at a fifth of the rate, with 250 ms at
+     * the rate. */
+    uint64_t burst = rate / 4;
+    return burst < (256u << 10) ? (256u << 10) : burst;
+}
+
+int vmrt__sb_netbw_attach(sb_netbw_t *nb, int cgroup_fd, uint64_t rate)
+{
+    nb->map_fd = -1;
+    if (!rate)
+        return -EINVAL;
+    uint64_t burst = vmrt__sb_netbw_burst(rate);
+    /* burst in ns = burst * 1e9 / rate, without overflow for huge rates. */
+    uint64_t burst_ns = (uint64_t)((double)burst * 1e9 / (double)rate);
+
     union bpf_attr a;
     memset(&a, 0, sizeof a);
     a.map_type = BPF_MAP_TYPE_ARRAY;
     a.key_size = 4;
-    a.value_size = 8;
-    a.max_entries = 1;
-    long fd = sys_bpf(BPF_MAP_CREATE, &a);
-    return fd < 0 ? -errno : (int)fd;
-}
+    a.value_size = V_SIZE;
+    a.max_entries = 2;
+    memcpy(a.map_name, "vmrt_netbw", sizeof "vmrt_netbw");
+    long mfd = sys_bpf(BPF_MAP_CREATE, &a);
+    if (mfd < 0)
+        return -errno;
 
-static int attach(int prog_fd, int cgroup_fd, bool egress)
-{
-    union bpf_attr a;
-    memset(&a, 0, sizeof a);
-    a.target_fd = (uint32_t)cgroup_fd;
-    a.attach_bpf_fd = (uint32_t)prog_fd;
-    a.attach_type = egress ? BPF_CGROUP_INET_EGRESS : BPF_CGROUP_INET_INGRESS;
-    return sys_bpf(BPF_PROG_ATTACH, &a) == 0 ? 0 : -errno;
-}
-
-/* Polices the traffic of the processes in the cgroup v2 directory cgroup_fd
- * to rate bytes/s in each direction. The programs stay attached until the
- * cgroup is removed. Returns 0 or -errno (-EINVAL: rate below 1 KiB/s). */
-int vmrt__sb_netbw_attach(int cgroup_fd, uint64_t rate)
-{
-    if (rate < 1024 || rate > (1ull << 40))
-        return -EINVAL;
-    uint64_t burst = rate / 10 > (256u << 10) ? rate / 10 : 256u << 10;
-    uint64_t per_byte = (1000000000ull << COST_SHIFT) / rate;
-    uint64_t burst_ns = (uint64_t)((double)burst * 1e9 / (double)rate);
-    int err = 0;
+    static const enum bpf_attach_type types[2] = {BPF_CGROUP_INET_EGRESS, BPF_CGROUP_INET_INGRESS};
+    int progs[2] = {-1, -1}, err = 0;
+    int attached = 0;
     for (int dir = 0; dir < 2 && !err; dir++) {
-        int map = make_map();
-        if (map < 0)
-            return map;
-        int prog = load_policer(map, per_byte, burst_ns, dir == 0);
-        close(map); /* the program holds it */
-        if (prog < 0)
-            return prog;
-        err = attach(prog, cgroup_fd, dir == 0);
-        close(prog); /* the attachment holds it */
+        struct bpf_insn p[48];
+        size_t n = build(p, (int)mfd, (uint32_t)dir, rate, burst_ns, dir == 0 ? 2 : 0);
+        progs[dir] = load(p, n, types[dir]);
+        if (progs[dir] < 0) {
+            err = progs[dir];
+            break;
+        }
+        memset(&a, 0, sizeof a);
+        a.target_fd = (uint32_t)cgroup_fd;
+        a.attach_bpf_fd = (uint32_t)progs[dir];
+        a.attach_type = types[dir];
+        a.attach_flags = BPF_F_ALLOW_MULTI;
+        if (sys_bpf(BPF_PROG_ATTACH, &a) < 0)
+            err = -errno;
+        else
+            attached++;
     }
-    return err;
+    if (err) {
+        for (int dir = 0; dir < attached; dir++) {
+            memset(&a, 0, sizeof a);
+            a.target_fd = (uint32_t)cgroup_fd;
+            a.attach_bpf_fd = (uint32_t)progs[dir];
+            a.attach_type = types[dir];
+            (void)sys_bpf(BPF_PROG_DETACH, &a);
+        }
+    }
+    for (int dir = 0; dir < 2; dir++)
+        if (progs[dir] >= 0)
+            close(progs[dir]);
+    if (err) {
+        close((int)mfd);
+        return err;
+    }
+    nb->map_fd = (int)mfd;
+    return 0;
+}
+
+int vmrt__sb_netbw_stats(const sb_netbw_t *nb, sb_netbw_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (nb->map_fd < 0)
+        return -EBADF;
+    for (uint32_t dir = 0; dir < 2; dir++) {
+        uint64_t v[V_SIZE / 8] = {0};
+        union bpf_attr a;
+        memset(&a, 0, sizeof a);
+        a.map_fd = (uint32_t)nb->map_fd;
+        a.key = (uint64_t)(uintptr_t)&dir;
+        a.value = (uint64_t)(uintptr_t)v;
+        if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) < 0)
+            return -errno;
+        out->bytes[dir] = v[V_BYTES / 8];
+        out->dropped[dir] = v[V_DROPPED / 8];
+    }
+    return 0;
+}
+
+void vmrt__sb_netbw_close(sb_netbw_t *nb)
+{
+    if (nb->map_fd >= 0)
+        close(nb->map_fd);
+    nb->map_fd = -1;
 }

@@ -69,6 +69,10 @@ int vmrt_sandbox_report_print(const vmrt_sandbox_report_t *r, FILE *out)
             (unsigned long long)r->io_read_bytes, (unsigned long long)r->io_write_bytes);
     fprintf(out, "processes: %llu\ncontext_switches: %llu\n", (unsigned long long)r->processes,
             (unsigned long long)r->ctx_switches);
+    if (r->net_out_bytes || r->net_in_bytes || r->net_refused_packets)
+        fprintf(out, "net_out: %llu bytes\nnet_in: %llu bytes\nnet_refused: %llu packets\n",
+                (unsigned long long)r->net_out_bytes, (unsigned long long)r->net_in_bytes,
+                (unsigned long long)r->net_refused_packets);
     for (unsigned i = 0; i < r->n_notes && i < VMRT_SANDBOX_MAX_NOTES; i++)
         fprintf(out, "note: %s\n", r->notes[i]);
     return ferror(out) ? -EIO : 0;
@@ -107,6 +111,9 @@ char *vmrt_sandbox_report_json(const vmrt_sandbox_report_t *r)
     bad |= set(o, "io_write_bytes", json_integer((json_int_t)r->io_write_bytes));
     bad |= set(o, "processes", json_integer((json_int_t)r->processes));
     bad |= set(o, "context_switches", json_integer((json_int_t)r->ctx_switches));
+    bad |= set(o, "net_out_bytes", json_integer((json_int_t)r->net_out_bytes));
+    bad |= set(o, "net_in_bytes", json_integer((json_int_t)r->net_in_bytes));
+    bad |= set(o, "net_refused_packets", json_integer((json_int_t)r->net_refused_packets));
     json_t *notes = json_array();
     for (unsigned i = 0; notes && i < r->n_notes && i < VMRT_SANDBOX_MAX_NOTES; i++)
         bad |= json_array_append_new(notes, json_string(r->notes[i]));

@@ -331,19 +331,22 @@ static int plan_network(vmrt_sandbox_t *sb)
     return 0;
 }
 
-/* max_network_bandwidth with the host's network: policers on the cgroup v2
- * the guest is born in (netbw.c). */
+/* max_network_bandwidth with the host's network: the sandbox owns no
+ * interface there, so an eBPF token bucket on the cgroup v2 the guest is
+ * born in polices its sockets ([SB-NETBW] in netbw.c). Needs a writable
+ * cgroup v2 hierarchy (an empty one beside v1 controllers will do) and
+ * CAP_BPF; without them a reported downgrade (an error under strict). */
 static int plan_host_bw(vmrt_sandbox_t *sb)
 {
     if (!sb->plan.has_cg2)
-        return vmrt__sb_fail(VMRT_EUNSUPPORTED,
-                             "max_network_bandwidth: --net host needs a writable cgroup v2 "
-                             "hierarchy (cgroups enabled) to police; use --net loopback");
-    int err = vmrt__sb_netbw_attach(sb->plan.cg2_fd, sb->lim.max_network_bandwidth);
-    if (err == -EINVAL)
-        return vmrt__sb_fail(err, "max_network_bandwidth: at least 1K (bytes/s) with --net host");
+        return downgrade(sb, "max_network_bandwidth: not enforced on the host's network (no "
+                             "writable cgroup v2 hierarchy; --net loopback can shape)");
+    int err = vmrt__sb_netbw_attach(&sb->netbw, sb->plan.cg2_fd, sb->lim.max_network_bandwidth);
     if (err)
-        return vmrt__sb_fail(err, "max_network_bandwidth: cgroup BPF policer: %s", strerror(-err));
+        return downgrade(sb,
+                         "max_network_bandwidth: not enforced on the host's network (cgroup "
+                         "BPF: %s)",
+                         strerror(-err));
     return 0;
 }
 
@@ -363,7 +366,7 @@ static int plan_all(vmrt_sandbox_t *sb)
         const vmrt_limits_t *l = &sb->lim;
         if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_disk_bw ||
             l->max_processes || l->max_open_files || l->max_file_size || l->vcpus ||
-            l->cpu_quota > 0)
+            l->cpu_quota > 0 || (l->max_network_bandwidth && c->net == VMRT_NET_HOST))
             err = downgrade(sb, "isolation none: only the wall time and in-process caps apply");
         return err;
     }
@@ -418,6 +421,7 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
     vmrt_sandbox_config_init(&sb->cfg);
     vmrt_limits_init(&sb->lim);
     sb->pid = sb->pidfd = sb->listener = sb->chan = -1;
+    sb->netbw.map_fd = -1;
     int err = 0;
     if (cfg && copy_versioned(&sb->cfg, sizeof sb->cfg, cfg, cfg->size))
         err = vmrt__sb_fail(-EINVAL, "config: bad size (call vmrt_sandbox_config_init)");
@@ -629,6 +633,7 @@ void vmrt_sandbox_free(vmrt_sandbox_t *sb)
         vmrt__sb_kill_tree(sb);
         vmrt__sb_reap(sb);
     }
+    vmrt__sb_netbw_close(&sb->netbw);
     vmrt__sb_cgroup_destroy(&sb->cg);
     vmrt__sb_cgroup_close_fds(&sb->plan);
     for (unsigned i = 0; i < sb->plan.n_binds; i++)

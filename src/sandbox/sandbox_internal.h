@@ -189,7 +189,6 @@ int vmrt__sb_child_fs(const sb_plan_t *p, const char **step);
 int vmrt__sb_child_lo_up(void);
 int vmrt__sb_net_shaper_msg(uint64_t rate, void *buf, size_t len);
 int vmrt__sb_child_shape(const sb_plan_t *p);
-int vmrt__sb_netbw_attach(int cgroup_fd, uint64_t rate);
 int vmrt__sb_landlock_abi(void);
 int vmrt__sb_child_landlock(const sb_plan_t *p);
 int vmrt__sb_child_drop_caps(void);

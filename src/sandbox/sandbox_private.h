@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 
+#include "netbw.h"
 #include "sandbox_internal.h"
 
 /* How often the supervisor samples cgroup and /proc counters (CPU time over
@@ -17,6 +18,7 @@ struct vmrt_sandbox {
     sb_plan_t plan;
     sb_cgroup_t cg;
     sb_filter_t filter;
+    sb_netbw_t netbw;             /* max_network_bandwidth on the host's network */
     vmrt_sandbox_report_t report; /* notes from set-up; filled by _wait */
     pid_t pid;                    /* guest, -1 before start */
     int pidfd;                    /* -1 where CLONE_PIDFD is unavailable */

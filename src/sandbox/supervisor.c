@@ -235,6 +235,13 @@ static void finish(vmrt_sandbox_t *sb)
         r->exit_code = WEXITSTATUS(sb->status);
     else if (WIFSIGNALED(sb->status))
         r->signal = WTERMSIG(sb->status);
+    sb_netbw_stats_t nb;
+    if (vmrt__sb_netbw_stats(&sb->netbw, &nb) == 0) {
+        r->net_out_bytes = nb.bytes[0];
+        r->net_in_bytes = nb.bytes[1];
+        r->net_refused_packets = nb.dropped[0] + nb.dropped[1];
+    }
+    vmrt__sb_netbw_close(&sb->netbw);
     vmrt__sb_cgroup_destroy(&sb->cg);
     if (sb->listener >= 0)
         close(sb->listener);

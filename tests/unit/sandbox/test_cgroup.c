@@ -353,11 +353,12 @@ static void test_host_net_bandwidth(void **state)
     ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     fprintf(stderr, "3 MiB at 1 MiB/s: %.2f s\n", (double)run.r.wall_ns / 1e9);
     ASSERT_TRUE(run.r.wall_ns >= 1500000000ull);
-    /* A rate the policer cannot express is refused by name. */
-    l.max_network_bandwidth = 100;
-    vmrt_sandbox_t *sb;
-    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), -EINVAL);
-    ASSERT_TRUE(strstr(vmrt_sandbox_error(), "max_network_bandwidth") != NULL);
+    /* The report counts what went through (payload plus headers). */
+    fprintf(stderr, "  %llu bytes out, %llu in, %llu packets refused\n",
+            (unsigned long long)run.r.net_out_bytes, (unsigned long long)run.r.net_in_bytes,
+            (unsigned long long)run.r.net_refused_packets);
+    ASSERT_TRUE(run.r.net_out_bytes >= 3u << 20);
+    ASSERT_TRUE(run.r.net_in_bytes > 0); /* the acknowledgements */
 }
 
 /* Spins for 600 ms of wall time; reports its CPU count in the exit code. */
