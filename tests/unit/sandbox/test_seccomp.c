@@ -225,6 +225,7 @@ static void test_builtin_blobs_match(void **state)
  * constants and AND, the syscall is marked "always allowed" and later calls
  * skip the program. Anything else (an argument or instruction-pointer load,
  * a jump on X) makes the number uncacheable. This is that emulation. */
+#if defined(__x86_64__)
 static bool cache_allows(const sb_filter_t *f, int nr, uint32_t arch)
 {
     uint32_t a = 0;
@@ -264,6 +265,7 @@ static bool cache_allows(const sb_filter_t *f, int nr, uint32_t arch)
     }
     return false;
 }
+#endif
 
 /* The hot allowed syscalls are answered by the kernel's cache (no BPF run)
  * in both built-in profiles; argument-checked ones are not. */
