@@ -291,7 +291,7 @@ size_t vmrt_coro_table(vmrt_sched_t *s, vmrt_coro_info_t *out, size_t max)
                 r->id = t->co->id;
                 r->name = t->co->name;
                 r->state = vmrt_coro_state(t->co);
-                r->priority = t->co->priority;
+                r->priority = vmrt_coro_priority(t->co);
                 r->vcpu = atomic_load(&t->vcpu);
                 r->bind_vcpu = __atomic_load_n(&t->co->bind_vcpu, __ATOMIC_RELAXED);
                 r->affinity = __atomic_load_n(&t->co->affinity, __ATOMIC_RELAXED);

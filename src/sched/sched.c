@@ -418,7 +418,7 @@ void vmrt__sched_ready(struct vmrt_sched *s, task_t *t, vcpu_t *from)
         from = NULL;
     if ((++sample_tick & 63) == 0)
         t->ready_ns = vmrt_now_ns();
-    int p = (int)t->co->priority;
+    int p = atomic_load_explicit(&t->co->priority, relaxed); /* read once */
     vcpu_t *target = vmrt__route(s, t, from);
     if (target) {
         vmrt__fifo_push(&target->inbox[p], t);

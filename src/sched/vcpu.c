@@ -111,8 +111,13 @@ task_t *vmrt__vcpu_pick(vcpu_t *v)
     v->pick_count++;
     if (s->cfg.starvation_ns) {
         for (int p = VMRT_PRIO_LOW; p > VMRT_PRIO_HIGH; p--) {
-            if (now - v->last_run_ns[p] > s->cfg.starvation_ns && level_has_work(v, p) &&
-                (t = take_level(v, p))) {
+            if (now - v->last_run_ns[p] <= s->cfg.starvation_ns)
+                continue;
+            if (!level_has_work(v, p)) {
+                v->last_run_ns[p] = now; /* nothing waits at this level: not starved */
+                continue;
+            }
+            if ((t = take_level(v, p))) {
                 v->last_run_ns[p] = now;
                 return t;
             }
@@ -311,7 +316,9 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
     }
     if (atomic_load_explicit(&v->preempt_req, relaxed))
         vmrt__preempt_clear(v); /* stale: meant for the previous coroutine */
-    atomic_store_explicit(&v->running_prio, (int)co->priority, relaxed);
+    /* read once: vmrt_coro_set_priority may change it from another thread */
+    int prio = atomic_load_explicit(&co->priority, relaxed);
+    atomic_store_explicit(&v->running_prio, prio, relaxed);
     /* One full fence per switch: in_run (and running_prio before it) are
      * published before we look at stw [SCHED-STW] and at the High queue. */
     atomic_store_explicit(&v->in_run, 1, seq_cst);
@@ -324,8 +331,7 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
     }
     /* A High coroutine that became ready while we picked saw no running
      * priority here and skipped us: yield to it at the first safepoint. */
-    if (co->priority != VMRT_PRIO_HIGH &&
-        atomic_load_explicit(&s->global[VMRT_PRIO_HIGH].count, seq_cst))
+    if (prio != VMRT_PRIO_HIGH && atomic_load_explicit(&s->global[VMRT_PRIO_HIGH].count, seq_cst))
         vmrt__preempt_request(v);
     atomic_store_explicit(&v->current, t, release);
     atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
@@ -387,6 +393,8 @@ vcpu_t *vmrt__vcpu_alloc(struct vmrt_sched *s, unsigned id)
     atomic_init(&v->running_prio, VMRT_PRIO_COUNT);
     v->rng = 0x9e3779b97f4a7c15ull * (id + 1);
     v->started_ns = vmrt_now_ns();
+    for (int p = 0; p < VMRT_PRIO_COUNT; p++)
+        v->last_run_ns[p] = v->started_ns; /* not starved at birth */
     return v;
 }
 
