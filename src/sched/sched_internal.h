@@ -65,6 +65,16 @@ static inline void spin_unlock(spin_t *l)
     NOPREEMPT_END();
 }
 
+/* A scheduling point after a channel operation woke someone: when that made
+ * a High coroutine ready and asked this vCPU (running lower-priority work) to
+ * yield to it (vmrt__preempt_for_high), yield now instead of at the next
+ * safepoint, so the High coroutine runs on this cache-warm vCPU at once.
+ * Only operations that may block anyway are such points (channels). */
+static inline void yield_point(void)
+{
+    vmrt_safepoint();
+}
+
 /* ---- futex --------------------------------------------------------------- */
 
 /* Waits while *word == expect, at most timeout_ns (0 = forever). */

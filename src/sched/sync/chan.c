@@ -134,7 +134,11 @@ int vmrt_chan_send(vmrt_chan_t *ch, const void *elem, uint64_t timeout_ns)
     int r = try_send(ch, elem);
     if (r || timeout_ns == VMRT_NOWAIT) {
         spin_unlock(&ch->lock);
-        return r == 1 ? 0 : r ? r : VMRT_ETIMEOUT;
+        if (r == 1) {
+            yield_point();
+            return 0;
+        }
+        return r ? r : VMRT_ETIMEOUT;
     }
     return block_on(ch, &ch->sendq, (void *)elem, timeout_ns);
 }
@@ -147,7 +151,11 @@ int vmrt_chan_recv(vmrt_chan_t *ch, void *elem, uint64_t timeout_ns)
     int r = try_recv(ch, elem);
     if (r || timeout_ns == VMRT_NOWAIT) {
         spin_unlock(&ch->lock);
-        return r == 1 ? 0 : r ? r : VMRT_ETIMEOUT;
+        if (r == 1) {
+            yield_point();
+            return 0;
+        }
+        return r ? r : VMRT_ETIMEOUT;
     }
     return block_on(ch, &ch->recvq, elem, timeout_ns);
 }
@@ -168,6 +176,7 @@ int vmrt_chan_close(vmrt_chan_t *ch)
     while ((n = vmrt__waitq_claim(&ch->sendq)))
         complete(n, VMRT_ECLOSED);
     spin_unlock(&ch->lock);
+    yield_point();
     return 0;
 }
 
@@ -240,8 +249,10 @@ int vmrt_chan_select(vmrt_select_case_t *cases, unsigned n, uint64_t timeout_ns,
         if (r == 0)
             continue;
         unlock_all(order, k);
-        if (r == 1)
+        if (r == 1) {
+            yield_point();
             return (int)i;
+        }
         if (closed_index)
             *closed_index = (int)i;
         return r;

@@ -149,6 +149,62 @@ static void test_high_priority_latency_coroutine_waker(void **state)
     vmrt_sched_destroy(s);
 }
 
+/* A channel send that readies a High receiver is a scheduling point: on the
+ * only vCPU, the Medium sender yields inside the send and the High receiver
+ * runs before the statement after the send (no safepoint in between). */
+static vmrt_chan_t *hand_ch;
+static atomic_int after_send;
+
+static void *high_recv(void *arg)
+{
+    int *seen = arg;
+    for (int i = 0; i < 10; i++) {
+        int x;
+        ASSERT_OK(vmrt_chan_recv(hand_ch, &x, 0));
+        ASSERT_EQ(x, i);
+        seen[i] = atomic_load(&after_send);
+    }
+    return NULL;
+}
+
+static void *medium_send(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++) {
+        while (vmrt_chan_len(hand_ch) != 0 || atomic_load(&after_send) != i)
+            vmrt_yield();
+        ASSERT_OK(vmrt_sleep_ns(100000)); /* the receiver is blocked by now */
+        ASSERT_OK(vmrt_chan_send(hand_ch, &i, 0));
+        atomic_store(&after_send, i + 1);
+    }
+    return NULL;
+}
+
+static void test_high_runs_at_channel_send(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(1, 50000000);
+    ASSERT_OK(vmrt_chan_new(&hand_ch, sizeof(int), 0));
+    atomic_store(&after_send, 0);
+    vmrt_coro_attr_t high;
+    vmrt_coro_attr_init(&high);
+    high.priority = VMRT_PRIO_HIGH;
+    int seen[10];
+    memset(seen, -1, sizeof seen);
+    vmrt_coro_t *h, *m;
+    ASSERT_OK(vmrt_sched_spawn(s, &h, &high, high_recv, seen));
+    ASSERT_OK(vmrt_sched_spawn(s, &m, NULL, medium_send, NULL));
+    ASSERT_OK(vmrt_sched_join(m, NULL));
+    ASSERT_OK(vmrt_sched_join(h, NULL));
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(seen[i], i); /* the sender had not gone past send i */
+    vmrt_sched_stats_t st;
+    ASSERT_OK(vmrt_sched_stats(s, &st));
+    ASSERT_TRUE(st.preempt_coop >= 10);
+    ASSERT_OK(vmrt_chan_destroy(hand_ch));
+    vmrt_sched_destroy(s);
+}
+
 /* [SCHED-STARVE] a ready Low coroutine runs even while High spinners
  * saturate every vCPU. */
 static void test_starvation_bound(void **state)
@@ -350,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_time_slice),
         cmocka_unit_test(test_high_priority_latency),
         cmocka_unit_test(test_high_priority_latency_coroutine_waker),
+        cmocka_unit_test(test_high_runs_at_channel_send),
         cmocka_unit_test(test_starvation_bound),
         cmocka_unit_test(test_fairness),
         cmocka_unit_test(test_signal_preemption),
