@@ -73,12 +73,11 @@ static task_t *take_global(vcpu_t *v, int p)
 }
 
 /* Takes the next task of level p on v: inbox, local deque, global queue. */
-static task_t *take_level(vcpu_t *v, int p)
+static task_t *take_level(vcpu_t *v, int p, bool fair)
 {
     task_t *t = vmrt__fifo_pop(&v->inbox[p]);
     if (t)
         return t;
-    bool fair = v->pick_count % FAIR_EVERY == 0;
     if (fair && (t = take_global(v, p)))
         return t;
     uint32_t bit = 1u << p;
@@ -108,7 +107,12 @@ task_t *vmrt__vcpu_pick(vcpu_t *v)
     struct vmrt_sched *s = v->s;
     uint64_t now = atomic_load_explicit(&s->coarse_now, relaxed);
     task_t *t;
-    v->pick_count++;
+    /* a countdown, not pick_count % FAIR_EVERY: no division per pick */
+    bool fair = false;
+    if (v->pick_count-- == 0) {
+        v->pick_count = FAIR_EVERY - 1;
+        fair = true;
+    }
     if (s->cfg.starvation_ns) {
         for (int p = VMRT_PRIO_LOW; p > VMRT_PRIO_HIGH; p--) {
             if (now - v->last_run_ns[p] <= s->cfg.starvation_ns)
@@ -117,14 +121,18 @@ task_t *vmrt__vcpu_pick(vcpu_t *v)
                 v->last_run_ns[p] = now; /* nothing waits at this level: not starved */
                 continue;
             }
-            if ((t = take_level(v, p))) {
+            if ((t = take_level(v, p, fair))) {
                 v->last_run_ns[p] = now;
                 return t;
             }
         }
     }
     for (int p = 0; p < VMRT_PRIO_COUNT; p++) {
-        if ((t = take_level(v, p))) {
+        if (!level_has_work(v, p)) { /* the common skip: three relaxed loads */
+            v->last_run_ns[p] = now; /* nothing waits at this level: not starved */
+            continue;
+        }
+        if ((t = take_level(v, p, fair))) {
             v->last_run_ns[p] = now;
             return t;
         }
