@@ -250,7 +250,8 @@ static int collect_ranges(struct dl_phdr_info *info, size_t size, void *arg)
     const char *name = info->dlpi_name ? info->dlpi_name : "";
     static const char *const libs[] = {"libc.so",    "ld-linux",   "libpthread", "libm.so",
                                        "libvmrt.so", "libgcc_s",   "libstdc++",  "linux-vdso",
-                                       "libseccomp", "libjansson", "libcmocka"};
+                                       "libseccomp", "libjansson", "libcmocka",  "libasan",
+                                       "libubsan",   "liblsan"};
     bool deny = false;
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
         if (strstr(name, libs[i]))
@@ -356,7 +357,15 @@ void vmrt__signal_preempt(vcpu_t *v)
     pthread_kill(v->thread, SIGURG);
 }
 
-#else /* no signal preemption on this target */
+#else
+/* No signal preemption on this target: other architectures (no context
+ * rewriting written for them), or ThreadSanitizer. TSan's own handler defers
+ * an asynchronous signal until the thread next enters an intercepted call or
+ * the TSan runtime, so a coroutine that never calls anything (the only one
+ * that needs signal preemption) would never receive it; and yielding from
+ * the deferred handler would switch fibers inside TSan's per-thread signal
+ * bookkeeping, while a rewritten context would be ignored because the real
+ * signal frame has already returned. Coroutines still yield at safepoints. */
 
 int vmrt__signal_preempt_init(void)
 {

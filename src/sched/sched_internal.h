@@ -24,13 +24,12 @@
 #define release memory_order_release
 #define seq_cst memory_order_seq_cst
 
-/* Signal preemption is built for x86-64 and AArch64 without sanitizers
- * (preempt.c says why not with them). */
-#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__SANITIZE_THREAD__) &&              \
-    !defined(__SANITIZE_ADDRESS__)
+/* Signal preemption is built for x86-64 and AArch64, also under ASan, but
+ * not under TSan (preempt.c says why). */
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__SANITIZE_THREAD__)
 #define VMRT_SIGNAL_PREEMPT 1
 #if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#if __has_feature(thread_sanitizer)
 #undef VMRT_SIGNAL_PREEMPT
 #endif
 #endif
