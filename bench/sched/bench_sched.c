@@ -241,6 +241,10 @@ static double bench_fib(long n, unsigned vcpus)
                         (unsigned long)vs.context_switches, (unsigned long)vs.steals,
                         (unsigned long)vs.parks, (unsigned long)vs.spawned, vs.cpu_utilization);
         }
+        vmrt_pool_stats_t ps;
+        if (vmrt_sched_pool_stats(s, &ps) == 0)
+            fprintf(stderr, "pool: created=%lu reused=%lu peak=%lu\n", (unsigned long)ps.created,
+                    (unsigned long)ps.reused, (unsigned long)ps.peak);
     }
     vmrt_sched_destroy(s);
     return ms;
