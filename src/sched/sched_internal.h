@@ -203,7 +203,13 @@ task_t *vmrt__deque_pop(deque_t *d);          /* owner, newest */
 task_t *vmrt__deque_steal(deque_t *d, bool *retry);
 /* Owner only: the oldest (round-robin after a yield). */
 task_t *vmrt__deque_take_oldest(deque_t *d);
-int64_t vmrt__deque_size(deque_t *d);
+/* Racy size (exact for the owner's own pushes/pops); inline: every pick asks. */
+static inline int64_t vmrt__deque_size(deque_t *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, relaxed);
+    int64_t top = atomic_load_explicit(&d->top, relaxed);
+    return b > top ? b - top : 0;
+}
 
 /* A locked FIFO (global queues, per-vCPU inboxes). */
 typedef struct fifo {
