@@ -246,7 +246,8 @@ void vmrt__timer_move(struct vcpu *from, struct vcpu *to);
 
 enum { V_OFFLINE = 0, V_ONLINE, V_RETIRING };
 
-#define VCPU_CACHE 256
+#define VCPU_CACHE  256
+#define LAT_BUCKETS 160
 
 typedef struct vcpu_counters {
     _Atomic uint64_t switches, steals, preempt_coop, preempt_signal, parks, wakeups, migrations,
@@ -288,6 +289,10 @@ typedef struct vcpu {
     vmrt_coro_t *cache[VCPU_CACHE]; /* terminated pooled coroutines kept for reuse */
     unsigned ncache;
     vcpu_counters_t c;
+    /* ready -> running latency of the sampled coroutines this vCPU started
+     * (owner-written like c; summed by vmrt_sched_stats) */
+    _Atomic uint64_t lat_hist[LAT_BUCKETS];
+    _Atomic uint64_t lat_max;
     char pad[64];
 } vcpu_t;
 
@@ -312,8 +317,7 @@ void vmrt__wake_idle(struct vmrt_sched *s);
 
 enum { S_NEW = 0, S_RUNNING, S_STOPPING, S_STOPPED };
 
-#define REG_SHARDS  16
-#define LAT_BUCKETS 160
+#define REG_SHARDS 16
 
 struct vmrt_sched {
     vmrt_sched_config_t cfg;
@@ -352,9 +356,6 @@ struct vmrt_sched {
     /* offload */
     struct offload *off;
     pthread_mutex_t off_lock;
-    /* latency histogram: log2 buckets of ns */
-    _Atomic uint64_t lat_hist[LAT_BUCKETS];
-    _Atomic uint64_t lat_max;
     uint64_t start_ns;
 };
 
@@ -365,7 +366,8 @@ void vmrt__sched_finish(vcpu_t *v, task_t *t);
 void vmrt__reg_add(struct vmrt_sched *s, task_t *t);
 void vmrt__reg_remove(struct vmrt_sched *s, task_t *t);
 uint64_t vmrt__coarse_now(struct vmrt_sched *s);
-void vmrt__record_latency(struct vmrt_sched *s, uint64_t ns);
+/* Owner of v only (per-vCPU histogram: no shared line on the switch path). */
+void vmrt__record_latency(vcpu_t *v, uint64_t ns);
 
 /* steal.c */
 task_t *vmrt__steal(vcpu_t *v, int prio, bool take_single);

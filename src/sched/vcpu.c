@@ -355,7 +355,7 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
     atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
     atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
     if (t->ready_ns) {
-        vmrt__record_latency(s, vmrt_now_ns() - t->ready_ns);
+        vmrt__record_latency(v, vmrt_now_ns() - t->ready_ns);
         t->ready_ns = 0;
     }
     count(&v->c.switches);

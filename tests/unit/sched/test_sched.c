@@ -87,6 +87,9 @@ static void test_spawn_join(void **state)
     ASSERT_EQ(st.active_coroutines, 0);
     ASSERT_TRUE(st.context_switches >= 100);
     ASSERT_EQ(st.vcpus, 2);
+    /* 1 ready in 64 per thread is timestamped: 100 spawns from here give one */
+    ASSERT_TRUE(st.latency_samples >= 1);
+    ASSERT_TRUE(st.latency_max_ns > 0);
     ASSERT_OK(vmrt_sched_stop(s, VMRT_SCHED_STOP_WAIT, 0));
     vmrt_sched_destroy(s);
 }
