@@ -97,7 +97,7 @@ static task_t *take_level(vcpu_t *v, int p, bool fair)
     return take_global(v, p);
 }
 
-static bool level_has_work(vcpu_t *v, int p)
+static inline __attribute__((always_inline)) bool level_has_work(vcpu_t *v, int p)
 {
     return fifo_count(&v->inbox[p]) || vmrt__deque_size(&v->dq[p]) || fifo_count(&v->s->global[p]);
 }
