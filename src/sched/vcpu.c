@@ -89,8 +89,13 @@ static task_t *take_level(vcpu_t *v, int p, bool fair)
         if (starving)
             atomic_fetch_and_explicit(&v->fair_req, ~bit, relaxed);
         t = vmrt__deque_take_oldest(&v->dq[p]);
-    } else if (vmrt__deque_size(&v->dq[p])) { /* skip the fence of an empty pop */
-        t = vmrt__deque_pop(&v->dq[p]);
+    } else {
+        int64_t n = vmrt__deque_size(&v->dq[p]);
+        if (n == 1) /* a lone entry (a hand-off): oldest == newest, and taking it
+                     * from the top is one CAS, where pop needs a fence and a CAS */
+            t = vmrt__deque_take_oldest(&v->dq[p]);
+        else if (n) /* (an empty pop would pay the fence for nothing) */
+            t = vmrt__deque_pop(&v->dq[p]);
     }
     if (t)
         return t;
