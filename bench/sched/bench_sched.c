@@ -139,6 +139,12 @@ static double bench_pingpong(long n, bool cross)
     CHECK(vmrt_sched_join(x, NULL));
     CHECK(vmrt_sched_join(y, NULL));
     double ns = (double)(vmrt_now_ns() - t0) / (double)n;
+    if (getenv("VMRT_BENCH_DEBUG")) {
+        vmrt_sched_stats_t st;
+        vmrt_sched_stats(s, &st);
+        fprintf(stderr, "parks=%lu wakeups=%lu sw=%lu\n", (unsigned long)st.parks,
+                (unsigned long)st.wakeups, (unsigned long)st.context_switches);
+    }
     vmrt_sched_destroy(s);
     return ns;
 }
@@ -226,6 +232,19 @@ static double bench_fib(long n, unsigned vcpus)
     if ((long)r != a) {
         fprintf(stderr, "fib: %ld, expected %ld\n", (long)r, a);
         exit(1);
+    }
+    if (getenv("VMRT_BENCH_DEBUG")) {
+        for (unsigned i = 0; i < vmrt_vcpu_count(s); i++) {
+            vmrt_vcpu_stats_t vs;
+            if (vmrt_vcpu_stats(s, i, &vs) == 0)
+                fprintf(stderr, "vcpu %u: sw=%lu steals=%lu parks=%lu spawned=%lu util=%.2f\n", i,
+                        (unsigned long)vs.context_switches, (unsigned long)vs.steals,
+                        (unsigned long)vs.parks, (unsigned long)vs.spawned, vs.cpu_utilization);
+        }
+        vmrt_pool_stats_t ps;
+        if (vmrt_sched_pool_stats(s, &ps) == 0)
+            fprintf(stderr, "pool: created=%lu reused=%lu peak=%lu\n", (unsigned long)ps.created,
+                    (unsigned long)ps.reused, (unsigned long)ps.peak);
     }
     vmrt_sched_destroy(s);
     return ms;

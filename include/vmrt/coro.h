@@ -88,7 +88,10 @@ VMRT_API const char *vmrt_coro_name(const vmrt_coro_t *co);
 VMRT_API uint64_t vmrt_coro_id(const vmrt_coro_t *co);
 VMRT_API vmrt_prio_t vmrt_coro_priority(const vmrt_coro_t *co);
 /* Changes the priority; a scheduler applies it the next time co becomes
- * ready. -EINVAL for an unknown priority. */
+ * ready (a queued coroutine stays in the queue it is in, a running one keeps
+ * its vCPU's running priority until it next yields or blocks). Safe from any
+ * thread or coroutine while co is queued, running or blocked (an atomic
+ * store). -EINVAL for an unknown priority. */
 VMRT_API int vmrt_coro_set_priority(vmrt_coro_t *co, vmrt_prio_t prio);
 
 /* Return value of the entry function; NULL until TERMINATED. */

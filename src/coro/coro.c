@@ -363,7 +363,9 @@ void vmrt__coro_init(vmrt_coro_t *co, const vmrt_coro_attr_t *attr, vmrt_coro_fn
     co->started = false;
     co->resumer = NULL;
     co->asan_fake_stack = NULL;
-    co->priority = attr->priority <= VMRT_PRIO_LOW ? attr->priority : VMRT_PRIO_MEDIUM;
+    atomic_store_explicit(
+        &co->priority, (int)(attr->priority <= VMRT_PRIO_LOW ? attr->priority : VMRT_PRIO_MEDIUM),
+        memory_order_relaxed);
     co->affinity = attr->affinity;
     co->bind_vcpu = attr->bind_vcpu;
     co->flags = attr->flags;
@@ -441,13 +443,13 @@ int vmrt_coro_set_priority(vmrt_coro_t *co, vmrt_prio_t prio)
 {
     if (!co || (unsigned)prio > VMRT_PRIO_LOW)
         return -EINVAL;
-    co->priority = prio;
+    atomic_store_explicit(&co->priority, (int)prio, memory_order_relaxed);
     return 0;
 }
 
 vmrt_prio_t vmrt_coro_priority(const vmrt_coro_t *co)
 {
-    return co->priority;
+    return (vmrt_prio_t)atomic_load_explicit(&co->priority, memory_order_relaxed);
 }
 void *vmrt_coro_result(const vmrt_coro_t *co)
 {

@@ -25,7 +25,9 @@ struct vmrt_coro {
     vmrt__stack_t stack;
     uint64_t id; /* unique, never reused (also across pool reuse) */
     char name[VMRT_CORO_NAME_MAX];
-    vmrt_prio_t priority;
+    /* vmrt_prio_t; atomic: vmrt_coro_set_priority may run on any thread
+     * while a scheduler reads it on others (relaxed: the value is all) */
+    _Atomic int priority;
     uint64_t affinity; /* allowed vCPU mask, 0 = any */
     int bind_vcpu;     /* -1 or the vCPU it is bound to */
     unsigned flags;    /* VMRT_CORO_* */

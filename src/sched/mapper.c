@@ -291,7 +291,7 @@ size_t vmrt_coro_table(vmrt_sched_t *s, vmrt_coro_info_t *out, size_t max)
                 r->id = t->co->id;
                 r->name = t->co->name;
                 r->state = vmrt_coro_state(t->co);
-                r->priority = t->co->priority;
+                r->priority = vmrt_coro_priority(t->co);
                 r->vcpu = atomic_load(&t->vcpu);
                 r->bind_vcpu = __atomic_load_n(&t->co->bind_vcpu, __ATOMIC_RELAXED);
                 r->affinity = __atomic_load_n(&t->co->affinity, __ATOMIC_RELAXED);
@@ -303,7 +303,12 @@ size_t vmrt_coro_table(vmrt_sched_t *s, vmrt_coro_info_t *out, size_t max)
     return k;
 }
 
-/* Hot-spot balancing of inbox work (stealable work balances itself). */
+/* Hot-spot balancing, every 100 ms from the monitor: when the hottest vCPU's
+ * load EWMA exceeds the coolest's by two coroutines, half of its movable
+ * queued work (affine coroutines in its inbox, unconstrained ones in its
+ * deques) moves to the coolest vCPU. */
+#define REBALANCE_MAX 64
+
 void vmrt__rebalance(struct vmrt_sched *s);
 void vmrt__rebalance(struct vmrt_sched *s)
 {
@@ -343,6 +348,33 @@ void vmrt__rebalance(struct vmrt_sched *s)
                 vmrt__fifo_push(&cool->inbox[p], t);
             } else {
                 vmrt__fifo_push(&hot->inbox[p], t);
+            }
+        }
+        /* Unconstrained work: stealing moves it only to a vCPU with nothing
+         * at all to run. A vCPU that keeps one coroutine busy never steals,
+         * while coroutines that wake each other stay on the deque of the
+         * vCPU that woke them. Take the oldest half (at most REBALANCE_MAX)
+         * of the hot deque, as a thief would, and hand it to the cool vCPU
+         * (its inbox: a one-time move; from there they are ordinary again). */
+        k = (uint64_t)vmrt__deque_size(&hot->dq[p]) / 2;
+        if (k > REBALANCE_MAX)
+            k = REBALANCE_MAX;
+        while (k--) {
+            bool retry = false;
+            task_t *t = vmrt__deque_steal(&hot->dq[p], &retry);
+            if (!t) {
+                if (retry)
+                    continue;
+                break;
+            }
+            vmrt_coro_t *co = t->co;
+            uint64_t mask = __atomic_load_n(&co->affinity, __ATOMIC_RELAXED);
+            if (__atomic_load_n(&co->bind_vcpu, __ATOMIC_RELAXED) < 0 &&
+                (!mask || (mask & cool_bit))) {
+                atomic_fetch_add(&cool->c.migrations, 1);
+                vmrt__fifo_push(&cool->inbox[p], t);
+            } else { /* bound or made affine after it was queued: route it again */
+                vmrt__sched_ready(s, t, NULL);
             }
         }
     }

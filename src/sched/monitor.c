@@ -11,7 +11,7 @@
  * measured in monitor ticks, like Go's sysmon.
  *
  * Every 10 ms it updates each vCPU's load EWMA (running + queued) and every
- * 100 ms rebalances affine work from the hottest vCPU (mapper.c).
+ * 100 ms moves queued work from the hottest vCPU to the coolest (mapper.c).
  * When every vCPU is parked it sleeps until one wakes up (at most 50 ms).
  */
 #include "sched/sched_internal.h"

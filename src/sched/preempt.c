@@ -8,13 +8,16 @@
  * its address can be cached across a yield that migrates the coroutine. The
  * slow path finds its own vCPU and yields only if that vCPU was asked to.
  *
- * Signal preemption (x86-64, no sanitizer): for a coroutine created with
- * VMRT_CORO_SIGNAL_PREEMPT whose request stays pending, the monitor sends
- * SIGURG to its vCPU thread. The handler does not switch stacks itself: it
- * rewrites the interrupted context so that, after the handler returns, the
- * thread runs a trampoline that saves every register (general, flags, the
- * full XSAVE state) below the red zone, yields, and restores them. The
- * handler declines (and the monitor retries next tick) when the thread is
+ * Signal preemption (x86-64 and AArch64, no sanitizer): for a coroutine
+ * created with VMRT_CORO_SIGNAL_PREEMPT whose request stays pending, the
+ * monitor sends SIGURG to its vCPU thread. On x86-64 the handler does not
+ * switch stacks itself: it rewrites the interrupted context so that, after
+ * the handler returns, the thread runs a trampoline that saves every
+ * register (general, flags, the full XSAVE state) below the red zone,
+ * yields, and restores them. On AArch64 that cannot work (returning to an
+ * arbitrary PC needs a free register, and x16/x17 are not free), so the
+ * handler yields itself and the kernel's signal frame keeps the registers
+ * (see sigurg_handler). The handler declines (and the monitor retries next tick) when the thread is
  * not executing that coroutine, when the vCPU is inside a no-preempt region
  * of vmrt (spinlocks, queue operations) or when the interrupted PC lies in
  * libc, the dynamic loader or another runtime library, which are not
@@ -186,10 +189,13 @@ int vmrt_sched_start_world(vmrt_sched_t *s)
 /* ---- signal preemption ------------------------------------------------------- */
 
 #ifdef VMRT_SIGNAL_PREEMPT
-#include <cpuid.h>
 #include <ucontext.h>
 
 _Thread_local int vmrt__nopreempt __attribute__((tls_model("initial-exec")));
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
 uint64_t vmrt__xsave_size __attribute__((visibility("hidden")));
 void vmrt__preempt_trampoline(void) __attribute__((visibility("hidden")));
 void vmrt__preempt_yield(void) __attribute__((visibility("hidden")));
@@ -229,6 +235,7 @@ void vmrt__preempt_yield(void)
     vcpu_t *v = vmrt__vcpu_self();
     preempted_yield(v, &v->c.preempt_signal);
 }
+#endif /* __x86_64__ */
 
 #define MAX_RANGES 64
 static struct {
@@ -243,7 +250,8 @@ static int collect_ranges(struct dl_phdr_info *info, size_t size, void *arg)
     const char *name = info->dlpi_name ? info->dlpi_name : "";
     static const char *const libs[] = {"libc.so",    "ld-linux",   "libpthread", "libm.so",
                                        "libvmrt.so", "libgcc_s",   "libstdc++",  "linux-vdso",
-                                       "libseccomp", "libjansson", "libcmocka"};
+                                       "libseccomp", "libjansson", "libcmocka",  "libasan",
+                                       "libubsan",   "liblsan"};
     bool deny = false;
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++)
         if (strstr(name, libs[i]))
@@ -281,6 +289,7 @@ static void sigurg_handler(int sig, siginfo_t *si, void *uctx)
     task_t *t = running_task(v);
     if (!t || !(t->co->flags & VMRT_CORO_SIGNAL_PREEMPT))
         goto out;
+#if defined(__x86_64__)
     uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
     if (pc_denied(pc))
         goto out;
@@ -288,8 +297,21 @@ static void sigurg_handler(int sig, siginfo_t *si, void *uctx)
     *(uintptr_t *)sp = pc;
     uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
     uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)vmrt__preempt_trampoline;
+#else
+    /* AArch64: no scratch register is free at an arbitrary instruction
+     * (x16/x17 are ordinary temporaries there), so a trampoline could not
+     * jump back without clobbering one. Yield from the handler instead: the
+     * kernel's signal frame, on this coroutine's stack (no SA_ONSTACK),
+     * holds every register, flags and the FP/SIMD state, and rt_sigreturn
+     * restores them when the handler returns after the coroutine is resumed,
+     * on whichever vCPU thread that is. SA_NODEFER keeps SIGURG unblocked on
+     * this thread meanwhile; the frame restores the interrupted signal mask. */
+    if (pc_denied((uintptr_t)uc->uc_mcontext.pc))
+        goto out;
+    preempted_yield(v, &v->c.preempt_signal);
+#endif
 out:
-    errno = saved;
+    errno = saved; /* (after a yield: the thread the coroutine resumed on) */
 }
 
 static pthread_once_t sig_once = PTHREAD_ONCE_INIT;
@@ -297,16 +319,22 @@ static int sig_status = VMRT_EUNSUPPORTED;
 
 static void sig_init(void)
 {
+#if defined(__x86_64__)
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27)))
         return; /* no OSXSAVE */
     __cpuid_count(0xd, 0, a, b, c, d);
     vmrt__xsave_size = b + 64;
+    const int flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+#else
+    /* the frame must stay on the coroutine's stack while it is switched out */
+    const int flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+#endif
     dl_iterate_phdr(collect_ranges, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = sigurg_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sa.sa_flags = flags;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGURG, &sa, NULL) == 0)
         sig_status = 0;
@@ -329,7 +357,15 @@ void vmrt__signal_preempt(vcpu_t *v)
     pthread_kill(v->thread, SIGURG);
 }
 
-#else /* no signal preemption on this target */
+#else
+/* No signal preemption on this target: other architectures (no context
+ * rewriting written for them), or ThreadSanitizer. TSan's own handler defers
+ * an asynchronous signal until the thread next enters an intercepted call or
+ * the TSan runtime, so a coroutine that never calls anything (the only one
+ * that needs signal preemption) would never receive it; and yielding from
+ * the deferred handler would switch fibers inside TSan's per-thread signal
+ * bookkeeping, while a rewritten context would be ignored because the real
+ * signal frame has already returned. Coroutines still yield at safepoints. */
 
 int vmrt__signal_preempt_init(void)
 {

@@ -136,13 +136,6 @@ task_t *vmrt__deque_take_oldest(deque_t *d)
     return NULL;
 }
 
-int64_t vmrt__deque_size(deque_t *d)
-{
-    int64_t b = atomic_load_explicit(&d->bottom, relaxed);
-    int64_t top = atomic_load_explicit(&d->top, relaxed);
-    return b > top ? b - top : 0;
-}
-
 /* ---- FIFO ----------------------------------------------------------------- */
 
 void vmrt__fifo_push(fifo_t *q, task_t *t)

@@ -418,8 +418,14 @@ void vmrt__sched_ready(struct vmrt_sched *s, task_t *t, vcpu_t *from)
         from = NULL;
     if ((++sample_tick & 63) == 0)
         t->ready_ns = vmrt_now_ns();
-    int p = (int)t->co->priority;
-    vcpu_t *target = vmrt__route(s, t, from);
+    int p = atomic_load_explicit(&t->co->priority, relaxed); /* read once */
+    /* the common case needs no routing: not migrating, bound or affine */
+    vcpu_t *target = NULL;
+    if (__builtin_expect(atomic_load_explicit(&t->migrate_to, relaxed) >= 0 ||
+                             __atomic_load_n(&t->co->bind_vcpu, __ATOMIC_RELAXED) >= 0 ||
+                             __atomic_load_n(&t->co->affinity, __ATOMIC_RELAXED) != 0,
+                         0))
+        target = vmrt__route(s, t, from);
     if (target) {
         vmrt__fifo_push(&target->inbox[p], t);
         if (target != from)

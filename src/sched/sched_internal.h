@@ -24,11 +24,12 @@
 #define release memory_order_release
 #define seq_cst memory_order_seq_cst
 
-/* Signal preemption is built for x86-64 without sanitizers (preempt.c). */
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+/* Signal preemption is built for x86-64 and AArch64, also under ASan, but
+ * not under TSan (preempt.c says why). */
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__SANITIZE_THREAD__)
 #define VMRT_SIGNAL_PREEMPT 1
 #if defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#if __has_feature(thread_sanitizer)
 #undef VMRT_SIGNAL_PREEMPT
 #endif
 #endif
@@ -63,6 +64,16 @@ static inline void spin_unlock(spin_t *l)
 {
     atomic_store_explicit(&l->v, 0, release);
     NOPREEMPT_END();
+}
+
+/* A scheduling point after a channel operation woke someone: when that made
+ * a High coroutine ready and asked this vCPU (running lower-priority work) to
+ * yield to it (vmrt__preempt_for_high), yield now instead of at the next
+ * safepoint, so the High coroutine runs on this cache-warm vCPU at once.
+ * Only operations that may block anyway are such points (channels). */
+static inline void yield_point(void)
+{
+    vmrt_safepoint();
 }
 
 /* ---- futex --------------------------------------------------------------- */
@@ -192,7 +203,13 @@ task_t *vmrt__deque_pop(deque_t *d);          /* owner, newest */
 task_t *vmrt__deque_steal(deque_t *d, bool *retry);
 /* Owner only: the oldest (round-robin after a yield). */
 task_t *vmrt__deque_take_oldest(deque_t *d);
-int64_t vmrt__deque_size(deque_t *d);
+/* Racy size (exact for the owner's own pushes/pops); inline: every pick asks. */
+static inline int64_t vmrt__deque_size(deque_t *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, relaxed);
+    int64_t top = atomic_load_explicit(&d->top, relaxed);
+    return b > top ? b - top : 0;
+}
 
 /* A locked FIFO (global queues, per-vCPU inboxes). */
 typedef struct fifo {
@@ -229,7 +246,8 @@ void vmrt__timer_move(struct vcpu *from, struct vcpu *to);
 
 enum { V_OFFLINE = 0, V_ONLINE, V_RETIRING };
 
-#define VCPU_CACHE 256
+#define VCPU_CACHE  256
+#define LAT_BUCKETS 160
 
 typedef struct vcpu_counters {
     _Atomic uint64_t switches, steals, preempt_coop, preempt_signal, parks, wakeups, migrations,
@@ -271,6 +289,10 @@ typedef struct vcpu {
     vmrt_coro_t *cache[VCPU_CACHE]; /* terminated pooled coroutines kept for reuse */
     unsigned ncache;
     vcpu_counters_t c;
+    /* ready -> running latency of the sampled coroutines this vCPU started
+     * (owner-written like c; summed by vmrt_sched_stats) */
+    _Atomic uint64_t lat_hist[LAT_BUCKETS];
+    _Atomic uint64_t lat_max;
     char pad[64];
 } vcpu_t;
 
@@ -295,8 +317,7 @@ void vmrt__wake_idle(struct vmrt_sched *s);
 
 enum { S_NEW = 0, S_RUNNING, S_STOPPING, S_STOPPED };
 
-#define REG_SHARDS  16
-#define LAT_BUCKETS 160
+#define REG_SHARDS 16
 
 struct vmrt_sched {
     vmrt_sched_config_t cfg;
@@ -335,9 +356,6 @@ struct vmrt_sched {
     /* offload */
     struct offload *off;
     pthread_mutex_t off_lock;
-    /* latency histogram: log2 buckets of ns */
-    _Atomic uint64_t lat_hist[LAT_BUCKETS];
-    _Atomic uint64_t lat_max;
     uint64_t start_ns;
 };
 
@@ -348,7 +366,8 @@ void vmrt__sched_finish(vcpu_t *v, task_t *t);
 void vmrt__reg_add(struct vmrt_sched *s, task_t *t);
 void vmrt__reg_remove(struct vmrt_sched *s, task_t *t);
 uint64_t vmrt__coarse_now(struct vmrt_sched *s);
-void vmrt__record_latency(struct vmrt_sched *s, uint64_t ns);
+/* Owner of v only (per-vCPU histogram: no shared line on the switch path). */
+void vmrt__record_latency(vcpu_t *v, uint64_t ns);
 
 /* steal.c */
 task_t *vmrt__steal(vcpu_t *v, int prio, bool take_single);

@@ -29,12 +29,12 @@ static uint64_t bucket_value(unsigned b)
     return lo + (1ull << (lg - 2)) / 2; /* middle of the bucket */
 }
 
-void vmrt__record_latency(struct vmrt_sched *s, uint64_t ns)
+void vmrt__record_latency(vcpu_t *v, uint64_t ns)
 {
-    atomic_fetch_add_explicit(&s->lat_hist[bucket_of(ns)], 1, relaxed);
-    uint64_t m = atomic_load_explicit(&s->lat_max, relaxed);
-    while (ns > m && !atomic_compare_exchange_weak_explicit(&s->lat_max, &m, ns, relaxed, relaxed))
-        ;
+    _Atomic uint64_t *b = &v->lat_hist[bucket_of(ns)];
+    atomic_store_explicit(b, atomic_load_explicit(b, relaxed) + 1, relaxed);
+    if (ns > atomic_load_explicit(&v->lat_max, relaxed))
+        atomic_store_explicit(&v->lat_max, ns, relaxed);
 }
 
 static uint64_t percentile(const uint64_t *h, uint64_t total, double q)
@@ -114,13 +114,22 @@ int vmrt_sched_stats(vmrt_sched_t *s, vmrt_sched_stats_t *out)
     out->queue_depth += out->global_queue_depth;
     out->cpu_utilization = busy ? util / busy : 0.0;
     out->vcpus = vmrt_vcpu_count(s);
-    uint64_t h[LAT_BUCKETS], samples = 0;
+    uint64_t h[LAT_BUCKETS] = {0}, samples = 0, max = 0;
+    for (unsigned i = 0; i <= n; i++) {
+        vcpu_t *v = i < n ? s->vcpus[i] : s->embed;
+        if (!v)
+            continue;
+        for (unsigned b = 0; b < LAT_BUCKETS; b++)
+            h[b] += atomic_load_explicit(&v->lat_hist[b], relaxed);
+        uint64_t m = atomic_load_explicit(&v->lat_max, relaxed);
+        max = m > max ? m : max;
+    }
     for (unsigned b = 0; b < LAT_BUCKETS; b++)
-        samples += h[b] = atomic_load_explicit(&s->lat_hist[b], relaxed);
+        samples += h[b];
     out->latency_samples = samples;
     out->latency_p50_ns = percentile(h, samples, 0.50);
     out->latency_p99_ns = percentile(h, samples, 0.99);
-    out->latency_max_ns = atomic_load(&s->lat_max);
+    out->latency_max_ns = max;
     return 0;
 }
 

@@ -55,6 +55,22 @@ int vmrt_chan_destroy(vmrt_chan_t *ch)
     return 0;
 }
 
+/* Word-sized elements (the common case: a pointer, an integer) are copied
+ * inline; memcpy with a run-time size is a call into libc. */
+static inline void copy_elem(void *dst, const void *src, size_t size)
+{
+    switch (size) {
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    default:
+        memcpy(dst, src, size);
+    }
+}
+
 static void *slot(vmrt_chan_t *ch, size_t i)
 {
     return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
@@ -74,12 +90,12 @@ static int try_send(vmrt_chan_t *ch, const void *elem)
         return VMRT_ECLOSED;
     waiter_t *n = vmrt__waitq_claim(&ch->recvq);
     if (n) {
-        memcpy(n->elem, elem, ch->elem_size);
+        copy_elem(n->elem, elem, ch->elem_size);
         complete(n, 0);
         return 1;
     }
     if (ch->count < ch->cap) {
-        memcpy(slot(ch, ch->count), elem, ch->elem_size);
+        copy_elem(slot(ch, ch->count), elem, ch->elem_size);
         ch->count++;
         return 1;
     }
@@ -90,12 +106,12 @@ static int try_send(vmrt_chan_t *ch, const void *elem)
 static int try_recv(vmrt_chan_t *ch, void *elem)
 {
     if (ch->count) {
-        memcpy(elem, slot(ch, 0), ch->elem_size);
+        copy_elem(elem, slot(ch, 0), ch->elem_size);
         ch->head = (ch->head + 1) % ch->cap;
         ch->count--;
         waiter_t *n = vmrt__waitq_claim(&ch->sendq);
         if (n) {
-            memcpy(slot(ch, ch->count), n->elem, ch->elem_size);
+            copy_elem(slot(ch, ch->count), n->elem, ch->elem_size);
             ch->count++;
             complete(n, 0);
         }
@@ -103,7 +119,7 @@ static int try_recv(vmrt_chan_t *ch, void *elem)
     }
     waiter_t *n = vmrt__waitq_claim(&ch->sendq);
     if (n) {
-        memcpy(elem, n->elem, ch->elem_size);
+        copy_elem(elem, n->elem, ch->elem_size);
         complete(n, 0);
         return 1;
     }
@@ -134,7 +150,11 @@ int vmrt_chan_send(vmrt_chan_t *ch, const void *elem, uint64_t timeout_ns)
     int r = try_send(ch, elem);
     if (r || timeout_ns == VMRT_NOWAIT) {
         spin_unlock(&ch->lock);
-        return r == 1 ? 0 : r ? r : VMRT_ETIMEOUT;
+        if (r == 1) {
+            yield_point();
+            return 0;
+        }
+        return r ? r : VMRT_ETIMEOUT;
     }
     return block_on(ch, &ch->sendq, (void *)elem, timeout_ns);
 }
@@ -147,7 +167,11 @@ int vmrt_chan_recv(vmrt_chan_t *ch, void *elem, uint64_t timeout_ns)
     int r = try_recv(ch, elem);
     if (r || timeout_ns == VMRT_NOWAIT) {
         spin_unlock(&ch->lock);
-        return r == 1 ? 0 : r ? r : VMRT_ETIMEOUT;
+        if (r == 1) {
+            yield_point();
+            return 0;
+        }
+        return r ? r : VMRT_ETIMEOUT;
     }
     return block_on(ch, &ch->recvq, elem, timeout_ns);
 }
@@ -168,6 +192,7 @@ int vmrt_chan_close(vmrt_chan_t *ch)
     while ((n = vmrt__waitq_claim(&ch->sendq)))
         complete(n, VMRT_ECLOSED);
     spin_unlock(&ch->lock);
+    yield_point();
     return 0;
 }
 
@@ -240,8 +265,10 @@ int vmrt_chan_select(vmrt_select_case_t *cases, unsigned n, uint64_t timeout_ns,
         if (r == 0)
             continue;
         unlock_all(order, k);
-        if (r == 1)
+        if (r == 1) {
+            yield_point();
             return (int)i;
+        }
         if (closed_index)
             *closed_index = (int)i;
         return r;

@@ -269,12 +269,92 @@ static void test_coro_table(void **state)
     vmrt_sched_destroy(s);
 }
 
+/* Rebalancing moves unconstrained coroutines too. vCPU 1 always has its
+ * bound spinner to run, so it never steals; 16 unbound coroutines that only
+ * yield stay in vCPU 0's deque (a yield requeues on the same vCPU, and they
+ * are never preempted to the global queue because they never use up a
+ * slice). Only the monitor's rebalancer (load EWMA, every 100 ms) can move
+ * some of them to vCPU 1. */
+#define RB_WORKERS 16
+static atomic_bool rb_stop, rb_spinning;
+static atomic_int rb_on_1, rb_wrong_spinner;
+
+static void *rb_spinner(void *arg)
+{
+    (void)arg;
+    atomic_store(&rb_spinning, true);
+    while (!atomic_load_explicit(&rb_stop, memory_order_relaxed)) {
+        if (vmrt_vcpu_current() != 1)
+            atomic_fetch_add(&rb_wrong_spinner, 1);
+        vmrt_safepoint();
+    }
+    return NULL;
+}
+
+static void *rb_worker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load_explicit(&rb_stop, memory_order_relaxed)) {
+        if (vmrt_vcpu_current() == 1)
+            atomic_fetch_add(&rb_on_1, 1);
+        vmrt_yield();
+    }
+    return NULL;
+}
+
+static void *rb_spawner(void *arg)
+{
+    (void)arg;
+    vmrt_coro_t *w[RB_WORKERS];
+    for (int i = 0; i < RB_WORKERS; i++)
+        ASSERT_OK(vmrt_sched_spawn(vmrt_sched_current(), &w[i], NULL, rb_worker, NULL));
+    for (int i = 0; i < RB_WORKERS; i++)
+        ASSERT_OK(vmrt_sched_join(w[i], NULL));
+    return NULL;
+}
+
+static void test_rebalance_unbound(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(2);
+    atomic_store(&rb_stop, false);
+    atomic_store(&rb_spinning, false);
+    atomic_store(&rb_on_1, 0);
+    atomic_store(&rb_wrong_spinner, 0);
+    vmrt_coro_attr_t a;
+    vmrt_coro_attr_init(&a);
+    a.bind_vcpu = 1;
+    vmrt_coro_t *sp, *wk;
+    ASSERT_OK(vmrt_sched_spawn(s, &sp, &a, rb_spinner, NULL));
+    while (!atomic_load(&rb_spinning))
+        usleep(100);
+    a.bind_vcpu = 0;
+    ASSERT_OK(vmrt_sched_spawn(s, &wk, &a, rb_spawner, NULL));
+    uint64_t t0 = vmrt_now_ns();
+    while (atomic_load(&rb_on_1) == 0 && vmrt_now_ns() - t0 < 5000000000ull)
+        usleep(1000);
+    int moved = atomic_load(&rb_on_1);
+    vmrt_sched_stats_t st;
+    ASSERT_OK(vmrt_sched_stats(s, &st));
+    atomic_store(&rb_stop, true);
+    ASSERT_OK(vmrt_sched_join(wk, NULL));
+    ASSERT_OK(vmrt_sched_join(sp, NULL));
+    ASSERT_TRUE(moved > 0);         /* some unbound worker ran on vCPU 1 */
+    ASSERT_TRUE(st.migrations > 0); /* and it got there by migration */
+    ASSERT_EQ(atomic_load(&rb_wrong_spinner), 0);
+    vmrt_sched_destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bind),           cmocka_unit_test(test_affinity),
-        cmocka_unit_test(test_migrate),        cmocka_unit_test(test_vcpu_add_remove_under_load),
-        cmocka_unit_test(test_pin_and_tables), cmocka_unit_test(test_coro_table),
+        cmocka_unit_test(test_bind),
+        cmocka_unit_test(test_affinity),
+        cmocka_unit_test(test_migrate),
+        cmocka_unit_test(test_vcpu_add_remove_under_load),
+        cmocka_unit_test(test_pin_and_tables),
+        cmocka_unit_test(test_coro_table),
+        cmocka_unit_test(test_rebalance_unbound),
     };
     VT_RUN("mapper", tests);
 }

@@ -15,6 +15,14 @@ VT_DEFINE_GLOBALS;
 
 int vmrt__signal_preempt_init(void);
 
+#if defined(__SANITIZE_THREAD__)
+#define NO_SIGNAL_PREEMPT                                                                          \
+    "signal preemption is off under TSan: it defers asynchronous signals to the next "             \
+    "intercepted call, which a coroutine without safepoints never makes (preempt.c)"
+#else
+#define NO_SIGNAL_PREEMPT "signal preemption needs x86-64 or AArch64 (and no TSan)"
+#endif
+
 static vmrt_sched_t *make(unsigned vcpus, uint64_t slice)
 {
     vmrt_sched_config_t cfg;
@@ -149,6 +157,62 @@ static void test_high_priority_latency_coroutine_waker(void **state)
     vmrt_sched_destroy(s);
 }
 
+/* A channel send that readies a High receiver is a scheduling point: on the
+ * only vCPU, the Medium sender yields inside the send and the High receiver
+ * runs before the statement after the send (no safepoint in between). */
+static vmrt_chan_t *hand_ch;
+static atomic_int after_send;
+
+static void *high_recv(void *arg)
+{
+    int *seen = arg;
+    for (int i = 0; i < 10; i++) {
+        int x;
+        ASSERT_OK(vmrt_chan_recv(hand_ch, &x, 0));
+        ASSERT_EQ(x, i);
+        seen[i] = atomic_load(&after_send);
+    }
+    return NULL;
+}
+
+static void *medium_send(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++) {
+        while (vmrt_chan_len(hand_ch) != 0 || atomic_load(&after_send) != i)
+            vmrt_yield();
+        ASSERT_OK(vmrt_sleep_ns(100000)); /* the receiver is blocked by now */
+        ASSERT_OK(vmrt_chan_send(hand_ch, &i, 0));
+        atomic_store(&after_send, i + 1);
+    }
+    return NULL;
+}
+
+static void test_high_runs_at_channel_send(void **state)
+{
+    (void)state;
+    vmrt_sched_t *s = make(1, 50000000);
+    ASSERT_OK(vmrt_chan_new(&hand_ch, sizeof(int), 0));
+    atomic_store(&after_send, 0);
+    vmrt_coro_attr_t high;
+    vmrt_coro_attr_init(&high);
+    high.priority = VMRT_PRIO_HIGH;
+    int seen[10];
+    memset(seen, -1, sizeof seen);
+    vmrt_coro_t *h, *m;
+    ASSERT_OK(vmrt_sched_spawn(s, &h, &high, high_recv, seen));
+    ASSERT_OK(vmrt_sched_spawn(s, &m, NULL, medium_send, NULL));
+    ASSERT_OK(vmrt_sched_join(m, NULL));
+    ASSERT_OK(vmrt_sched_join(h, NULL));
+    for (int i = 0; i < 10; i++)
+        ASSERT_EQ(seen[i], i); /* the sender had not gone past send i */
+    vmrt_sched_stats_t st;
+    ASSERT_OK(vmrt_sched_stats(s, &st));
+    ASSERT_TRUE(st.preempt_coop >= 10);
+    ASSERT_OK(vmrt_chan_destroy(hand_ch));
+    vmrt_sched_destroy(s);
+}
+
 /* [SCHED-STARVE] a ready Low coroutine runs even while High spinners
  * saturate every vCPU. */
 static void test_starvation_bound(void **state)
@@ -227,7 +291,7 @@ static void test_signal_preemption(void **state)
 {
     (void)state;
     if (vmrt__signal_preempt_init() != 0)
-        VT_SKIP("signal preemption needs x86-64 without sanitizers");
+        VT_SKIP(NO_SIGNAL_PREEMPT);
     no_poll_stop = 0;
     vmrt_sched_t *s = make(1, 1000000);
     vmrt_coro_attr_t a;
@@ -251,16 +315,16 @@ static void test_signal_preemption(void **state)
  * lives in registers (integer and vector) gives the right result. */
 static void *regs_spinner(void *arg)
 {
-    (void)arg;
+    uint64_t n = (uint64_t)(uintptr_t)arg;
     uint64_t x = 1;
     double d = 1.0;
-    for (uint64_t i = 0; i < 300000000ull; i++) {
+    for (uint64_t i = 0; i < n; i++) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
         d = d * 1.0000001 + 1e-9;
     }
     uint64_t y = 1;
     double e = 1.0;
-    for (uint64_t i = 0; i < 300000000ull; i++) {
+    for (uint64_t i = 0; i < n; i++) {
         y = y * 6364136223846793005ull + 1442695040888963407ull;
         e = e * 1.0000001 + 1e-9;
     }
@@ -271,16 +335,17 @@ static void test_signal_preemption_registers(void **state)
 {
     (void)state;
     if (vmrt__signal_preempt_init() != 0)
-        VT_SKIP("signal preemption needs x86-64 without sanitizers");
-    if (slow_config())
-        VT_SKIP("slow configuration");
+        VT_SKIP(NO_SIGNAL_PREEMPT);
+    /* under qemu (the aarch64 configuration) 1/15 of the work still spans
+     * many 200 us slices */
+    uintptr_t n = slow_config() ? 20000000u : 300000000u;
     vmrt_sched_t *s = make(1, 200000);
     vmrt_coro_attr_t a;
     vmrt_coro_attr_init(&a);
     a.flags = VMRT_CORO_SIGNAL_PREEMPT;
     vmrt_coro_t *c[2];
     for (int i = 0; i < 2; i++)
-        ASSERT_OK(vmrt_sched_spawn(s, &c[i], &a, regs_spinner, NULL));
+        ASSERT_OK(vmrt_sched_spawn(s, &c[i], &a, regs_spinner, (void *)n));
     for (int i = 0; i < 2; i++) {
         void *r;
         ASSERT_OK(vmrt_sched_join(c[i], &r));
@@ -291,6 +356,61 @@ static void test_signal_preemption_registers(void **state)
     ASSERT_TRUE(stats.preempt_signal >= 2);
     vmrt_sched_destroy(s);
 }
+
+#if defined(__aarch64__)
+/* AArch64: x16/x17 (free temporaries at any instruction, so a trampoline
+ * could not have used them to jump back), the flags and a SIMD register hold
+ * values across a long loop without calls while signals preempt it. */
+static void *asm_regs_spinner(void *arg)
+{
+    uint64_t n = (uint64_t)(uintptr_t)arg, ok;
+    __asm__ volatile("movz x16, #0x1234\n"
+                     "movk x16, #0xdead, lsl #48\n"
+                     "movz x17, #0x5678\n"
+                     "movk x17, #0xbeef, lsl #32\n"
+                     "fmov d31, x17\n"
+                     "cmp x16, x17\n" /* flags: ne, hi (x16 > x17 unsigned) */
+                     "1: subs %[n], %[n], #1\n"
+                     "b.ne 1b\n"
+                     "cmp x16, x17\n"
+                     "cset %[ok], hi\n"
+                     "movz x9, #0x1234\n"
+                     "movk x9, #0xdead, lsl #48\n"
+                     "cmp x16, x9\n"
+                     "csel %[ok], %[ok], xzr, eq\n"
+                     "fmov x9, d31\n"
+                     "cmp x17, x9\n"
+                     "csel %[ok], %[ok], xzr, eq\n"
+                     : [n] "+r"(n), [ok] "=&r"(ok)
+                     :
+                     : "x9", "x16", "x17", "v31", "cc");
+    return (void *)(uintptr_t)ok;
+}
+
+static void test_signal_preemption_aarch64_regs(void **state)
+{
+    (void)state;
+    if (vmrt__signal_preempt_init() != 0)
+        VT_SKIP(NO_SIGNAL_PREEMPT);
+    vmrt_sched_t *s = make(1, 200000);
+    vmrt_coro_attr_t a;
+    vmrt_coro_attr_init(&a);
+    a.flags = VMRT_CORO_SIGNAL_PREEMPT;
+    uintptr_t n = slow_config() ? 50000000u : 1000000000u;
+    vmrt_coro_t *c[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &c[i], &a, asm_regs_spinner, (void *)n));
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        ASSERT_OK(vmrt_sched_join(c[i], &r));
+        ASSERT_EQ((intptr_t)r, 1);
+    }
+    vmrt_sched_stats_t stats;
+    ASSERT_OK(vmrt_sched_stats(s, &stats));
+    ASSERT_TRUE(stats.preempt_signal >= 2);
+    vmrt_sched_destroy(s);
+}
+#endif
 
 /* Stop the world: spinners stop at safepoints; the stacks can be walked. */
 struct visit {
@@ -350,10 +470,14 @@ int main(void)
         cmocka_unit_test(test_time_slice),
         cmocka_unit_test(test_high_priority_latency),
         cmocka_unit_test(test_high_priority_latency_coroutine_waker),
+        cmocka_unit_test(test_high_runs_at_channel_send),
         cmocka_unit_test(test_starvation_bound),
         cmocka_unit_test(test_fairness),
         cmocka_unit_test(test_signal_preemption),
         cmocka_unit_test(test_signal_preemption_registers),
+#if defined(__aarch64__)
+        cmocka_unit_test(test_signal_preemption_aarch64_regs),
+#endif
         cmocka_unit_test(test_stop_world),
     };
     VT_RUN("preempt", tests);
