@@ -85,9 +85,8 @@ static void test_time_slice(void **state)
 
 /* A High coroutine made ready while Low spinners (with safepoints) hold
  * every vCPU runs at once, not after a slice. */
-static void test_high_priority_latency(void **state)
+static uint64_t high_latency_worst(void)
 {
-    (void)state;
     atomic_store(&stop_spin, false);
     vmrt_sched_t *s = make(2, 50000000); /* 50 ms slices: only the fast path helps */
     vmrt_coro_attr_t low, high;
@@ -112,8 +111,20 @@ static void test_high_priority_latency(void **state)
     atomic_store(&stop_spin, true);
     for (int i = 0; i < 4; i++)
         ASSERT_OK(vmrt_sched_join(sp[i], NULL));
-    ASSERT_TRUE(worst < 40000000); /* well under one 50 ms slice */
     vmrt_sched_destroy(s);
+    return worst;
+}
+
+static void test_high_priority_latency(void **state)
+{
+    (void)state;
+    /* Well under one 50 ms slice; two more tries for a host that takes a
+     * vCPU thread off its core for that long (seen under qemu with other
+     * tests running). Without the fast path every try waits for a slice. */
+    uint64_t worst = 0;
+    for (int attempt = 0; attempt < 3 && (worst = high_latency_worst()) >= 40000000; attempt++)
+        fprintf(stderr, "attempt %d: %.1f ms\n", attempt + 1, worst / 1e6);
+    ASSERT_TRUE(worst < 40000000);
 }
 
 /* The same with the waker a Medium coroutine (its own vCPU takes the High
@@ -240,9 +251,10 @@ static void test_starvation_bound(void **state)
 }
 
 /* Fairness: equal spinners get comparable CPU time. */
-static void test_fairness(void **state)
+/* One measurement: the ratio of the most to the least CPU time (as spin
+ * counts) among 6 equal spinners over 300 ms. */
+static double fairness_ratio(void)
 {
-    (void)state;
     atomic_store(&stop_spin, false);
     vmrt_sched_t *s = make(2, 1000000);
     static atomic_uint_fast64_t counts[6];
@@ -263,9 +275,20 @@ static void test_fairness(void **state)
     }
     vmrt_sched_stats_t st;
     ASSERT_OK(vmrt_sched_stats(s, &st));
-    ASSERT_TRUE(lo > 0);
-    ASSERT_TRUE(hi / lo < 5); /* each got a fair share, within noise */
     vmrt_sched_destroy(s);
+    return lo ? (double)hi / (double)lo : 1e9;
+}
+
+/* Each spinner gets a fair share, within 5×. A host that takes one vCPU
+ * thread off its core for much of the window starves the coroutine running
+ * there (seen 2 times in 20 under heavy parallel load): two more tries. */
+static void test_fairness(void **state)
+{
+    (void)state;
+    double r = 0;
+    for (int attempt = 0; attempt < 3 && (r = fairness_ratio()) >= 5.0; attempt++)
+        fprintf(stderr, "attempt %d: most/least = %.1f\n", attempt + 1, r);
+    ASSERT_TRUE(r < 5.0);
 }
 
 /* A coroutine without safepoints, created with VMRT_CORO_SIGNAL_PREEMPT,
