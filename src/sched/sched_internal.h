@@ -258,9 +258,9 @@ typedef struct vcpu {
     unsigned id;
     struct vmrt_sched *s;
     pthread_t thread;
-    bool has_thread;
-    bool is_embed;      /* run_one's pseudo-vCPU */
-    _Atomic int online; /* V_* */
+    _Atomic bool has_thread; /* read by the monitor and statistics readers */
+    bool is_embed;           /* run_one's pseudo-vCPU */
+    _Atomic int online;      /* V_* */
     deque_t dq[VMRT_PRIO_COUNT];
     fifo_t inbox[VMRT_PRIO_COUNT]; /* bound/affine/migrated coroutines, never stolen */
     timer_heap_t timers;
