@@ -34,9 +34,10 @@ lint:
 bench: build
 	$(BUILD)/tools/vmrt/vmrt bench all
 
-# Regenerates the plots and the raw table that docs/benchmarks.md embeds.
+# Regenerates the plots and the raw table that docs/benchmarks.md embeds
+# (--quick sizes, as docs/benchmarks.md says; `make bench` runs full sizes).
 bench-report: build
-	$(BUILD)/tools/vmrt/vmrt bench all --plot docs/img | tee docs/img/bench-latest.txt
+	$(BUILD)/tools/vmrt/vmrt bench all --quick --plot docs/img | tee docs/img/bench-latest.txt
 	rm -f docs/img/*.gp docs/img/*.dat
 
 bench-baseline: build
