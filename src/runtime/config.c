@@ -261,6 +261,10 @@ static int apply(vmrt_runtime_config_t *cfg, const key_t_ *k, const char *value,
     }
 }
 
+/* An unknown key is quoted up to this many bytes, so that the message keeps
+ * its source and the rest of the message whatever the key's length. */
+#define KEY_SHOWN 64
+
 int vmrt_runtime_config_set(vmrt_runtime_config_t *cfg, const char *key, const char *value,
                             const char *origin, char *err, size_t errlen)
 {
@@ -268,7 +272,8 @@ int vmrt_runtime_config_set(vmrt_runtime_config_t *cfg, const char *key, const c
         return fail(err, errlen, -EINVAL, "%s: missing key or value", origin ? origin : "config");
     const key_t_ *k = find_key(key);
     if (!k)
-        return fail(err, errlen, -ENOENT, "%s: unknown key '%s'", origin ? origin : "config", key);
+        return fail(err, errlen, -ENOENT, "%s: unknown key '%.*s%s'", origin ? origin : "config",
+                    KEY_SHOWN, key, strlen(key) > KEY_SHOWN ? "..." : "");
     return apply(cfg, k, value, origin ? origin : key, err, errlen);
 }
 
