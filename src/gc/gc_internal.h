@@ -56,10 +56,11 @@ _Static_assert(sizeof(gc_hdr_t) == GC_HDR, "header is 16 bytes");
 
 #define GC_F_FINALIZE 1u /* registered for finalization */
 
-typedef struct gc_free {
-    uintptr_t zero;       /* type word: 0 */
-    struct gc_free *next; /* next free slot */
-} gc_free_t;
+/* A free slot: type word 0, then the next free slot (public: the inline
+ * allocation fast path pops these lists). */
+typedef vmrt_gc_free_t gc_free_t;
+_Static_assert(sizeof(gc_free_t) == GC_HDR, "a free slot is a header");
+_Static_assert(GC_NCLASSES == VMRT_GC_NCLASSES, "size classes");
 
 static inline gc_hdr_t *gc_hdr(const void *obj)
 {
@@ -169,10 +170,9 @@ typedef struct gc_satb_buf {
 enum gc_mut_state { GC_MUT_RUNNING, GC_MUT_PARKED, GC_MUT_BLOCKED };
 
 struct vmrt_gc_mutator {
-    vmrt_gc_mutator_fast_t fast;   /* must be first: read by inline fast paths */
-    gc_free_t *free[GC_NCLASSES];  /* allocation caches (free lists) per class */
+    vmrt_gc_mutator_fast_t fast;   /* must be first: read by inline fast paths; holds the
+                                      allocation caches (free lists per class, fast.free) */
     gc_block_t *tlab[GC_NCLASSES]; /* block each free list comes from */
-    uint64_t hdrw[GC_NCLASSES];    /* second header word of a new object, per class */
     struct vmrt_gc *gc;
     gc_satb_buf_t *satb; /* write-barrier buffer */
     void ***roots;       /* handle scope: addresses of root slots */
