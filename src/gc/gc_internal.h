@@ -206,6 +206,8 @@ typedef struct gc_pacer {
     _Atomic size_t goal;       /* Adaptive: heap goal of the next cycle */
     _Atomic size_t trigger;    /* Adaptive: start a cycle at this heap usage */
     double trigger_ratio;      /* trigger = live + ratio * (goal - live); pauses only */
+    size_t goal_floor;         /* largest recent goal (decays); pauses only */
+    uint64_t floor_ns;         /* when goal_floor was set */
     _Atomic uint64_t last_cycle_end_ns;
     _Atomic uint64_t last_probe_ns;        /* MemoryPressure: time of the last reading */
     _Atomic bool pressure_high;            /* MemoryPressure: the last reading */

@@ -226,36 +226,54 @@ static inline bool has_refs(const vmrt_gc_type_t *t)
 
 void vmrt__gc_mark_flush(gc_marker_t *mk)
 {
-    if (mk->lb_bytes)
-        atomic_fetch_add_explicit(&mk->lb_block->live_bytes, mk->lb_bytes, memory_order_relaxed);
+    if (mk->lb_bytes) {
+        if (mk->gc->mk_parallel)
+            atomic_fetch_add_explicit(&mk->lb_block->live_bytes, mk->lb_bytes,
+                                      memory_order_relaxed);
+        else /* no other marker runs: no read-modify-write needed */
+            atomic_store_explicit(
+                &mk->lb_block->live_bytes,
+                atomic_load_explicit(&mk->lb_block->live_bytes, memory_order_relaxed) +
+                    mk->lb_bytes,
+                memory_order_relaxed);
+    }
     mk->lb_bytes = 0;
     mk->lb_block = NULL;
 }
 
-/* Marks obj if it is white and accounts its bytes; true if it must be
- * scanned. */
-static inline bool shade(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+/* Marks obj if it is white and accounts its bytes; returns its type if it
+ * must be scanned (it has references), else NULL. */
+static inline const vmrt_gc_type_t *shade(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
     gc_hdr_t *h = gc_hdr(obj);
     uint8_t e = gc->epoch;
     if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e)
-        return false;
+        return NULL;
     if (gc->mk_parallel) {
         if (atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
-            return false;
+            return NULL;
     } else {
         atomic_store_explicit(&h->mark, e, memory_order_relaxed);
     }
     gc_block_t *b = &gc->heap.blocks[((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT];
-    if (b->kind == GC_BLOCK_LARGE_CONT)
-        b -= b->run;
+    uint32_t bytes;
+    if (__builtin_expect(b->kind == GC_BLOCK_SMALL, 1)) {
+        bytes = b->slot_size;
+    } else {
+        if (b->kind == GC_BLOCK_LARGE_CONT)
+            b -= b->run;
+        bytes = (uint32_t)obj_bytes(h);
+    }
     if (b != mk->lb_block) {
         vmrt__gc_mark_flush(mk);
         mk->lb_block = b;
     }
-    mk->lb_bytes += (uint32_t)obj_bytes(h);
-    return has_refs(gc_type(h));
+    mk->lb_bytes += bytes;
+    const vmrt_gc_type_t *t = gc_type(h);
+    return has_refs(t) ? t : NULL;
 }
+
+static void scan_typed(struct vmrt_gc *gc, gc_marker_t *mk, void *obj, const vmrt_gc_type_t *t);
 
 /* Greys obj if it is white. Any thread during a pause. */
 void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
@@ -264,10 +282,11 @@ void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
         grey_push(gc, mk, obj);
 }
 
-static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+static __attribute__((noinline)) void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
-    if (shade(gc, mk, obj))
-        scan(gc, mk, obj);
+    const vmrt_gc_type_t *t = shade(gc, mk, obj);
+    if (t)
+        scan_typed(gc, mk, obj, t);
 }
 
 static void mark_visit(vmrt_gc_visitor_t *v, void **slot)
@@ -295,11 +314,11 @@ void vmrt__gc_trace_obj(gc_hdr_t *h, vmrt_gc_visitor_t *v)
     }
 }
 
-static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+/* The scanning loop, inlined into the mark loop (the hot path). */
+static inline __attribute__((always_inline)) void scan_body(struct vmrt_gc *gc, gc_marker_t *mk,
+                                                            void *obj, const vmrt_gc_type_t *t)
 {
-    gc_hdr_t *h = gc_hdr(obj);
-    const vmrt_gc_type_t *t = gc_type(h);
-    if (t->trace) {
+    if (__builtin_expect(t->trace != NULL, 0)) {
         vmrt_gc_visitor_t v = {.fn = mark_visit, .gc = gc, .mk = mk};
         t->trace(obj, &v);
         return;
@@ -312,10 +331,22 @@ static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
     }
     if (t->elem_refs) {
         void **e = (void **)((char *)obj + t->size);
-        for (uint32_t i = 0; i < h->length; i++)
+        uint32_t n = gc_hdr(obj)->length;
+        for (uint32_t i = 0; i < n; i++)
             if (e[i])
                 edge_push(gc, mk, e[i]);
     }
+}
+
+static __attribute__((noinline)) void scan_typed(struct vmrt_gc *gc, gc_marker_t *mk, void *obj,
+                                                 const vmrt_gc_type_t *t)
+{
+    scan_body(gc, mk, obj, t);
+}
+
+static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    scan_typed(gc, mk, obj, gc_type(gc_hdr(obj)));
 }
 
 void vmrt_gc_visit(vmrt_gc_visitor_t *v, void **slot)
@@ -388,8 +419,16 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
     void *ring[GC_RING];
     unsigned rh = 0, rn = 0, n = 0;
     for (;;) {
-        if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
-            break;
+        /* Every 64 items: stop requested (deadline reached by another
+         * marker), or this step's deadline passed. */
+        if ((++n & 63) == 0) {
+            if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
+                break;
+            if (deadline && vmrt_now_ns() >= deadline) {
+                atomic_store(&gc->mk_stop, true);
+                break;
+            }
+        }
         void *o = pop_item(mk);
         if (!o)
             o = steal(gc, mk);
@@ -412,14 +451,17 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
             void *x = ring[rh];
             ring[rh] = c;
             rh = (rh + 1) % GC_RING;
-            process_edge(gc, mk, x);
+            const vmrt_gc_type_t *t = shade(gc, mk, x);
+            if (t)
+                scan_body(gc, mk, x, t);
         } else {
-            scan(gc, mk, o);
+            scan_body(gc, mk, o, gc_type(gc_hdr(o)));
         }
-        if (limit && atomic_fetch_add(&gc->mk_work, 1) + 1 >= limit)
-            atomic_store(&gc->mk_stop, true);
-        if (deadline && (++n & 63) == 0 && vmrt_now_ns() >= deadline)
-            atomic_store(&gc->mk_stop, true);
+        if (__builtin_expect(limit != 0, 0) &&
+            (atomic_load(&gc->mk_stop) || atomic_fetch_add(&gc->mk_work, 1) + 1 >= limit)) {
+            atomic_store(&gc->mk_stop, true); /* test hook: exact work limit */
+            break;
+        }
     }
     for (; rn; rn--, rh = (rh + 1) % GC_RING) /* stopped early: the edges stay grey */
         edge_push(gc, mk, ring[rh]);
