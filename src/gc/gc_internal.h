@@ -146,7 +146,8 @@ typedef struct gc_deque {
     _Atomic(void *) *buf;
 } gc_deque_t;
 
-#define GC_PRIV 256 /* grey items a marker keeps private before sharing */
+#define GC_PRIV    256 /* grey items a marker keeps private before sharing */
+#define GC_LB_WAYS 16  /* live-bytes accumulators per marker (power of two) */
 
 typedef struct gc_marker {
     struct vmrt_gc *gc;
@@ -157,8 +158,9 @@ typedef struct gc_marker {
     unsigned id;
     _Atomic uint64_t steals;
     uint32_t seed;
-    gc_block_t *lb_block; /* live-bytes accumulator: block ... */
-    uint32_t lb_bytes;    /* ... and bytes not yet added to its live_bytes */
+    /* live-bytes accumulators, direct-mapped by block index: block ... */
+    gc_block_t *lb_block[GC_LB_WAYS];
+    uint32_t lb_bytes[GC_LB_WAYS]; /* ... and bytes not yet added to its live_bytes */
 } gc_marker_t;
 
 typedef struct gc_satb_buf {

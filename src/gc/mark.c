@@ -224,21 +224,27 @@ static inline bool has_refs(const vmrt_gc_type_t *t)
     return t->ref_map || t->elem_refs || t->trace;
 }
 
+/* Adds accumulator k to its block's live bytes. */
+static void lb_flush(gc_marker_t *mk, unsigned k)
+{
+    gc_block_t *b = mk->lb_block[k];
+    if (mk->lb_bytes[k]) {
+        if (mk->gc->mk_parallel)
+            atomic_fetch_add_explicit(&b->live_bytes, mk->lb_bytes[k], memory_order_relaxed);
+        else /* no other marker runs: no read-modify-write needed */
+            atomic_store_explicit(&b->live_bytes,
+                                  atomic_load_explicit(&b->live_bytes, memory_order_relaxed) +
+                                      mk->lb_bytes[k],
+                                  memory_order_relaxed);
+    }
+    mk->lb_bytes[k] = 0;
+    mk->lb_block[k] = NULL;
+}
+
 void vmrt__gc_mark_flush(gc_marker_t *mk)
 {
-    if (mk->lb_bytes) {
-        if (mk->gc->mk_parallel)
-            atomic_fetch_add_explicit(&mk->lb_block->live_bytes, mk->lb_bytes,
-                                      memory_order_relaxed);
-        else /* no other marker runs: no read-modify-write needed */
-            atomic_store_explicit(
-                &mk->lb_block->live_bytes,
-                atomic_load_explicit(&mk->lb_block->live_bytes, memory_order_relaxed) +
-                    mk->lb_bytes,
-                memory_order_relaxed);
-    }
-    mk->lb_bytes = 0;
-    mk->lb_block = NULL;
+    for (unsigned k = 0; k < GC_LB_WAYS; k++)
+        lb_flush(mk, k);
 }
 
 /* Marks obj if it is white and accounts its bytes; returns its type if it
@@ -255,20 +261,24 @@ static inline const vmrt_gc_type_t *shade(struct vmrt_gc *gc, gc_marker_t *mk, v
     } else {
         atomic_store_explicit(&h->mark, e, memory_order_relaxed);
     }
-    gc_block_t *b = &gc->heap.blocks[((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT];
+    size_t bi = ((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT;
+    gc_block_t *b = &gc->heap.blocks[bi];
     uint32_t bytes;
     if (__builtin_expect(b->kind == GC_BLOCK_SMALL, 1)) {
         bytes = b->slot_size;
     } else {
-        if (b->kind == GC_BLOCK_LARGE_CONT)
+        if (b->kind == GC_BLOCK_LARGE_CONT) {
+            bi -= b->run;
             b -= b->run;
+        }
         bytes = (uint32_t)obj_bytes(h);
     }
-    if (b != mk->lb_block) {
-        vmrt__gc_mark_flush(mk);
-        mk->lb_block = b;
+    unsigned k = (unsigned)bi & (GC_LB_WAYS - 1);
+    if (__builtin_expect(b != mk->lb_block[k], 0)) {
+        lb_flush(mk, k);
+        mk->lb_block[k] = b;
     }
-    mk->lb_bytes += bytes;
+    mk->lb_bytes[k] += bytes;
     const vmrt_gc_type_t *t = gc_type(h);
     return has_refs(t) ? t : NULL;
 }
