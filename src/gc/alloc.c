@@ -148,7 +148,9 @@ static void take_block(vmrt_gc_mutator_t *m, unsigned c, gc_block_t *b)
 
 static void build_fresh(gc_block_t *b, uintptr_t start)
 {
-    memset((void *)start, 0, GC_BLOCK_SIZE); /* [INV-ZERO]; the block may be recycled */
+    if (!b->zeroed) /* [INV-ZERO]: a recycled block; fresh ones are zero already */
+        memset((void *)start, 0, GC_BLOCK_SIZE);
+    b->zeroed = 0;
     gc_free_t *head = NULL;
     for (size_t i = b->nslots; i-- > 0;) {
         gc_free_t *f = (gc_free_t *)(start + i * b->slot_size);
@@ -218,7 +220,9 @@ static int alloc_large(vmrt_gc_mutator_t *m, size_t bytes, gc_hdr_t **out)
     if (rc)
         return rc;
     uintptr_t start = gc_block_addr(h, b);
-    memset((void *)start, 0, total);
+    if (!b->zeroed) /* fresh blocks are zero: their untouched pages stay non-resident */
+        memset((void *)start, 0, total);
+    b->zeroed = 0;
     gc_large_t *l = (gc_large_t *)start;
     l->bytes = n << GC_BLOCK_SHIFT;
     pthread_mutex_lock(&h->lock);

@@ -93,6 +93,8 @@ typedef struct gc_block {
     uint8_t evac;                /* 1: chosen for evacuation; 2: allocated into while marking */
     uint8_t owned;               /* a mutator allocates from it (or is sweeping it) */
     uint8_t listed;              /* on its class's list */
+    uint8_t zeroed;              /* memory known to be all zero (fresh from the OS); set by
+                                    vmrt__gc_block_alloc on the head of a run, cleared by its user */
     uint32_t slot_size;          /* bytes per slot (small) */
     uint32_t nslots;             /* slots in the block (small) */
     uint32_t run;                /* LARGE: blocks in the run; CONT: distance to head */
