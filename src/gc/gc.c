@@ -335,6 +335,25 @@ static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
     return done;
 }
 
+/* Whether opportunistic compaction may run in this final pause. Its
+ * reference update walks every live object, about the cost of marking the
+ * whole heap: an incremental cycle whose marking took longer than one step
+ * budget skips it (no O(heap) work in a pause); stop-the-world cycles and
+ * forced compactions always may. */
+static bool compaction_fits(vmrt_gc_t *gc)
+{
+    if (!atomic_load(&gc->incremental))
+        return true;
+    pthread_mutex_lock(&gc->st.lock);
+    uint64_t mark_ns = gc->st.cycle_mark_ns;
+    pthread_mutex_unlock(&gc->st.lock);
+    if (mark_ns <= gc->cfg.step_budget_ns)
+        return true;
+    GC_TRACE(gc, "gc %llu: no compaction in an incremental pause (marking took %.3f ms)\n",
+             (unsigned long long)gc->cycle, (double)mark_ns / 1e6);
+    return false;
+}
+
 /* The final pause of a cycle. Returns the live bytes. */
 static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
 {
@@ -346,8 +365,9 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     vmrt__gc_mark_drain(gc, 0, true);
     gc->mk_work_limit = saved_limit;
     vmrt__gc_tlab_release_all(gc);
-    if (force_compact || gc->compact_next || gc->cfg.compact)
-        vmrt__gc_compact(gc, force_compact || gc->compact_next);
+    bool forced = force_compact || gc->compact_next;
+    if (forced || (gc->cfg.compact && compaction_fits(gc)))
+        vmrt__gc_compact(gc, forced);
     vmrt__gc_sweep_large(gc);
     size_t live = vmrt__gc_sweep_prepare(gc);
     set_marking(gc, 0);
