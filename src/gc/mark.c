@@ -324,6 +324,43 @@ void vmrt__gc_trace_obj(gc_hdr_t *h, vmrt_gc_visitor_t *v)
     }
 }
 
+/* Reference arrays are scanned in chunks so that one long array cannot
+ * overrun an incremental step: scanning pushes a continuation item,
+ * obj | 2 | chunk << GC_CHUNK_SHIFT (payloads are 8-aligned and user
+ * addresses are below 2^48), for the next chunk. */
+#define GC_CHUNK_SHIFT 48
+#define GC_CHUNK_MIN   1024u
+_Static_assert(sizeof(void *) == 8, "array chunk items need 64-bit pointers");
+
+static inline uint32_t array_chunk(uint32_t len)
+{
+    uint32_t c = len / 65535u + 1; /* at most 65535 chunks */
+    return c > GC_CHUNK_MIN ? c : GC_CHUNK_MIN;
+}
+
+/* Scans elements [k * chunk, (k + 1) * chunk) of obj's reference array.
+ * The next chunk is queued first, so that this chunk's elements are
+ * processed before it (the grey stack stays one chunk deep per array); if
+ * the grey set cannot grow or the address does not fit the item encoding,
+ * the next chunks are scanned here. */
+static void scan_array(struct vmrt_gc *gc, gc_marker_t *mk, void *obj, const vmrt_gc_type_t *t,
+                       uint32_t k)
+{
+    void **e = (void **)((char *)obj + t->size);
+    uint32_t n = gc_hdr(obj)->length, cs = array_chunk(n);
+    for (;; k++) {
+        uint64_t lo = (uint64_t)k * cs, hi = lo + cs < n ? lo + cs : n;
+        bool queued =
+            hi < n && (uintptr_t)obj >> GC_CHUNK_SHIFT == 0 &&
+            push_item(gc, mk, (void *)((uintptr_t)obj | 2 | (uintptr_t)(k + 1) << GC_CHUNK_SHIFT));
+        for (uint64_t i = lo; i < hi; i++)
+            if (e[i])
+                edge_push(gc, mk, e[i]);
+        if (hi >= n || queued)
+            return;
+    }
+}
+
 /* The scanning loop, inlined into the mark loop (the hot path). */
 static inline __attribute__((always_inline)) void scan_body(struct vmrt_gc *gc, gc_marker_t *mk,
                                                             void *obj, const vmrt_gc_type_t *t)
@@ -339,13 +376,8 @@ static inline __attribute__((always_inline)) void scan_body(struct vmrt_gc *gc, 
         if (p)
             edge_push(gc, mk, p);
     }
-    if (t->elem_refs) {
-        void **e = (void **)((char *)obj + t->size);
-        uint32_t n = gc_hdr(obj)->length;
-        for (uint32_t i = 0; i < n; i++)
-            if (e[i])
-                edge_push(gc, mk, e[i]);
-    }
+    if (t->elem_refs)
+        scan_array(gc, mk, obj, t, 0);
 }
 
 static __attribute__((noinline)) void scan_typed(struct vmrt_gc *gc, gc_marker_t *mk, void *obj,
@@ -464,6 +496,9 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
             const vmrt_gc_type_t *t = shade(gc, mk, x);
             if (t)
                 scan_body(gc, mk, x, t);
+        } else if ((uintptr_t)o & 2) { /* the next chunk of a reference array */
+            void *a = (void *)((uintptr_t)o & (((uintptr_t)1 << GC_CHUNK_SHIFT) - 4));
+            scan_array(gc, mk, a, gc_type(gc_hdr(a)), (uint32_t)((uintptr_t)o >> GC_CHUNK_SHIFT));
         } else {
             scan_body(gc, mk, o, gc_type(gc_hdr(o)));
         }
