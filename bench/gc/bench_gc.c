@@ -188,6 +188,9 @@ int main(int argc, char **argv)
     vmrt_gc_config_init(&cfg);
     cfg.scan_thread_stacks = true;
     cfg.incremental = argc > 4 && !strcmp(argv[4], "inc");
+    const char *gogc = getenv("VMRT_BENCH_GOGC"); /* for RSS/time trade-off runs */
+    if (gogc && *gogc)
+        cfg.gogc = (unsigned)atoi(gogc);
     vmrt_gc_t *gc;
     if (vmrt_gc_new(&gc, &cfg) || vmrt_gc_thread_attach(gc, &M))
         return 1;
