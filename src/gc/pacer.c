@@ -40,7 +40,7 @@ size_t vmrt__gc_heap_headroom(struct vmrt_gc *gc)
 }
 
 /* The goal floor decays with a half-life of GC_FLOOR_HALF_LIFE_NS. */
-#define GC_FLOOR_HALF_LIFE_NS 1000000000ull
+#define GC_FLOOR_HALF_LIFE_NS 5000000000ull
 
 static size_t decayed_floor(const gc_pacer_t *p, uint64_t now)
 {
