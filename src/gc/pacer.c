@@ -55,7 +55,7 @@ static size_t decayed_floor(const gc_pacer_t *p, uint64_t now)
 }
 
 /* Goal = live * (1 + gogc/100), at least min_heap, and at least the goal
- * the heap recently grew to (the floor, decaying with a 1 s half-life):
+ * the heap recently grew to (the floor, decaying with a 5 s half-life):
  * after a phase with a large live heap the process already holds that
  * memory (peak RSS is paid), so collecting at a smaller goal would only
  * cost more cycles; as the floor decays, a heap whose live data stays
