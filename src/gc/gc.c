@@ -27,6 +27,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gc_internal.h"
 
@@ -261,8 +262,20 @@ bool vmrt_gc_in_cycle(vmrt_gc_t *gc)
 
 /* ---- The cycle ------------------------------------------------------------ */
 
+/* CPU time of the calling thread (VMRT_GCTRACE=2: tells GC work from the
+ * time the OS kept the thread off the CPU during a pause). */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int pause_begin(vmrt_gc_t *gc, vmrt_gc_mutator_t *m, uint64_t *t0)
 {
+    if (gc->trace >= 2)
+        gc->pause_cpu0 = thread_cpu_ns();
     *t0 = vmrt_now_ns();
     return vmrt__gc_stop_world(gc, m);
 }
@@ -279,10 +292,11 @@ static void trace_pause(vmrt_gc_t *gc, const char *kind, uint64_t t0, uint64_t t
 {
     if (gc->trace < 2)
         return;
-    uint64_t t3 = vmrt_now_ns();
-    fprintf(stderr, "gc %llu %s pause %.3f ms: stop+roots %.3f, mark %.3f, finish %.3f\n",
+    uint64_t t3 = vmrt_now_ns(), cpu = thread_cpu_ns() - gc->pause_cpu0;
+    fprintf(stderr,
+            "gc %llu %s pause %.3f ms: stop+roots %.3f, mark %.3f, finish %.3f; on-CPU %.3f\n",
             (unsigned long long)gc->cycle, kind, (double)(t3 - t0) / 1e6, (double)(t1 - t0) / 1e6,
-            (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6);
+            (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6, (double)cpu / 1e6);
 }
 
 static void set_marking(vmrt_gc_t *gc, uint32_t on)

@@ -297,6 +297,7 @@ struct vmrt_gc {
     _Atomic uint64_t sweep_ns;    /* time spent sweeping, all time */
     uint64_t cycle;               /* number of the running or last cycle */
     uint64_t cycle_t0;
+    uint64_t pause_cpu0; /* VMRT_GCTRACE=2: thread CPU time when the pause began */
 };
 
 /* heap.c */
