@@ -191,6 +191,9 @@ int main(int argc, char **argv)
     const char *gogc = getenv("VMRT_BENCH_GOGC"); /* for RSS/time trade-off runs */
     if (gogc && *gogc)
         cfg.gogc = (unsigned)atoi(gogc);
+    const char *step = getenv("VMRT_BENCH_STEP_US"); /* incremental step budget */
+    if (step && *step)
+        cfg.step_budget_ns = (uint64_t)atoi(step) * 1000u;
     vmrt_gc_t *gc;
     if (vmrt_gc_new(&gc, &cfg) || vmrt_gc_thread_attach(gc, &M))
         return 1;

@@ -94,7 +94,7 @@ typedef struct vmrt_gc_config {
     double pressure_ratio;     /* MemoryPressure: collect when usage/limit exceeds it (0.8) */
     uint64_t interval_ns;      /* TimeBased: nanoseconds between cycles (default 1 s) */
     bool incremental;          /* mark in bounded steps (default false: stop-the-world) */
-    uint64_t step_budget_ns;   /* incremental: one step's time budget (default 500 us) */
+    uint64_t step_budget_ns;   /* incremental: one step's time budget (default 200 us) */
     unsigned markers;          /* marking threads including the caller, 0 = auto */
     bool parallel_steps;       /* incremental steps use the marker threads too (default:
                                   only full collections and final pauses do; a helper that

@@ -45,7 +45,7 @@ void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
     cfg->min_heap = (size_t)4 << 20;
     cfg->pressure_ratio = 0.8;
     cfg->interval_ns = 1000000000u;
-    cfg->step_budget_ns = 500000u;
+    cfg->step_budget_ns = 200000u;
     cfg->compact = true;
     cfg->compact_live_ratio = 0.3;
     cfg->enabled = true;
@@ -88,7 +88,7 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
         return -ENOMEM;
     gc->cfg = *cfg;
     if (!gc->cfg.step_budget_ns)
-        gc->cfg.step_budget_ns = 500000u;
+        gc->cfg.step_budget_ns = 200000u;
     /* Address space to reserve: VMRT_GC_RESERVE (bytes, K/M/G suffix)
      * overrides the configuration. Emulators such as qemu-user slow down
      * every later mmap in proportion to large reservations. */
@@ -467,6 +467,30 @@ int vmrt__gc_collect_full(vmrt_gc_mutator_t *m, bool compact)
     return collect(m, compact, true);
 }
 
+/* Whether mark termination (finish_cycle) runs in this pause, now that
+ * nothing is grey. An incremental pause whose marking has used its budget
+ * so far that the last cycle's termination time would not fit leaves it
+ * to the next pause (once per cycle; the barrier stays on meanwhile), so
+ * that a pause lasts about max(step budget, termination) rather than
+ * their sum. */
+static bool finish_now(vmrt_gc_t *gc, uint64_t deadline)
+{
+    if (!deadline || gc->finish_deferred || vmrt_now_ns() + gc->finish_ns <= deadline)
+        return true;
+    gc->finish_deferred = true;
+    return false;
+}
+
+/* finish_cycle, timed for finish_now. */
+static size_t finish_timed(vmrt_gc_t *gc)
+{
+    uint64_t t = vmrt_now_ns();
+    size_t live = finish_cycle(gc, false);
+    gc->finish_ns = vmrt_now_ns() - t;
+    gc->finish_deferred = false;
+    return live;
+}
+
 static int start_incremental(vmrt_gc_mutator_t *m)
 {
     vmrt_gc_t *gc = m->gc;
@@ -479,10 +503,10 @@ static int start_incremental(vmrt_gc_mutator_t *m)
         rc = pause_begin(gc, m, &t0);
         if (!rc) {
             begin_cycle(gc);
-            uint64_t t1 = vmrt_now_ns();
-            bool done = mark_some(gc, t1 + gc->cfg.step_budget_ns);
+            uint64_t t1 = vmrt_now_ns(), deadline = t1 + gc->cfg.step_budget_ns;
+            bool done = mark_some(gc, deadline) && finish_now(gc, deadline);
             uint64_t t2 = vmrt_now_ns();
-            size_t live = done ? finish_cycle(gc, false) : 0;
+            size_t live = done ? finish_timed(gc) : 0;
             trace_pause(gc, "start", t0, t1, t2);
             pause_end(gc, m, t0);
             if (done)
@@ -509,9 +533,9 @@ int vmrt__gc_step(vmrt_gc_mutator_t *m)
     }
     uint64_t t1 = vmrt_now_ns();
     uint64_t deadline = atomic_load(&gc->incremental) ? t1 + gc->cfg.step_budget_ns : 0;
-    bool done = mark_some(gc, deadline);
+    bool done = mark_some(gc, deadline) && finish_now(gc, deadline);
     uint64_t t2 = vmrt_now_ns();
-    size_t live = done ? finish_cycle(gc, false) : 0;
+    size_t live = done ? finish_timed(gc) : 0;
     trace_pause(gc, done ? "final" : "step", t0, t1, t2);
     pause_end(gc, m, t0);
     pthread_mutex_lock(&gc->st.lock);

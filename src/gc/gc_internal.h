@@ -297,7 +297,9 @@ struct vmrt_gc {
     _Atomic uint64_t sweep_ns;    /* time spent sweeping, all time */
     uint64_t cycle;               /* number of the running or last cycle */
     uint64_t cycle_t0;
-    uint64_t pause_cpu0; /* VMRT_GCTRACE=2: thread CPU time when the pause began */
+    uint64_t pause_cpu0;  /* VMRT_GCTRACE=2: thread CPU time when the pause began */
+    uint64_t finish_ns;   /* duration of the last incremental mark termination */
+    bool finish_deferred; /* this cycle's termination was left to the next pause */
 };
 
 /* heap.c */
