@@ -318,6 +318,7 @@ static void begin_marking(vmrt_gc_t *gc)
 static void begin_cycle(vmrt_gc_t *gc)
 {
     gc->cycle++;
+    gc->finish_deferred = false;
     vmrt__gc_tlab_release_all(gc);
     gc->pacer.alloc_at_start = atomic_load(&gc->alloc_bytes);
     pthread_mutex_lock(&gc->st.lock);
