@@ -3,9 +3,11 @@
  *
  * Fast path (vmrt_gc_alloc, inline in include/vmrt/gc.h, payloads up to
  * VMRT_GC_INLINE_MAX): class = (size + 7) / 8, pop the free list
- * m->fast.free[class], write the two header words. No lock, no atomic RMW, no zeroing: the
- * payload of every free slot is already zero [INV-ZERO] (fresh blocks are
- * cleared when carved, sweeping clears dead objects).
+ * m->fast.free[class], write the two header words. No lock, no atomic RMW,
+ * no zeroing: the payload of every free slot is already zero [INV-ZERO]
+ * (recycled blocks are cleared when carved, blocks fresh from the OS are
+ * zero, sweeping clears dead objects). Other fixed-size objects take
+ * vmrt_gc_alloc_slow, which pops the same lists by a class table first.
  * The free list of a block belongs to one mutator at a time (b->owned);
  * blocks move between mutators only through the class lists under the heap
  * lock. In a pause the GC takes every cache back (tlab_release_all).
