@@ -452,7 +452,7 @@ static bool terminate(struct vmrt_gc *gc, gc_marker_t *mk)
     }
 }
 
-#define GC_RING 8 /* edges in flight between prefetch and marking */
+#define GC_RING 16 /* edges in flight between prefetch and marking */
 
 static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
 {
