@@ -6,6 +6,9 @@
  *                        original uses N = 16)
  *           binarytrees  Benchmarks Game binary-trees, max depth N,
  *                        single-threaded
+ *           bigheap      N MiB of live trees (depth 10) held by one array,
+ *                        then random trees replaced until 3N MiB more were
+ *                        allocated: pauses over a large live heap
  *   METRIC  time (ms), pause_max (us), pause_p99 (us), rss (peak KiB), or
  *           pauses: every pause (us) on its own line, for the CDF plot (from the
  *           GC's power-of-two histogram: each pause as its bucket's middle)
@@ -134,10 +137,50 @@ static void binarytrees(int n)
         exit(1);
 }
 
+/* ---- bigheap: a large live heap under churn (for incremental pauses) ---- */
+
+static const vmrt_gc_type_t refs_type = {
+    .name = "refs", .size = 0, .elem_size = sizeof(void *), .elem_refs = true};
+
+#define BIG_DEPTH 10 /* trees of 2047 nodes: 80 KiB with 16-byte headers */
+
+/* Builds N MiB of live data as trees held by one root array, then replaces
+ * random trees (the old ones become garbage) until 3 * N MiB more were
+ * allocated, so that several incremental cycles run over the full heap. */
+static void bigheap(int mib)
+{
+    size_t tree_bytes = (size_t)tree_size(BIG_DEPTH) * (sizeof(node_t) + 16);
+    size_t ntrees = ((size_t)mib << 20) / tree_bytes;
+    if (ntrees < 1)
+        ntrees = 1;
+    node_t **volatile roots = vmrt_gc_alloc_array(M, &refs_type, ntrees);
+    if (!roots) {
+        fprintf(stderr, "vmrt-bench-gc: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < ntrees; i++)
+        vmrt_gc_write(M, roots, &roots[i], make_tree(BIG_DEPTH));
+    uint64_t seed = 88172645463325252ull;
+    for (size_t k = 0; k < 3 * ntrees; k++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        vmrt_gc_write(M, roots, &roots[seed % ntrees], make_tree(BIG_DEPTH));
+    }
+    long c = 0;
+    for (size_t i = 0; i < ntrees; i++)
+        c += check(roots[i]);
+    if (c != (long)ntrees * tree_size(BIG_DEPTH)) {
+        fprintf(stderr, "vmrt-bench-gc: bigheap check failed\n");
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: vmrt-bench-gc gcbench|binarytrees time|pause_max|pause_p99|rss "
+        fprintf(stderr, "usage: vmrt-bench-gc gcbench|binarytrees|bigheap "
+                        "time|pause_max|pause_p99|rss|pauses "
                         "N [inc]\n");
         return 2;
     }
@@ -145,6 +188,12 @@ int main(int argc, char **argv)
     vmrt_gc_config_init(&cfg);
     cfg.scan_thread_stacks = true;
     cfg.incremental = argc > 4 && !strcmp(argv[4], "inc");
+    const char *gogc = getenv("VMRT_BENCH_GOGC"); /* for RSS/time trade-off runs */
+    if (gogc && *gogc)
+        cfg.gogc = (unsigned)atoi(gogc);
+    const char *step = getenv("VMRT_BENCH_STEP_US"); /* incremental step budget */
+    if (step && *step)
+        cfg.step_budget_ns = (uint64_t)atoi(step) * 1000u;
     vmrt_gc_t *gc;
     if (vmrt_gc_new(&gc, &cfg) || vmrt_gc_thread_attach(gc, &M))
         return 1;
@@ -154,6 +203,8 @@ int main(int argc, char **argv)
         gcbench(n);
     else if (!strcmp(argv[1], "binarytrees"))
         binarytrees(n);
+    else if (!strcmp(argv[1], "bigheap"))
+        bigheap(n);
     else
         return 2;
     uint64_t t1 = vmrt_now_ns();
@@ -164,11 +215,12 @@ int main(int argc, char **argv)
     if (getenv("VMRT_BENCH_VERBOSE"))
         fprintf(stderr,
                 "%s: %.1f ms, %llu cycles, pauses %llu max %.3f ms p99 %.3f ms, moved %llu KB, "
-                "peak rss %ld KB, gc time %.1f ms\n",
+                "peak rss %ld KB, gc time %.1f ms, live %zu KB, steps %llu\n",
                 argv[1], (double)(t1 - t0) / 1e6, (unsigned long long)st.gc_count,
                 (unsigned long long)st.pause_count, (double)st.pause_max / 1e6,
                 (double)st.pause_p99 / 1e6, (unsigned long long)(st.bytes_moved >> 10),
-                ru.ru_maxrss, (double)st.gc_time / 1e6);
+                ru.ru_maxrss, (double)st.gc_time / 1e6, st.live_bytes >> 10,
+                (unsigned long long)st.incremental_steps);
     if (getenv("VMRT_BENCH_VERBOSE"))
         for (int i = 0; i < VMRT_GC_PAUSE_BUCKETS; i++)
             if (st.pause_hist[i])

@@ -48,6 +48,14 @@ static double *new_doubles(size_t n)
     return GC_MALLOC_ATOMIC(n * sizeof(double));
 }
 
+static node_t **new_refs(size_t n)
+{
+    node_t **r = GC_MALLOC(n * sizeof *r);
+    if (!r)
+        exit(1);
+    return r;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

@@ -1,6 +1,6 @@
 /* GCBench and binary-trees, shared by the C peers of vmrt-bench-gc
  * (gc-bdwgc, gc-malloc). The including file defines NEW_NODE(l, r),
- * FREE_TREE(t) (a no-op under a collector), NEW_DOUBLES(n), pause_max_us()
+ * FREE_TREE(t) (a no-op under a collector), NEW_DOUBLES(n), new_refs(n), pause_max_us()
  * and pause_p99_us(). Usage and output as vmrt-bench-gc (bench/gc). */
 #ifndef GC_BENCH_PEER_H
 #define GC_BENCH_PEER_H
@@ -113,6 +113,36 @@ static void binarytrees(int n)
         exit(1);
 }
 
+/* bigheap: as vmrt-bench-gc (N MiB of live depth-10 trees, sized with
+ * vmrt's 16-byte headers so that both hold the same number of nodes, in one
+ * array; then random trees replaced until 3N MiB more were allocated). */
+static node_t **new_refs(size_t n);
+
+static void bigheap(int mib)
+{
+    size_t tree_bytes = (size_t)tree_size(10) * (sizeof(node_t) + 16);
+    size_t ntrees = ((size_t)mib << 20) / tree_bytes;
+    if (ntrees < 1)
+        ntrees = 1;
+    node_t **volatile roots = new_refs(ntrees);
+    for (size_t i = 0; i < ntrees; i++)
+        roots[i] = make_tree(10);
+    uint64_t seed = 88172645463325252ull;
+    for (size_t k = 0; k < 3 * ntrees; k++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        size_t i = seed % ntrees;
+        free_tree(roots[i]);
+        roots[i] = make_tree(10);
+    }
+    long c = 0;
+    for (size_t i = 0; i < ntrees; i++)
+        c += check(roots[i]);
+    if (c != (long)ntrees * tree_size(10))
+        exit(1);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4)
@@ -125,6 +155,8 @@ int main(int argc, char **argv)
         gcbench(n);
     else if (!strcmp(argv[1], "binarytrees"))
         binarytrees(n);
+    else if (!strcmp(argv[1], "bigheap"))
+        bigheap(n);
     else
         return 2;
     uint64_t t1 = now_ns();

@@ -30,6 +30,14 @@ static double *new_doubles(size_t n)
     return calloc(n, sizeof(double));
 }
 
+static node_t **new_refs(size_t n)
+{
+    node_t **r = calloc(n, sizeof *r);
+    if (!r)
+        exit(1);
+    return r;
+}
+
 static double pause_max_us(void)
 {
     return 0;

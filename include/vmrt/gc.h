@@ -94,7 +94,7 @@ typedef struct vmrt_gc_config {
     double pressure_ratio;     /* MemoryPressure: collect when usage/limit exceeds it (0.8) */
     uint64_t interval_ns;      /* TimeBased: nanoseconds between cycles (default 1 s) */
     bool incremental;          /* mark in bounded steps (default false: stop-the-world) */
-    uint64_t step_budget_ns;   /* incremental: one step's time budget (default 500 us) */
+    uint64_t step_budget_ns;   /* incremental: one step's time budget (default 200 us) */
     unsigned markers;          /* marking threads including the caller, 0 = auto */
     bool parallel_steps;       /* incremental steps use the marker threads too (default:
                                   only full collections and final pauses do; a helper that
@@ -175,11 +175,13 @@ VMRT_API void vmrt_gc_thread_unblock(vmrt_gc_mutator_t *m);
 
 /* ---- Allocation -------------------------------------------------------- */
 
-/* Allocates a zeroed object of a fixed-size type; NULL when the heap limit is
- * reached (after a full collection and the near_limit callback) or memory
- * cannot be mapped. May collect (pointers held only in C locals can move:
- * keep them in the handle scope). */
-VMRT_API void *vmrt_gc_alloc(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *type);
+/* vmrt_gc_alloc (below, inline): allocates a zeroed object of a fixed-size
+ * type; NULL when the heap limit is reached (after a full collection and the
+ * near_limit callback) or memory cannot be mapped. May collect (pointers held
+ * only in C locals can move: keep them in the handle scope).
+ * vmrt_gc_alloc_slow is its out-of-line part (any fixed-size type; also
+ * callable directly). */
+VMRT_API void *vmrt_gc_alloc_slow(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *type);
 /* The same with `length` elements (variable-length types). */
 VMRT_API void *vmrt_gc_alloc_array(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *type, size_t length);
 /* The same with an error code: 0, VMRT_ELIMIT, -ENOMEM, -EINVAL. */
@@ -191,11 +193,28 @@ VMRT_API size_t vmrt_gc_length(const void *obj);
 
 /* ---- Inline fast paths ------------------------------------------------- */
 
+/* Size classes of small objects (slot = 16-byte header + payload). */
+#define VMRT_GC_NCLASSES 40
+/* Payloads up to this size take the inline allocation fast path: their
+ * class is (size + 7) / 8 (slots of 16, 24, ..., 64 bytes). */
+#define VMRT_GC_INLINE_MAX 48u
+
+/* A free slot of a small block: a zero type word, then the link. */
+typedef struct vmrt_gc_free {
+    uintptr_t type; /* 0 while free */
+    struct vmrt_gc_free *next;
+} vmrt_gc_free_t;
+
 /* The first words of every mutator, read by the inline fast paths below.
  * Part of the ABI; do not write them. */
 typedef struct vmrt_gc_mutator_fast {
     uint32_t poll;    /* nonzero: the GC asks this mutator to reach a safepoint */
     uint32_t marking; /* nonzero: marking in progress, the write barrier is on */
+    /* Allocation buffers: per size class, the free list this mutator owns,
+     * and the second header word of a new object of the class (mark epoch,
+     * class). */
+    vmrt_gc_free_t *free[VMRT_GC_NCLASSES];
+    uint64_t hdrw[VMRT_GC_NCLASSES];
 } vmrt_gc_mutator_fast_t;
 
 VMRT_API void vmrt_gc_write_slow(vmrt_gc_mutator_t *m, void *old);
@@ -210,6 +229,30 @@ static inline void vmrt_gc_write(vmrt_gc_mutator_t *m, void *obj, void *slot, vo
     if (__builtin_expect(((const vmrt_gc_mutator_fast_t *)m)->marking != 0, 0))
         vmrt_gc_write_slow(m, *s);
     *s = val;
+}
+
+/* The allocation fast path: pop the mutator's free list of the object's
+ * size class and write the two header words (with a type descriptor the
+ * compiler can see, the size checks fold away: a load, a branch, two
+ * stores of the list, two header stores). No lock, no atomic, no zeroing
+ * (free slots are zero). Everything else — an empty list (refill, lazy
+ * sweeping, GC pacing and assists), larger objects, finalizable types,
+ * the heap limit — is vmrt_gc_alloc_slow. */
+static inline void *vmrt_gc_alloc(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *type)
+{
+    size_t size = type->size;
+    if (__builtin_expect(size <= VMRT_GC_INLINE_MAX && !type->finalize, 1)) {
+        vmrt_gc_mutator_fast_t *f = (vmrt_gc_mutator_fast_t *)m;
+        size_t c = (size + 7) >> 3;
+        vmrt_gc_free_t *s = f->free[c];
+        if (__builtin_expect(s != NULL, 1)) {
+            f->free[c] = s->next;
+            s->type = (uintptr_t)type;
+            __builtin_memcpy(&s->next, &f->hdrw[c], sizeof(uint64_t));
+            return (char *)s + sizeof(vmrt_gc_free_t);
+        }
+    }
+    return vmrt_gc_alloc_slow(m, type);
 }
 
 /* Polls for a GC request: a load and a branch. */

@@ -1,10 +1,13 @@
 /* Allocation: a per-mutator free list per size class (the thread-local
  * allocation cache), refilled a block at a time.
  *
- * Fast path (vmrt_gc_alloc): size -> class by table, pop the free list,
- * write the two header words. No lock, no atomic RMW, no zeroing: the
- * payload of every free slot is already zero [INV-ZERO] (fresh blocks are
- * cleared when carved, sweeping clears dead objects).
+ * Fast path (vmrt_gc_alloc, inline in include/vmrt/gc.h, payloads up to
+ * VMRT_GC_INLINE_MAX): class = (size + 7) / 8, pop the free list
+ * m->fast.free[class], write the two header words. No lock, no atomic RMW,
+ * no zeroing: the payload of every free slot is already zero [INV-ZERO]
+ * (recycled blocks are cleared when carved, blocks fresh from the OS are
+ * zero, sweeping clears dead objects). Other fixed-size objects take
+ * vmrt_gc_alloc_slow, which pops the same lists by a class table first.
  * The free list of a block belongs to one mutator at a time (b->owned);
  * blocks move between mutators only through the class lists under the heap
  * lock. In a pause the GC takes every cache back (tlab_release_all).
@@ -38,32 +41,29 @@ void vmrt__gc_mutator_set_epoch(vmrt_gc_mutator_t *m, uint8_t epoch)
 {
     m->epoch = epoch;
     for (unsigned c = 0; c < GC_NCLASSES; c++)
-        m->hdrw[c] = (uint64_t)epoch << 32 | (uint64_t)c << 56;
+        m->fast.hdrw[c] = (uint64_t)epoch << 32 | (uint64_t)c << 56;
 }
 
-static __attribute__((noinline)) void *alloc_slow_ptr(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
-{
-    void *p = NULL;
-    (void)alloc_slow(m, t, 0, &p);
-    return p;
-}
-
-void *vmrt_gc_alloc(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
+/* The out-of-line part of vmrt_gc_alloc (include/vmrt/gc.h): every
+ * fixed-size type, from the caches when they have a slot, else refilling. */
+void *vmrt_gc_alloc_slow(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t)
 {
 #if !VMRT_STRESS_GC
     size_t sz = t->size;
     if (__builtin_expect(sz <= GC_SMALL_MAX - GC_HDR && !t->finalize, 1)) {
         unsigned c = vmrt__gc_size_class[(sz + GC_HDR + 7) >> 3];
-        gc_free_t *f = m->free[c];
+        gc_free_t *f = m->fast.free[c];
         if (__builtin_expect(f != NULL, 1)) {
-            m->free[c] = f->next;
-            f->zero = (uintptr_t)t;           /* the type word */
-            memcpy(&f->next, &m->hdrw[c], 8); /* length 0, mark, pins 0, flags 0, class */
+            m->fast.free[c] = f->next;
+            f->type = (uintptr_t)t;
+            memcpy(&f->next, &m->fast.hdrw[c], 8); /* length 0, mark, pins 0, flags 0, class */
             return (char *)f + GC_HDR;
         }
     }
 #endif
-    return alloc_slow_ptr(m, t);
+    void *p = NULL;
+    (void)alloc_slow(m, t, 0, &p);
+    return p;
 }
 
 void *vmrt_gc_alloc_array(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t, size_t length)
@@ -109,18 +109,18 @@ static void tlab_release_class(vmrt_gc_mutator_t *m, unsigned c)
         return;
     gc_heap_t *h = &m->gc->heap;
     size_t n = 0;
-    for (gc_free_t *f = m->free[c]; f; f = f->next)
+    for (gc_free_t *f = m->fast.free[c]; f; f = f->next)
         n++;
     atomic_fetch_sub(&m->gc->alloc_bytes, n * b->slot_size);
     atomic_fetch_sub(&m->gc->alloc_total, n * b->slot_size);
     pthread_mutex_lock(&h->lock);
     b->owned = 0;
-    b->freelist = m->free[c];
+    b->freelist = m->fast.free[c];
     b->free_slots = (uint32_t)n;
     if (n)
         push_avail(h, b);
     pthread_mutex_unlock(&h->lock);
-    m->free[c] = NULL;
+    m->fast.free[c] = NULL;
     m->tlab[c] = NULL;
 }
 
@@ -140,7 +140,7 @@ static void take_block(vmrt_gc_mutator_t *m, unsigned c, gc_block_t *b)
 {
     if (atomic_load_explicit(&m->gc->phase, memory_order_relaxed) == GC_MARKING)
         b->evac = 2; /* new black objects: not a compaction candidate */
-    m->free[c] = b->freelist;
+    m->fast.free[c] = b->freelist;
     m->tlab[c] = b;
     b->freelist = NULL;
     size_t bytes = (size_t)b->free_slots * b->slot_size;
@@ -150,7 +150,9 @@ static void take_block(vmrt_gc_mutator_t *m, unsigned c, gc_block_t *b)
 
 static void build_fresh(gc_block_t *b, uintptr_t start)
 {
-    memset((void *)start, 0, GC_BLOCK_SIZE); /* [INV-ZERO]; the block may be recycled */
+    if (!b->zeroed) /* [INV-ZERO]: a recycled block; fresh ones are zero already */
+        memset((void *)start, 0, GC_BLOCK_SIZE);
+    b->zeroed = 0;
     gc_free_t *head = NULL;
     for (size_t i = b->nslots; i-- > 0;) {
         gc_free_t *f = (gc_free_t *)(start + i * b->slot_size);
@@ -220,7 +222,9 @@ static int alloc_large(vmrt_gc_mutator_t *m, size_t bytes, gc_hdr_t **out)
     if (rc)
         return rc;
     uintptr_t start = gc_block_addr(h, b);
-    memset((void *)start, 0, total);
+    if (!b->zeroed) /* fresh blocks are zero: their untouched pages stay non-resident */
+        memset((void *)start, 0, total);
+    b->zeroed = 0;
     gc_large_t *l = (gc_large_t *)start;
     l->bytes = n << GC_BLOCK_SHIFT;
     pthread_mutex_lock(&h->lock);
@@ -255,11 +259,15 @@ static int alloc_slow(vmrt_gc_mutator_t *m, const vmrt_gc_type_t *t, size_t len,
         int rc;
         if (bytes <= GC_SMALL_MAX) {
             unsigned c = vmrt__gc_size_class[(bytes + 7) >> 3];
-            gc_free_t *f = m->free[c];
+            gc_free_t *f = m->fast.free[c];
             if (f) {
-                m->free[c] = f->next;
+                m->fast.free[c] = f->next;
                 h = (gc_hdr_t *)f;
                 init_header(h, t, (uint32_t)len, m->epoch, (uint8_t)c);
+#if VMRT_STRESS_GC
+                tlab_release_class(m, c); /* keep the inline fast path empty: every
+                                             allocation comes here and collects */
+#endif
                 break;
             }
             rc = refill(m, c);

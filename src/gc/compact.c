@@ -37,7 +37,9 @@ static gc_hdr_t *evac_alloc(struct vmrt_gc *gc, evac_t *e, unsigned cls)
             return NULL;
         vmrt__gc_small_init(h, b, cls);
         b->evac = 2;
-        memset((void *)gc_block_addr(h, b), 0, GC_BLOCK_SIZE); /* free slots: [INV-ZERO] */
+        if (!b->zeroed)
+            memset((void *)gc_block_addr(h, b), 0, GC_BLOCK_SIZE); /* free slots: [INV-ZERO] */
+        b->zeroed = 0;
         e->blk[cls] = b;
         e->next[cls] = 0;
     }

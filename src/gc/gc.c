@@ -27,6 +27,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gc_internal.h"
 
@@ -44,7 +45,7 @@ void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
     cfg->min_heap = (size_t)4 << 20;
     cfg->pressure_ratio = 0.8;
     cfg->interval_ns = 1000000000u;
-    cfg->step_budget_ns = 500000u;
+    cfg->step_budget_ns = 200000u;
     cfg->compact = true;
     cfg->compact_live_ratio = 0.3;
     cfg->enabled = true;
@@ -87,7 +88,7 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
         return -ENOMEM;
     gc->cfg = *cfg;
     if (!gc->cfg.step_budget_ns)
-        gc->cfg.step_budget_ns = 500000u;
+        gc->cfg.step_budget_ns = 200000u;
     /* Address space to reserve: VMRT_GC_RESERVE (bytes, K/M/G suffix)
      * overrides the configuration. Emulators such as qemu-user slow down
      * every later mmap in proportion to large reservations. */
@@ -261,8 +262,20 @@ bool vmrt_gc_in_cycle(vmrt_gc_t *gc)
 
 /* ---- The cycle ------------------------------------------------------------ */
 
+/* CPU time of the calling thread (VMRT_GCTRACE=2: tells GC work from the
+ * time the OS kept the thread off the CPU during a pause). */
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int pause_begin(vmrt_gc_t *gc, vmrt_gc_mutator_t *m, uint64_t *t0)
 {
+    if (gc->trace >= 2)
+        gc->pause_cpu0 = thread_cpu_ns();
     *t0 = vmrt_now_ns();
     return vmrt__gc_stop_world(gc, m);
 }
@@ -279,10 +292,11 @@ static void trace_pause(vmrt_gc_t *gc, const char *kind, uint64_t t0, uint64_t t
 {
     if (gc->trace < 2)
         return;
-    uint64_t t3 = vmrt_now_ns();
-    fprintf(stderr, "gc %llu %s pause %.3f ms: stop+roots %.3f, mark %.3f, finish %.3f\n",
+    uint64_t t3 = vmrt_now_ns(), cpu = thread_cpu_ns() - gc->pause_cpu0;
+    fprintf(stderr,
+            "gc %llu %s pause %.3f ms: stop+roots %.3f, mark %.3f, finish %.3f; on-CPU %.3f\n",
             (unsigned long long)gc->cycle, kind, (double)(t3 - t0) / 1e6, (double)(t1 - t0) / 1e6,
-            (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6);
+            (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6, (double)cpu / 1e6);
 }
 
 static void set_marking(vmrt_gc_t *gc, uint32_t on)
@@ -304,6 +318,7 @@ static void begin_marking(vmrt_gc_t *gc)
 static void begin_cycle(vmrt_gc_t *gc)
 {
     gc->cycle++;
+    gc->finish_deferred = false;
     vmrt__gc_tlab_release_all(gc);
     gc->pacer.alloc_at_start = atomic_load(&gc->alloc_bytes);
     pthread_mutex_lock(&gc->st.lock);
@@ -335,6 +350,25 @@ static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
     return done;
 }
 
+/* Whether opportunistic compaction may run in this final pause. Its
+ * reference update walks every live object, about the cost of marking the
+ * whole heap: an incremental cycle whose marking took longer than one step
+ * budget skips it (no O(heap) work in a pause); stop-the-world cycles and
+ * forced compactions always may. */
+static bool compaction_fits(vmrt_gc_t *gc)
+{
+    if (!atomic_load(&gc->incremental))
+        return true;
+    pthread_mutex_lock(&gc->st.lock);
+    uint64_t mark_ns = gc->st.cycle_mark_ns;
+    pthread_mutex_unlock(&gc->st.lock);
+    if (mark_ns <= gc->cfg.step_budget_ns)
+        return true;
+    GC_TRACE(gc, "gc %llu: no compaction in an incremental pause (marking took %.3f ms)\n",
+             (unsigned long long)gc->cycle, (double)mark_ns / 1e6);
+    return false;
+}
+
 /* The final pause of a cycle. Returns the live bytes. */
 static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
 {
@@ -346,8 +380,9 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     vmrt__gc_mark_drain(gc, 0, true);
     gc->mk_work_limit = saved_limit;
     vmrt__gc_tlab_release_all(gc);
-    if (force_compact || gc->compact_next || gc->cfg.compact)
-        vmrt__gc_compact(gc, force_compact || gc->compact_next);
+    bool forced = force_compact || gc->compact_next;
+    if (forced || (gc->cfg.compact && compaction_fits(gc)))
+        vmrt__gc_compact(gc, forced);
     vmrt__gc_sweep_large(gc);
     size_t live = vmrt__gc_sweep_prepare(gc);
     set_marking(gc, 0);
@@ -433,6 +468,30 @@ int vmrt__gc_collect_full(vmrt_gc_mutator_t *m, bool compact)
     return collect(m, compact, true);
 }
 
+/* Whether mark termination (finish_cycle) runs in this pause, now that
+ * nothing is grey. An incremental pause whose marking has used its budget
+ * so far that the last cycle's termination time would not fit leaves it
+ * to the next pause (once per cycle; the barrier stays on meanwhile), so
+ * that a pause lasts about max(step budget, termination) rather than
+ * their sum. */
+static bool finish_now(vmrt_gc_t *gc, uint64_t deadline)
+{
+    if (!deadline || gc->finish_deferred || vmrt_now_ns() + gc->finish_ns <= deadline)
+        return true;
+    gc->finish_deferred = true;
+    return false;
+}
+
+/* finish_cycle, timed for finish_now. */
+static size_t finish_timed(vmrt_gc_t *gc)
+{
+    uint64_t t = vmrt_now_ns();
+    size_t live = finish_cycle(gc, false);
+    gc->finish_ns = vmrt_now_ns() - t;
+    gc->finish_deferred = false;
+    return live;
+}
+
 static int start_incremental(vmrt_gc_mutator_t *m)
 {
     vmrt_gc_t *gc = m->gc;
@@ -445,10 +504,10 @@ static int start_incremental(vmrt_gc_mutator_t *m)
         rc = pause_begin(gc, m, &t0);
         if (!rc) {
             begin_cycle(gc);
-            uint64_t t1 = vmrt_now_ns();
-            bool done = mark_some(gc, t1 + gc->cfg.step_budget_ns);
+            uint64_t t1 = vmrt_now_ns(), deadline = t1 + gc->cfg.step_budget_ns;
+            bool done = mark_some(gc, deadline) && finish_now(gc, deadline);
             uint64_t t2 = vmrt_now_ns();
-            size_t live = done ? finish_cycle(gc, false) : 0;
+            size_t live = done ? finish_timed(gc) : 0;
             trace_pause(gc, "start", t0, t1, t2);
             pause_end(gc, m, t0);
             if (done)
@@ -475,9 +534,9 @@ int vmrt__gc_step(vmrt_gc_mutator_t *m)
     }
     uint64_t t1 = vmrt_now_ns();
     uint64_t deadline = atomic_load(&gc->incremental) ? t1 + gc->cfg.step_budget_ns : 0;
-    bool done = mark_some(gc, deadline);
+    bool done = mark_some(gc, deadline) && finish_now(gc, deadline);
     uint64_t t2 = vmrt_now_ns();
-    size_t live = done ? finish_cycle(gc, false) : 0;
+    size_t live = done ? finish_timed(gc) : 0;
     trace_pause(gc, done ? "final" : "step", t0, t1, t2);
     pause_end(gc, m, t0);
     pthread_mutex_lock(&gc->st.lock);

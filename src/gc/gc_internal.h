@@ -56,10 +56,11 @@ _Static_assert(sizeof(gc_hdr_t) == GC_HDR, "header is 16 bytes");
 
 #define GC_F_FINALIZE 1u /* registered for finalization */
 
-typedef struct gc_free {
-    uintptr_t zero;       /* type word: 0 */
-    struct gc_free *next; /* next free slot */
-} gc_free_t;
+/* A free slot: type word 0, then the next free slot (public: the inline
+ * allocation fast path pops these lists). */
+typedef vmrt_gc_free_t gc_free_t;
+_Static_assert(sizeof(gc_free_t) == GC_HDR, "a free slot is a header");
+_Static_assert(GC_NCLASSES == VMRT_GC_NCLASSES, "size classes");
 
 static inline gc_hdr_t *gc_hdr(const void *obj)
 {
@@ -92,6 +93,8 @@ typedef struct gc_block {
     uint8_t evac;                /* 1: chosen for evacuation; 2: allocated into while marking */
     uint8_t owned;               /* a mutator allocates from it (or is sweeping it) */
     uint8_t listed;              /* on its class's list */
+    uint8_t zeroed;              /* memory known to be all zero (fresh from the OS); set by
+                                    vmrt__gc_block_alloc on the head of a run, cleared by its user */
     uint32_t slot_size;          /* bytes per slot (small) */
     uint32_t nslots;             /* slots in the block (small) */
     uint32_t run;                /* LARGE: blocks in the run; CONT: distance to head */
@@ -145,7 +148,8 @@ typedef struct gc_deque {
     _Atomic(void *) *buf;
 } gc_deque_t;
 
-#define GC_PRIV 256 /* grey items a marker keeps private before sharing */
+#define GC_PRIV    256 /* grey items a marker keeps private before sharing */
+#define GC_LB_WAYS 16  /* live-bytes accumulators per marker (power of two) */
 
 typedef struct gc_marker {
     struct vmrt_gc *gc;
@@ -156,8 +160,9 @@ typedef struct gc_marker {
     unsigned id;
     _Atomic uint64_t steals;
     uint32_t seed;
-    gc_block_t *lb_block; /* live-bytes accumulator: block ... */
-    uint32_t lb_bytes;    /* ... and bytes not yet added to its live_bytes */
+    /* live-bytes accumulators, direct-mapped by block index: block ... */
+    gc_block_t *lb_block[GC_LB_WAYS];
+    uint32_t lb_bytes[GC_LB_WAYS]; /* ... and bytes not yet added to its live_bytes */
 } gc_marker_t;
 
 typedef struct gc_satb_buf {
@@ -169,10 +174,9 @@ typedef struct gc_satb_buf {
 enum gc_mut_state { GC_MUT_RUNNING, GC_MUT_PARKED, GC_MUT_BLOCKED };
 
 struct vmrt_gc_mutator {
-    vmrt_gc_mutator_fast_t fast;   /* must be first: read by inline fast paths */
-    gc_free_t *free[GC_NCLASSES];  /* allocation caches (free lists) per class */
+    vmrt_gc_mutator_fast_t fast;   /* must be first: read by inline fast paths; holds the
+                                      allocation caches (free lists per class, fast.free) */
     gc_block_t *tlab[GC_NCLASSES]; /* block each free list comes from */
-    uint64_t hdrw[GC_NCLASSES];    /* second header word of a new object, per class */
     struct vmrt_gc *gc;
     gc_satb_buf_t *satb; /* write-barrier buffer */
     void ***roots;       /* handle scope: addresses of root slots */
@@ -206,6 +210,8 @@ typedef struct gc_pacer {
     _Atomic size_t goal;       /* Adaptive: heap goal of the next cycle */
     _Atomic size_t trigger;    /* Adaptive: start a cycle at this heap usage */
     double trigger_ratio;      /* trigger = live + ratio * (goal - live); pauses only */
+    size_t goal_floor;         /* largest recent goal (decays); pauses only */
+    uint64_t floor_ns;         /* when goal_floor was set */
     _Atomic uint64_t last_cycle_end_ns;
     _Atomic uint64_t last_probe_ns;        /* MemoryPressure: time of the last reading */
     _Atomic bool pressure_high;            /* MemoryPressure: the last reading */
@@ -291,6 +297,9 @@ struct vmrt_gc {
     _Atomic uint64_t sweep_ns;    /* time spent sweeping, all time */
     uint64_t cycle;               /* number of the running or last cycle */
     uint64_t cycle_t0;
+    uint64_t pause_cpu0;  /* VMRT_GCTRACE=2: thread CPU time when the pause began */
+    uint64_t finish_ns;   /* duration of the last incremental mark termination */
+    bool finish_deferred; /* this cycle's termination was left to the next pause */
 };
 
 /* heap.c */

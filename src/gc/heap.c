@@ -63,12 +63,15 @@ int vmrt__gc_commit(void *p, size_t len)
     return 0;
 }
 
-static void decommit(void *p, size_t len)
+/* Returns false if the memory could not be dropped (it then stays committed
+ * and is not known to be zero). Both calls can only fail on a bad range,
+ * which would be a GC bug. */
+static bool decommit(void *p, size_t len)
 {
-    /* Both calls can only fail on a bad range, which would be a GC bug;
-     * the memory then simply stays committed. */
-    (void)madvise(p, len, MADV_DONTNEED);
-    (void)mprotect(p, len, PROT_NONE);
+    if (madvise(p, len, MADV_DONTNEED) != 0)
+        return false;
+    (void)mprotect(p, len, PROT_NONE); /* dropped pages read as zero either way */
+    return true;
 }
 
 int vmrt__gc_heap_init(gc_heap_t *h, size_t reserve, size_t limit, size_t retain)
@@ -149,8 +152,10 @@ static int commit_run(gc_heap_t *h, size_t i, size_t n)
             vmrt__gc_commit((void *)(h->base + (k << GC_BLOCK_SHIFT)), (e - k) << GC_BLOCK_SHIFT);
         if (rc)
             return k >= i + n || k < i ? 0 : rc; /* extra neighbours are optional */
-        for (size_t j = k; j < e; j++)
+        for (size_t j = k; j < e; j++) {
             h->blocks[j].kind = GC_BLOCK_FREE;
+            h->blocks[j].zeroed = 1; /* fresh anonymous memory */
+        }
         h->committed += (e - k) << GC_BLOCK_SHIFT;
         h->free_committed += (e - k) << GC_BLOCK_SHIFT;
         k = e;
@@ -182,6 +187,9 @@ int vmrt__gc_block_alloc(gc_heap_t *h, size_t n, gc_block_t **out)
     int rc = commit_run(h, i, n);
     if (rc)
         return rc;
+    bool zeroed = true;
+    for (size_t k = 0; k < n; k++)
+        zeroed = zeroed && h->blocks[i + k].zeroed;
     for (size_t k = 0; k < n; k++) {
         gc_block_t *b = &h->blocks[i + k];
         memset(b, 0, sizeof *b);
@@ -189,6 +197,7 @@ int vmrt__gc_block_alloc(gc_heap_t *h, size_t n, gc_block_t **out)
         b->run = k ? (uint32_t)k : (uint32_t)n;
         b->swept_gen = h->gen;
     }
+    h->blocks[i].zeroed = zeroed;
     h->free_committed -= bytes;
     h->in_use += bytes;
     if (i == h->hint)
@@ -229,9 +238,12 @@ void vmrt__gc_heap_trim(gc_heap_t *h, size_t keep)
                h->free_committed - ((i - lo + 1) << GC_BLOCK_SHIFT) > retain)
             lo--;
         size_t bytes = (i - lo + 1) << GC_BLOCK_SHIFT;
-        decommit((void *)(h->base + (lo << GC_BLOCK_SHIFT)), bytes);
-        for (size_t k = lo; k <= i; k++)
+        if (!decommit((void *)(h->base + (lo << GC_BLOCK_SHIFT)), bytes))
+            break; /* stays committed (FREE, not zeroed) */
+        for (size_t k = lo; k <= i; k++) {
             h->blocks[k].kind = GC_BLOCK_UNMAPPED;
+            h->blocks[k].zeroed = 0;
+        }
         h->committed -= bytes;
         h->free_committed -= bytes;
         i = lo;

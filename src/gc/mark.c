@@ -224,38 +224,66 @@ static inline bool has_refs(const vmrt_gc_type_t *t)
     return t->ref_map || t->elem_refs || t->trace;
 }
 
-void vmrt__gc_mark_flush(gc_marker_t *mk)
+/* Adds accumulator k to its block's live bytes. */
+static void lb_flush(gc_marker_t *mk, unsigned k)
 {
-    if (mk->lb_bytes)
-        atomic_fetch_add_explicit(&mk->lb_block->live_bytes, mk->lb_bytes, memory_order_relaxed);
-    mk->lb_bytes = 0;
-    mk->lb_block = NULL;
+    gc_block_t *b = mk->lb_block[k];
+    if (mk->lb_bytes[k]) {
+        if (mk->gc->mk_parallel)
+            atomic_fetch_add_explicit(&b->live_bytes, mk->lb_bytes[k], memory_order_relaxed);
+        else /* no other marker runs: no read-modify-write needed */
+            atomic_store_explicit(&b->live_bytes,
+                                  atomic_load_explicit(&b->live_bytes, memory_order_relaxed) +
+                                      mk->lb_bytes[k],
+                                  memory_order_relaxed);
+    }
+    mk->lb_bytes[k] = 0;
+    mk->lb_block[k] = NULL;
 }
 
-/* Marks obj if it is white and accounts its bytes; true if it must be
- * scanned. */
-static inline bool shade(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+void vmrt__gc_mark_flush(gc_marker_t *mk)
+{
+    for (unsigned k = 0; k < GC_LB_WAYS; k++)
+        lb_flush(mk, k);
+}
+
+/* Marks obj if it is white and accounts its bytes; returns its type if it
+ * must be scanned (it has references), else NULL. */
+static inline const vmrt_gc_type_t *shade(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
     gc_hdr_t *h = gc_hdr(obj);
     uint8_t e = gc->epoch;
     if (atomic_load_explicit(&h->mark, memory_order_relaxed) == e)
-        return false;
+        return NULL;
     if (gc->mk_parallel) {
         if (atomic_exchange_explicit(&h->mark, e, memory_order_relaxed) == e)
-            return false;
+            return NULL;
     } else {
         atomic_store_explicit(&h->mark, e, memory_order_relaxed);
     }
-    gc_block_t *b = &gc->heap.blocks[((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT];
-    if (b->kind == GC_BLOCK_LARGE_CONT)
-        b -= b->run;
-    if (b != mk->lb_block) {
-        vmrt__gc_mark_flush(mk);
-        mk->lb_block = b;
+    size_t bi = ((uintptr_t)h - gc->heap.base) >> GC_BLOCK_SHIFT;
+    gc_block_t *b = &gc->heap.blocks[bi];
+    uint32_t bytes;
+    if (__builtin_expect(b->kind == GC_BLOCK_SMALL, 1)) {
+        bytes = b->slot_size;
+    } else {
+        if (b->kind == GC_BLOCK_LARGE_CONT) {
+            bi -= b->run;
+            b -= b->run;
+        }
+        bytes = (uint32_t)obj_bytes(h);
     }
-    mk->lb_bytes += (uint32_t)obj_bytes(h);
-    return has_refs(gc_type(h));
+    unsigned k = (unsigned)bi & (GC_LB_WAYS - 1);
+    if (__builtin_expect(b != mk->lb_block[k], 0)) {
+        lb_flush(mk, k);
+        mk->lb_block[k] = b;
+    }
+    mk->lb_bytes[k] += bytes;
+    const vmrt_gc_type_t *t = gc_type(h);
+    return has_refs(t) ? t : NULL;
 }
+
+static void scan_typed(struct vmrt_gc *gc, gc_marker_t *mk, void *obj, const vmrt_gc_type_t *t);
 
 /* Greys obj if it is white. Any thread during a pause. */
 void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
@@ -264,10 +292,11 @@ void vmrt__gc_mark_obj(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
         grey_push(gc, mk, obj);
 }
 
-static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+static __attribute__((noinline)) void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
 {
-    if (shade(gc, mk, obj))
-        scan(gc, mk, obj);
+    const vmrt_gc_type_t *t = shade(gc, mk, obj);
+    if (t)
+        scan_typed(gc, mk, obj, t);
 }
 
 static void mark_visit(vmrt_gc_visitor_t *v, void **slot)
@@ -295,11 +324,48 @@ void vmrt__gc_trace_obj(gc_hdr_t *h, vmrt_gc_visitor_t *v)
     }
 }
 
-static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+/* Reference arrays are scanned in chunks so that one long array cannot
+ * overrun an incremental step: scanning pushes a continuation item,
+ * obj | 2 | chunk << GC_CHUNK_SHIFT (payloads are 8-aligned and user
+ * addresses are below 2^48), for the next chunk. */
+#define GC_CHUNK_SHIFT 48
+#define GC_CHUNK_MIN   1024u
+_Static_assert(sizeof(void *) == 8, "array chunk items need 64-bit pointers");
+
+static inline uint32_t array_chunk(uint32_t len)
 {
-    gc_hdr_t *h = gc_hdr(obj);
-    const vmrt_gc_type_t *t = gc_type(h);
-    if (t->trace) {
+    uint32_t c = len / 65535u + 1; /* at most 65535 chunks */
+    return c > GC_CHUNK_MIN ? c : GC_CHUNK_MIN;
+}
+
+/* Scans elements [k * chunk, (k + 1) * chunk) of obj's reference array.
+ * The next chunk is queued first, so that this chunk's elements are
+ * processed before it (the grey stack stays one chunk deep per array); if
+ * the grey set cannot grow or the address does not fit the item encoding,
+ * the next chunks are scanned here. */
+static void scan_array(struct vmrt_gc *gc, gc_marker_t *mk, void *obj, const vmrt_gc_type_t *t,
+                       uint32_t k)
+{
+    void **e = (void **)((char *)obj + t->size);
+    uint32_t n = gc_hdr(obj)->length, cs = array_chunk(n);
+    for (;; k++) {
+        uint64_t lo = (uint64_t)k * cs, hi = lo + cs < n ? lo + cs : n;
+        bool queued =
+            hi < n && (uintptr_t)obj >> GC_CHUNK_SHIFT == 0 &&
+            push_item(gc, mk, (void *)((uintptr_t)obj | 2 | (uintptr_t)(k + 1) << GC_CHUNK_SHIFT));
+        for (uint64_t i = lo; i < hi; i++)
+            if (e[i])
+                edge_push(gc, mk, e[i]);
+        if (hi >= n || queued)
+            return;
+    }
+}
+
+/* The scanning loop, inlined into the mark loop (the hot path). */
+static inline __attribute__((always_inline)) void scan_body(struct vmrt_gc *gc, gc_marker_t *mk,
+                                                            void *obj, const vmrt_gc_type_t *t)
+{
+    if (__builtin_expect(t->trace != NULL, 0)) {
         vmrt_gc_visitor_t v = {.fn = mark_visit, .gc = gc, .mk = mk};
         t->trace(obj, &v);
         return;
@@ -310,12 +376,19 @@ static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
         if (p)
             edge_push(gc, mk, p);
     }
-    if (t->elem_refs) {
-        void **e = (void **)((char *)obj + t->size);
-        for (uint32_t i = 0; i < h->length; i++)
-            if (e[i])
-                edge_push(gc, mk, e[i]);
-    }
+    if (t->elem_refs)
+        scan_array(gc, mk, obj, t, 0);
+}
+
+static __attribute__((noinline)) void scan_typed(struct vmrt_gc *gc, gc_marker_t *mk, void *obj,
+                                                 const vmrt_gc_type_t *t)
+{
+    scan_body(gc, mk, obj, t);
+}
+
+static void scan(struct vmrt_gc *gc, gc_marker_t *mk, void *obj)
+{
+    scan_typed(gc, mk, obj, gc_type(gc_hdr(obj)));
 }
 
 void vmrt_gc_visit(vmrt_gc_visitor_t *v, void **slot)
@@ -379,7 +452,7 @@ static bool terminate(struct vmrt_gc *gc, gc_marker_t *mk)
     }
 }
 
-#define GC_RING 8 /* edges in flight between prefetch and marking */
+#define GC_RING 16 /* edges in flight between prefetch and marking */
 
 static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
 {
@@ -388,8 +461,16 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
     void *ring[GC_RING];
     unsigned rh = 0, rn = 0, n = 0;
     for (;;) {
-        if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
-            break;
+        /* Every 64 items: stop requested (deadline reached by another
+         * marker), or this step's deadline passed. */
+        if ((++n & 63) == 0) {
+            if (atomic_load_explicit(&gc->mk_stop, memory_order_relaxed))
+                break;
+            if (deadline && vmrt_now_ns() >= deadline) {
+                atomic_store(&gc->mk_stop, true);
+                break;
+            }
+        }
         void *o = pop_item(mk);
         if (!o)
             o = steal(gc, mk);
@@ -412,14 +493,20 @@ static void mark_loop(struct vmrt_gc *gc, gc_marker_t *mk)
             void *x = ring[rh];
             ring[rh] = c;
             rh = (rh + 1) % GC_RING;
-            process_edge(gc, mk, x);
+            const vmrt_gc_type_t *t = shade(gc, mk, x);
+            if (t)
+                scan_body(gc, mk, x, t);
+        } else if ((uintptr_t)o & 2) { /* the next chunk of a reference array */
+            void *a = (void *)((uintptr_t)o & (((uintptr_t)1 << GC_CHUNK_SHIFT) - 4));
+            scan_array(gc, mk, a, gc_type(gc_hdr(a)), (uint32_t)((uintptr_t)o >> GC_CHUNK_SHIFT));
         } else {
-            scan(gc, mk, o);
+            scan_body(gc, mk, o, gc_type(gc_hdr(o)));
         }
-        if (limit && atomic_fetch_add(&gc->mk_work, 1) + 1 >= limit)
-            atomic_store(&gc->mk_stop, true);
-        if (deadline && (++n & 63) == 0 && vmrt_now_ns() >= deadline)
-            atomic_store(&gc->mk_stop, true);
+        if (__builtin_expect(limit != 0, 0) &&
+            (atomic_load(&gc->mk_stop) || atomic_fetch_add(&gc->mk_work, 1) + 1 >= limit)) {
+            atomic_store(&gc->mk_stop, true); /* test hook: exact work limit */
+            break;
+        }
     }
     for (; rn; rn--, rh = (rh + 1) % GC_RING) /* stopped early: the edges stay grey */
         edge_push(gc, mk, ring[rh]);

@@ -39,12 +39,41 @@ size_t vmrt__gc_heap_headroom(struct vmrt_gc *gc)
     return goal > used ? goal - used : 0;
 }
 
+/* The goal floor decays with a half-life of GC_FLOOR_HALF_LIFE_NS. */
+#define GC_FLOOR_HALF_LIFE_NS 5000000000ull
+
+static size_t decayed_floor(const gc_pacer_t *p, uint64_t now)
+{
+    uint64_t dt = now > p->floor_ns ? now - p->floor_ns : 0;
+    uint64_t halvings = dt / GC_FLOOR_HALF_LIFE_NS;
+    if (halvings >= 64)
+        return 0;
+    size_t f = p->goal_floor >> halvings;
+    /* linear between halvings: at most 6% above the exponential */
+    uint64_t frac = dt % GC_FLOOR_HALF_LIFE_NS;
+    return f - (size_t)((double)f * 0.5 * (double)frac / (double)GC_FLOOR_HALF_LIFE_NS);
+}
+
+/* Goal = live * (1 + gogc/100), at least min_heap, and at least the goal
+ * the heap recently grew to (the floor, decaying with a 5 s half-life):
+ * after a phase with a large live heap the process already holds that
+ * memory (peak RSS is paid), so collecting at a smaller goal would only
+ * cost more cycles; as the floor decays, a heap whose live data stays
+ * small shrinks back to 2x live and its free blocks go back to the OS. */
 static void set_goal(struct vmrt_gc *gc, size_t live)
 {
     gc_pacer_t *p = &gc->pacer;
     size_t goal = live + live / 100 * gc->cfg.gogc;
     if (goal < gc->cfg.min_heap)
         goal = gc->cfg.min_heap;
+    uint64_t now = vmrt_now_ns();
+    size_t floor = decayed_floor(p, now);
+    if (goal < floor) {
+        goal = floor;
+    } else {
+        p->goal_floor = goal;
+        p->floor_ns = now;
+    }
     size_t trig = goal;
     if (atomic_load(&gc->incremental))
         trig = live + (size_t)(p->trigger_ratio * (double)(goal - live));

@@ -2,10 +2,11 @@
  *
  * At mark termination (in the pause) every small block goes on its class's
  * `unswept` list, except blocks with no live bytes, which are freed at once
- * without being touched. Mutators sweep the blocks they are about to
- * allocate from (alloc.c: refill); whatever is left is swept by the thread
- * that starts the next cycle, before it flips the mark epoch
- * [INV-EPOCH]. Large objects are swept in the pause (a list walk).
+ * without being touched, and blocks whose every slot is marked, which have
+ * nothing to sweep and stay off the lists until the next cycle. Mutators sweep the blocks they are
+ * about to allocate from (alloc.c: refill); whatever is left is swept by the thread that starts the
+ * next cycle, before it flips the mark epoch [INV-EPOCH]. Large objects are swept in the pause (a
+ * list walk).
  *
  * Sweeping a block rebuilds its free list from every slot that is free,
  * forwarded (evacuated) or unmarked, clearing the payload of the last two
@@ -114,11 +115,20 @@ size_t vmrt__gc_sweep_prepare(struct vmrt_gc *gc)
             vmrt__gc_block_free(h, b);
             continue;
         }
-        live += atomic_load_explicit(&b->live_bytes, memory_order_relaxed);
+        size_t lv = atomic_load_explicit(&b->live_bytes, memory_order_relaxed);
+        live += lv;
         atomic_store_explicit(&b->live_bytes, 0, memory_order_relaxed);
         b->pinned = b->evac = 0;
         b->owned = 0;
         b->freelist = NULL;
+        if (lv == (size_t)b->nslots * b->slot_size) {
+            /* Every slot marked: no dead object to clear, no free slot to
+             * find; swept as it is (the next final pause looks again). */
+            b->listed = 0;
+            b->free_slots = 0;
+            b->swept_gen = h->gen + 1;
+            continue;
+        }
         b->listed = 1;
         b->next = h->cls[b->cls].unswept;
         h->cls[b->cls].unswept = b;

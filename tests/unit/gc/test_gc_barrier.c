@@ -10,7 +10,10 @@
  * library (must pass), and test_gc_no_barrier with the GC sources compiled
  * with VMRT_TEST_NO_BARRIER, registered with should_fail: true (it must
  * fail). A build with -Dno_write_barrier=true flips test_gc_barrier to
- * should_fail as well. */
+ * should_fail as well.
+ *
+ * test_long_array_incremental is the same race across the chunks of a long
+ * reference array (scanned a chunk at a time). */
 #include "harness.h"
 
 #include "gc_test.h"
@@ -79,10 +82,76 @@ static void test_moved_reference_survives(void **state)
     vmrt_gc_destroy(gc);
 }
 
+/* A long reference array is scanned in chunks (a continuation item per
+ * chunk), so an incremental step never scans it in one piece; references
+ * moved from an unscanned chunk into a scanned one during the cycle survive
+ * (the SATB barrier records the deleted slot; without it they are freed). */
+static void test_long_array_incremental(void **state)
+{
+    (void)state;
+    vmrt_gc_config_t cfg;
+    gc_test_config(&cfg);
+    cfg.incremental = true;
+    cfg.markers = 1;
+    cfg.compact = false;
+    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
+    cfg.threshold_bytes = 1;
+    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
+    vmrt_gc_t *gc;
+    vmrt_gc_mutator_t *m;
+    ASSERT_OK(vmrt_gc_new(&gc, &cfg));
+    ASSERT_OK(vmrt_gc_thread_attach(gc, &m));
+    enum { N = 50000, MOVED = 100 };
+    void *arr = NULL;
+    ASSERT_OK(vmrt_gc_root_add(gc, &arr));
+    vmrt_gc_set_enabled(gc, false);
+    arr = vmrt_gc_alloc_array(m, &refs_type, N);
+    ASSERT_NOT_NULL(arr);
+    for (long i = 0; i < N; i++) {
+        node_t *n = vmrt_gc_alloc(m, &node_type);
+        ASSERT_NOT_NULL(n);
+        n->value = i;
+        vmrt_gc_write(m, arr, &((void **)arr)[i], n);
+    }
+    vmrt__gc_set_step_work(gc, 300); /* items per step */
+    vmrt_gc_set_enabled(gc, true);
+    ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
+    ASSERT_TRUE(vmrt_gc_in_cycle(gc));
+    vmrt_gc_set_enabled(gc, false);
+    void **a = arr;
+    for (int i = 0; i < 20 && !vmrt__gc_is_marked(gc, a[MOVED - 1]); i++)
+        ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
+    ASSERT_TRUE(vmrt_gc_in_cycle(gc));
+    ASSERT_TRUE(vmrt__gc_is_marked(gc, a[0]));
+    ASSERT_TRUE(vmrt__gc_is_marked(gc, a[MOVED - 1]));
+    ASSERT_FALSE(vmrt__gc_is_marked(gc, a[N - 1])); /* its chunk is not scanned yet */
+    for (long i = 0; i < MOVED; i++) {
+        vmrt_gc_write(m, arr, &a[i], a[N - 1 - i]);
+        vmrt_gc_write(m, arr, &a[N - 1 - i], NULL);
+    }
+    vmrt__gc_set_step_work(gc, 0);
+    while (vmrt_gc_in_cycle(gc))
+        ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
+    vmrt__gc_finish_sweep(gc);
+    a = arr;
+    for (long i = 0; i < N; i++) {
+        if (i >= N - MOVED) {
+            ASSERT_NULL(a[i]);
+            continue;
+        }
+        ASSERT_TRUE(vmrt__gc_is_valid(gc, a[i]));
+        ASSERT_EQ(((node_t *)a[i])->value, i < MOVED ? N - 1 - i : i);
+    }
+    ASSERT_OK(vmrt_gc_root_remove(gc, &arr));
+    vmrt_gc_thread_detach(m);
+    vmrt_gc_destroy(gc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_moved_reference_survives),
+        cmocka_unit_test(test_long_array_incremental),
     };
     VT_RUN("gc_barrier", tests);
 }

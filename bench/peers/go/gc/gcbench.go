@@ -1,5 +1,5 @@
 // Peer: GCBench and binary-trees in Go (single goroutine, default GOGC).
-// Usage and output as vmrt-bench-gc: gcbench|binarytrees time|pause_max|pause_p99|rss|pauses N.
+// Usage and output as vmrt-bench-gc: gcbench|binarytrees|bigheap time|pause_max|pause_p99|rss|pauses N.
 // Pauses come from runtime.MemStats.PauseNs (the last 256 stop-the-world pauses).
 package main
 
@@ -95,6 +95,35 @@ func binarytrees(n int) {
 	}
 }
 
+// bigheap: as vmrt-bench-gc (N MiB of live depth-10 trees, counted with
+// vmrt's 16-byte headers so that both hold the same number of nodes, in one
+// slice; then random trees replaced until 3N MiB more were allocated).
+func bigheap(mib int) {
+	treeBytes := treeSize(10) * (24 + 16)
+	ntrees := (mib << 20) / treeBytes
+	if ntrees < 1 {
+		ntrees = 1
+	}
+	roots := make([]*Node, ntrees)
+	for i := range roots {
+		roots[i] = makeTree(10)
+	}
+	seed := uint64(88172645463325252)
+	for k := 0; k < 3*ntrees; k++ {
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		roots[seed%uint64(ntrees)] = makeTree(10)
+	}
+	c := 0
+	for _, t := range roots {
+		c += check(t)
+	}
+	if c != ntrees*treeSize(10) {
+		os.Exit(1)
+	}
+}
+
 func main() {
 	if len(os.Args) < 4 {
 		os.Exit(2)
@@ -106,6 +135,8 @@ func main() {
 		gcbench(n)
 	case "binarytrees":
 		binarytrees(n)
+	case "bigheap":
+		bigheap(n)
 	default:
 		os.Exit(2)
 	}
