@@ -171,16 +171,18 @@ VMRT_API int vmrt_io_close(int fd);
 /* ---- the spec's SchedulerStats ------------------------------------------- */
 
 typedef struct vmrt_vcpu_stats {
-    uint64_t context_switches; /* coroutines resumed */
-    uint64_t steals;           /* coroutines stolen from other vCPUs */
-    uint64_t preempt_coop;     /* yields at safepoints on request */
-    uint64_t preempt_signal;   /* preemptions by signal */
-    uint64_t parks, wakeups;   /* vCPU thread parked on its futex / woken */
-    uint64_t migrations;       /* coroutines moved here by migrate/rebalance */
-    uint64_t spawned, finished;
-    uint64_t queue_depth;   /* ready coroutines queued on this vCPU now */
-    double cpu_utilization; /* 0..1: time not parked since start */
-    double load;            /* load EWMA (running + queued) */
+    uint64_t context_switches;  /* coroutines resumed */
+    uint64_t steals;            /* coroutines stolen from other vCPUs */
+    uint64_t preempt_coop;      /* yields at safepoints on request */
+    uint64_t preempt_signal;    /* preemptions by signal */
+    uint64_t parks, wakeups;    /* vCPU thread parked on its futex / woken */
+    uint64_t migrations;        /* coroutines moved here by migrate/rebalance */
+    uint64_t spawned, finished; /* spawns made by coroutines on this vCPU (spawns from other
+                                   threads count only in total_coroutines); coroutines
+                                   that ended here */
+    uint64_t queue_depth;       /* ready coroutines queued on this vCPU now */
+    double cpu_utilization;     /* 0..1: time not parked since start */
+    double load;                /* load EWMA (running + queued) */
 } vmrt_vcpu_stats_t;
 
 typedef struct vmrt_sched_stats {

@@ -127,8 +127,10 @@ int vmrt_sched_stats(vmrt_sched_t *s, vmrt_sched_stats_t *out)
     for (unsigned b = 0; b < LAT_BUCKETS; b++)
         samples += h[b];
     out->latency_samples = samples;
-    out->latency_p50_ns = percentile(h, samples, 0.50);
-    out->latency_p99_ns = percentile(h, samples, 0.99);
+    /* A percentile is its histogram bucket's bound: never above the exact max. */
+    uint64_t p50 = percentile(h, samples, 0.50), p99 = percentile(h, samples, 0.99);
+    out->latency_p50_ns = p50 < max ? p50 : max;
+    out->latency_p99_ns = p99 < max ? p99 : max;
     out->latency_max_ns = max;
     return 0;
 }
