@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <vmrt/vmrt.h>
@@ -99,6 +100,74 @@ static void test_runtime_gc_on_scheduler(void **state)
     vmrt_gc_stats_t gs;
     vmrt_gc_stats(vmrt_runtime_gc(rt), &gs);
     ASSERT_TRUE(gs.gc_count >= N * 4);
+    ASSERT_OK(vmrt_runtime_shutdown(rt, 5000000000ull));
+    vmrt_runtime_destroy(rt);
+}
+
+/* gc.scan_coroutine_stacks: a list whose head lives only in a coroutine's
+ * stack frame survives collections with compaction run from another
+ * coroutine, and the head (conservatively referenced, hence pinned) stays
+ * where it is. */
+static atomic_int phase;
+
+static void *stack_holder(void *arg)
+{
+    vmrt_runtime_t *rt = arg;
+    node_t *volatile head = NULL; /* in this frame only: no root, no handle */
+    for (uint64_t i = 1; i <= 3000; i++) {
+        vmrt_gc_mutator_t *m = vmrt_runtime_mutator(rt);
+        node_t *n = vmrt_gc_alloc(m, &node_type);
+        ASSERT_NOT_NULL(n);
+        n->value = i;
+        vmrt_gc_write(m, n, &n->next, head);
+        head = n;
+    }
+    node_t *before = head;
+    atomic_store(&phase, 1);
+    while (atomic_load(&phase) != 2)
+        vmrt_yield(); /* parked in the scheduler while the other one collects */
+    ASSERT_TRUE(head == before);
+    uint64_t sum = 0;
+    for (node_t *n = head; n; n = n->next)
+        sum += n->value;
+    return (void *)(uintptr_t)sum;
+}
+
+static void *collector(void *arg)
+{
+    vmrt_runtime_t *rt = arg;
+    while (atomic_load(&phase) != 1)
+        vmrt_yield();
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 20000; i++) /* garbage: sparse blocks to evacuate */
+            ASSERT_NOT_NULL(vmrt_gc_alloc(vmrt_runtime_mutator(rt), &node_type));
+        ASSERT_OK(vmrt_gc_collect(vmrt_runtime_mutator(rt), VMRT_GC_FULL | VMRT_GC_COMPACT));
+    }
+    atomic_store(&phase, 2);
+    return NULL;
+}
+
+static void test_scan_coroutine_stacks(void **state)
+{
+    (void)state;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 2;
+    cfg.scan_coroutine_stacks = true;
+    vmrt_runtime_t *rt;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_OK(vmrt_runtime_start(rt));
+    atomic_store(&phase, 0);
+    vmrt_coro_t *h, *c;
+    ASSERT_OK(vmrt_runtime_spawn(rt, &h, NULL, stack_holder, rt));
+    ASSERT_OK(vmrt_runtime_spawn(rt, &c, NULL, collector, rt));
+    void *sum;
+    ASSERT_OK(vmrt_sched_join(c, NULL));
+    ASSERT_OK(vmrt_sched_join(h, &sum));
+    ASSERT_EQ((uintptr_t)sum, 3000u * 3001u / 2);
+    vmrt_gc_stats_t gs;
+    vmrt_gc_stats(vmrt_runtime_gc(rt), &gs);
+    ASSERT_TRUE(gs.gc_count >= 3);
     ASSERT_OK(vmrt_runtime_shutdown(rt, 5000000000ull));
     vmrt_runtime_destroy(rt);
 }
@@ -202,6 +271,7 @@ static void test_bad_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scan_coroutine_stacks),
         cmocka_unit_test(test_runtime_gc_on_scheduler),
         cmocka_unit_test(test_root_fn_with_compaction),
         cmocka_unit_test(test_run_sandboxed),
