@@ -1,4 +1,5 @@
-/* GC torture test: several mutator threads mutate random object graphs
+/* GC torture test: several mutator threads — and, in a second test, several
+ * coroutines per vCPU of a runtime on 2 vCPUs — mutate random object graphs
  * while the collector runs incremental steps (bounded, parallel marking)
  * and full compacting collections. Each thread keeps a shadow model of its
  * own graph (node id -> child ids) and, after every completed cycle, walks
@@ -36,6 +37,7 @@ typedef struct model {
 
 typedef struct worker {
     vmrt_gc_t *gc;
+    vmrt_runtime_t *rt; /* coroutine rounds: mutator = the current vCPU's */
     unsigned idx;
     uint64_t seed;
     uint64_t deadline;
@@ -46,7 +48,7 @@ typedef struct worker {
     vnode_t *tmp;
     uintptr_t *cons; /* conservative range: addresses of pinned nodes */
     uint64_t cons_id[NCONS];
-    long verified, ops, failures;
+    long verified, ops, failures, migrations;
 } worker_t;
 
 static uint64_t rnd(worker_t *w)
@@ -204,17 +206,67 @@ static void *mutator_main(void *arg)
     return NULL;
 }
 
+/* The same mutator loop as a coroutine of a runtime: roots are global roots
+ * (a coroutine may resume on another vCPU, whose thread has its own handle
+ * scope), the mutator is the current vCPU's, and the scheduler's safepoint
+ * poll both lets the GC stop the world and moves coroutines between vCPUs. */
+static void *coro_main(void *arg)
+{
+    worker_t *w = arg;
+    for (int r = 0; r < NROOTS; r++)
+        ASSERT_OK(vmrt_gc_root_add(w->gc, (void **)&w->roots[r]));
+    ASSERT_OK(vmrt_gc_root_add(w->gc, (void **)&w->tmp));
+    vmrt_gc_stats_t st;
+    uint64_t last = 0;
+    for (long i = 0;; i++) {
+        op(w, vmrt_runtime_mutator(w->rt));
+        w->ops++;
+        if ((i & 31) == 0) {
+            vmrt_safepoint();
+            vmrt_gc_mutator_t *m = vmrt_runtime_mutator(w->rt);
+            vmrt_gc_safepoint(m);
+            vmrt_gc_check_and_run_step(m);
+            vmrt_gc_stats(w->gc, &st);
+            if (st.gc_count != last) {
+                last = st.gc_count;
+                verify(w);
+            }
+            if (w->compactor && (i & 4095) == 0)
+                vmrt_gc_collect(m, VMRT_GC_COMPACT);
+            if ((i & 2047) == 0) { /* move to the other vCPU mid-graph */
+                int v = vmrt_coro_vcpu(vmrt_coro_self());
+                ASSERT_OK(vmrt_coro_migrate(vmrt_coro_self(), v == 0 ? 1u : 0u));
+                w->migrations++;
+            } else if ((i & 511) == 0) {
+                vmrt_yield(); /* interleave the coroutines of a vCPU */
+            }
+            if (vmrt_now_ns() >= w->deadline || w->failures)
+                break;
+        }
+    }
+    verify(w);
+    for (int r = 0; r < NROOTS; r++)
+        ASSERT_OK(vmrt_gc_root_remove(w->gc, (void **)&w->roots[r]));
+    ASSERT_OK(vmrt_gc_root_remove(w->gc, (void **)&w->tmp));
+    return NULL;
+}
+
+static void torture_gc_config(vmrt_gc_config_t *cfg)
+{
+    gc_test_config(cfg);
+    cfg->incremental = true;
+    cfg->trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
+    cfg->threshold_bytes = 256 << 10;
+    cfg->step_budget_ns = 30000;
+    cfg->markers = gc_test_under_qemu() ? 1 : 3;
+    cfg->compact_live_ratio = 0.5;
+    cfg->parallel_steps = true;
+}
+
 static void run_round(uint64_t seed, unsigned threads, uint64_t ns, long *ops, long *verified)
 {
     vmrt_gc_config_t cfg;
-    gc_test_config(&cfg);
-    cfg.incremental = true;
-    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
-    cfg.threshold_bytes = 256 << 10;
-    cfg.step_budget_ns = 30000;
-    cfg.markers = gc_test_under_qemu() ? 1 : 3;
-    cfg.compact_live_ratio = 0.5;
-    cfg.parallel_steps = true;
+    torture_gc_config(&cfg);
     vmrt_gc_t *gc;
     ASSERT_OK(vmrt_gc_new(&gc, &cfg));
     worker_t ws[8];
@@ -264,6 +316,88 @@ static void run_round(uint64_t seed, unsigned threads, uint64_t ns, long *ops, l
     ASSERT_TRUE(st.incremental_steps > 0);
 }
 
+/* Coroutines on the runtime: several per vCPU, on 2 vCPUs, mutating their
+ * graphs while the same collector runs incremental, parallel and compacting
+ * cycles; the same shadow-model checks. */
+static void run_coroutine_round(uint64_t seed, unsigned coros, uint64_t ns, long *ops,
+                                long *verified)
+{
+    vmrt_runtime_config_t rc;
+    vmrt_runtime_config_init(&rc);
+    torture_gc_config(&rc.gc);
+    rc.sched.vcpus = 2;
+    vmrt_runtime_t *rt;
+    ASSERT_OK(vmrt_runtime_new(&rt, &rc));
+    ASSERT_OK(vmrt_runtime_start(rt));
+    vmrt_gc_t *gc = vmrt_runtime_gc(rt);
+    worker_t ws[8];
+    vmrt_coro_t *co[8];
+    uint64_t deadline = vmrt_now_ns() + ns;
+    for (unsigned t = 0; t < coros; t++) {
+        worker_t *w = &ws[t];
+        memset(w, 0, sizeof *w);
+        w->gc = gc;
+        w->rt = rt;
+        w->idx = t;
+        w->seed = seed * 7919 + t + 1;
+        w->deadline = deadline;
+        w->compactor = t == 0;
+        w->mdl = calloc(1, sizeof *w->mdl);
+        w->cons = calloc(NCONS, sizeof *w->cons);
+        ASSERT_NOT_NULL(w->mdl);
+        ASSERT_OK(vmrt_gc_conservative_add(gc, w->cons, w->cons + NCONS));
+        ASSERT_OK(vmrt_runtime_spawn(rt, &co[t], NULL, coro_main, w));
+    }
+    long failures = 0, migrations = 0;
+    for (unsigned t = 0; t < coros; t++) {
+        ASSERT_OK(vmrt_sched_join(co[t], NULL));
+        failures += ws[t].failures;
+        migrations += ws[t].migrations;
+        *ops += ws[t].ops;
+        *verified += ws[t].verified;
+    }
+    vmrt_gc_stats_t st;
+    vmrt_gc_stats(gc, &st);
+    vmrt_sched_stats_t ss;
+    ASSERT_OK(vmrt_sched_stats(vmrt_runtime_sched(rt), &ss));
+    for (unsigned t = 0; t < coros; t++)
+        ASSERT_OK(vmrt_gc_conservative_remove(gc, ws[t].cons));
+    ASSERT_OK(vmrt_runtime_shutdown(rt, 5000000000ull));
+    vmrt_runtime_destroy(rt);
+    for (unsigned t = 0; t < coros; t++) {
+        free(ws[t].mdl);
+        free(ws[t].cons);
+    }
+    fprintf(stderr,
+            "torture (coroutines): seed %llu: %llu cycles, %llu steps, %llu objects moved, "
+            "%llu context switches, %llu migrations+steals%s\n",
+            (unsigned long long)seed, (unsigned long long)st.gc_count,
+            (unsigned long long)st.incremental_steps, (unsigned long long)st.objects_moved,
+            (unsigned long long)ss.context_switches,
+            (unsigned long long)(ss.migrations + ss.steals), failures ? " FAILED" : "");
+    ASSERT_EQ(failures, 0);
+    ASSERT_TRUE(st.gc_count > 0);
+    ASSERT_TRUE(st.incremental_steps > 0);
+    ASSERT_TRUE(migrations > 0);
+}
+
+static void test_torture_coroutines(void **state)
+{
+    (void)state;
+    bool slow = gc_test_slow_config();
+    uint64_t total = slow ? 1500000000ull : 3000000000ull;
+    unsigned rounds = slow ? 3 : 6, coros = gc_test_under_qemu() ? 2 : 6;
+    const char *s = getenv("VMRT_TORTURE_SEED");
+    uint64_t base = s ? strtoull(s, NULL, 0) : 1;
+    long ops = 0, verified = 0;
+    for (unsigned r = 0; r < rounds; r++)
+        run_coroutine_round(base + 100 + r, coros, total / rounds, &ops, &verified);
+    fprintf(stderr,
+            "torture: %u seeds, %u coroutines on 2 vCPUs, %ld operations, %ld verifications\n",
+            rounds, coros, ops, verified);
+    ASSERT_TRUE(verified >= rounds);
+}
+
 static void test_torture(void **state)
 {
     (void)state;
@@ -284,6 +418,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torture),
+        cmocka_unit_test(test_torture_coroutines),
     };
     VT_RUN("gc_torture", tests);
 }
