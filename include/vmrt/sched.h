@@ -55,7 +55,13 @@ VMRT_API void vmrt_sched_config_init(vmrt_sched_config_t *cfg);
  * At least 1. */
 VMRT_API unsigned vmrt_sched_default_vcpus(void);
 
-/* Lifecycle. new validates cfg (NULL = defaults): -EINVAL with a bad field.
+/* Checks cfg as vmrt_sched_new does: 0, or -EINVAL with err (if non-NULL)
+ * naming the field, its value and the valid range, e.g. "time_slice_ns: 5
+ * is outside [100 us, 10 s]". */
+VMRT_API int vmrt_sched_config_check(const vmrt_sched_config_t *cfg, char *err, size_t errlen);
+
+/* Lifecycle. new validates cfg (NULL = defaults): -EINVAL with a bad field
+ * (vmrt_sched_config_check says which).
  * start launches the vCPU threads and the monitor (VMRT_ESTATE if started). */
 VMRT_API int vmrt_sched_new(vmrt_sched_t **out, const vmrt_sched_config_t *cfg);
 VMRT_API int vmrt_sched_start(vmrt_sched_t *s);

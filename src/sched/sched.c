@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,21 +57,49 @@ void vmrt_sched_config_init(vmrt_sched_config_t *cfg)
     cfg->stack_size = VMRT_CORO_DEFAULT_STACK;
 }
 
-static int validate(const vmrt_sched_config_t *c)
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (c->size != sizeof *c || c->vcpus > VMRT_SCHED_MAX_VCPUS)
-        return -EINVAL;
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -EINVAL;
+}
+
+int vmrt_sched_config_check(const vmrt_sched_config_t *c, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!c)
+        return bad(err, errlen, "no configuration");
+    if (c->size != sizeof *c)
+        return bad(err, errlen, "size: %zu, not %zu (call vmrt_sched_config_init first)", c->size,
+                   sizeof *c);
+    if (c->vcpus > VMRT_SCHED_MAX_VCPUS)
+        return bad(err, errlen, "vcpus: %u is more than %d", c->vcpus, VMRT_SCHED_MAX_VCPUS);
     size_t q = c->ready_queue_size;
     if (q < 16 || q > 65536 || (q & (q - 1)))
-        return -EINVAL;
+        return bad(err, errlen, "ready_queue_size: %zu is not a power of two in [16, 65536]", q);
     if (c->time_slice_ns < 100000 || c->time_slice_ns > 10000000000ull)
-        return -EINVAL;
+        return bad(err, errlen, "time_slice_ns: %llu is outside [100 us, 10 s]",
+                   (unsigned long long)c->time_slice_ns);
     if (c->starvation_ns && c->starvation_ns < c->time_slice_ns)
-        return -EINVAL;
+        return bad(err, errlen, "starvation_ns: %llu is below time_slice_ns (%llu)",
+                   (unsigned long long)c->starvation_ns, (unsigned long long)c->time_slice_ns);
     if (c->stack_size &&
         (c->stack_size < VMRT_CORO_MIN_STACK || c->stack_size > VMRT_CORO_MAX_STACK))
-        return -EINVAL;
+        return bad(err, errlen, "stack_size: %zu is outside [%u, %u] bytes", c->stack_size,
+                   VMRT_CORO_MIN_STACK, VMRT_CORO_MAX_STACK);
     return 0;
+}
+
+static int validate(const vmrt_sched_config_t *c)
+{
+    return vmrt_sched_config_check(c, NULL, 0);
 }
 
 /* ---- registry --------------------------------------------------------------- */

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <vmrt/vmrt.h>
@@ -260,13 +262,69 @@ static void test_pin_vcpus(void **state)
     vmrt_sched_destroy(s);
 }
 
+static void set_vcpus(vmrt_sched_config_t *c)
+{
+    c->vcpus = VMRT_SCHED_MAX_VCPUS + 1;
+}
+static void set_queue(vmrt_sched_config_t *c)
+{
+    c->ready_queue_size = 100;
+}
+static void set_slice(vmrt_sched_config_t *c)
+{
+    c->time_slice_ns = 5;
+}
+static void set_starve(vmrt_sched_config_t *c)
+{
+    c->starvation_ns = c->time_slice_ns / 2;
+}
+static void set_stack(vmrt_sched_config_t *c)
+{
+    c->stack_size = 1024;
+}
+static void set_size(vmrt_sched_config_t *c)
+{
+    c->size = 8;
+}
+
+/* A bad configuration is refused by vmrt_sched_new, and
+ * vmrt_sched_config_check names the field and its value. */
+static void test_config_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        void (*set)(vmrt_sched_config_t *);
+        const char *want;
+    } cases[] = {
+        {set_vcpus, "vcpus: 65"},         {set_queue, "ready_queue_size: 100"},
+        {set_slice, "time_slice_ns: 5 "}, {set_starve, "starvation_ns: "},
+        {set_stack, "stack_size: 1024 "}, {set_size, "size: 8"},
+    };
+    char err[160];
+    vmrt_sched_config_t c;
+    vmrt_sched_config_init(&c);
+    ASSERT_OK(vmrt_sched_config_check(&c, err, sizeof err));
+    ASSERT_STR_EQ(err, "");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vmrt_sched_config_init(&c);
+        cases[i].set(&c);
+        ASSERT_EQ(vmrt_sched_config_check(&c, err, sizeof err), -EINVAL);
+        if (!strstr(err, cases[i].want))
+            fprintf(stderr, "case %zu: '%s'\n", i, err);
+        ASSERT_NOT_NULL(strstr(err, cases[i].want));
+        vmrt_sched_t *s = NULL;
+        ASSERT_EQ(vmrt_sched_new(&s, &c), -EINVAL);
+        ASSERT_NULL(s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vcpu_stats_add_up), cmocka_unit_test(test_parks_and_wakeups),
         cmocka_unit_test(test_queue_depth),       cmocka_unit_test(test_detach_releases),
         cmocka_unit_test(test_io_wait),           cmocka_unit_test(test_default_vcpus),
-        cmocka_unit_test(test_pin_vcpus),
+        cmocka_unit_test(test_pin_vcpus),         cmocka_unit_test(test_config_errors),
     };
     VT_RUN("sched_stats", tests);
 }
