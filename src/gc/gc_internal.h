@@ -367,6 +367,7 @@ void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live);
 size_t vmrt__gc_heap_usage(struct vmrt_gc *gc);
 size_t vmrt__gc_heap_headroom(struct vmrt_gc *gc);
 const char *vmrt__gc_read_memory_pressure(double *ratio); /* NULL: no source */
+void vmrt__gc_set_fs_root(const char *dir); /* test hook: "/" of the pressure sources */
 void vmrt__gc_pacer_init(struct vmrt_gc *gc);
 
 /* stats.c */

@@ -88,9 +88,25 @@ void vmrt__gc_pacer_init(struct vmrt_gc *gc)
     set_goal(gc, 0);
 }
 
+/* Test hook: a directory that stands for "/" when the pressure sources are
+ * read (vmrt__gc_set_fs_root; "" = the real file system). */
+static char fs_root[256];
+
+void vmrt__gc_set_fs_root(const char *dir)
+{
+    snprintf(fs_root, sizeof fs_root, "%s", dir ? dir : "");
+}
+
+static FILE *open_file(const char *path)
+{
+    char p[900];
+    snprintf(p, sizeof p, "%s%s", fs_root, path);
+    return fopen(p, "re");
+}
+
 static bool read_u64(const char *path, uint64_t *out)
 {
-    FILE *f = fopen(path, "re");
+    FILE *f = open_file(path);
     if (!f)
         return false;
     char buf[64];
@@ -107,7 +123,7 @@ static bool read_u64(const char *path, uint64_t *out)
  * controller is "". */
 static bool cgroup_path(const char *controller, char *out, size_t len)
 {
-    FILE *f = fopen("/proc/self/cgroup", "re");
+    FILE *f = open_file("/proc/self/cgroup");
     if (!f)
         return false;
     char line[512];
@@ -149,7 +165,7 @@ static bool try_cgroup(const char *root, const char *cur, const char *max, const
 
 static bool try_psi(double *ratio)
 {
-    FILE *f = fopen("/proc/pressure/memory", "re");
+    FILE *f = open_file("/proc/pressure/memory");
     if (!f)
         return false;
     double avg10 = -1;
@@ -163,7 +179,7 @@ static bool try_psi(double *ratio)
 
 static bool try_meminfo(double *ratio)
 {
-    FILE *f = fopen("/proc/meminfo", "re");
+    FILE *f = open_file("/proc/meminfo");
     if (!f)
         return false;
     char line[128];

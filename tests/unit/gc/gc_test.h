@@ -25,6 +25,7 @@ bool vmrt__gc_is_marked(vmrt_gc_t *gc, const void *obj);
 bool vmrt__gc_is_valid(vmrt_gc_t *gc, const void *obj);
 void vmrt__gc_finish_sweep(vmrt_gc_t *gc);
 const char *vmrt__gc_read_memory_pressure(double *ratio);
+void vmrt__gc_set_fs_root(const char *dir);
 
 /* Under qemu-user (VMRT_TEST_CONFIG=aarch64, or an aarch64 binary seeing an
  * x86 /proc/cpuinfo): this host's qemu hangs in pthread_create, so the GC

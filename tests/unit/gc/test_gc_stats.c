@@ -1,10 +1,14 @@
 /* GcRuntimeStats beyond the counters test_gc_basic checks: the per-phase
  * times, the pause histogram against the pause count and percentiles, bytes
  * freed and moved; and memory given back to the OS beyond retain_bytes
- * (heap_committed and the process's resident set both shrink). */
+ * (heap_committed and the process's resident set both shrink); the memory
+ * pressure sources read from fake /proc and /sys trees. */
 #include "harness.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "gc_test.h"
 
@@ -113,11 +117,62 @@ static void test_memory_returned_to_os(void **state)
     vmrt_gc_destroy(gc);
 }
 
+/* Writes text to root/path, creating the directories on the way. */
+static void put(const char *root, const char *path, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s%s", root, path);
+    for (char *q = p + strlen(root) + 1; (q = strchr(q, '/')); q++) {
+        *q = '\0';
+        mkdir(p, 0755);
+        *q = '/';
+    }
+    FILE *f = fopen(p, "w");
+    ASSERT_NOT_NULL(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The MemoryPressure trigger's sources, on fake /proc and /sys trees: cgroup
+ * v2 (also mounted at /sys/fs/cgroup/unified beside v1), cgroup v1, PSI and
+ * MemAvailable, in that order of preference; "max" means no limit. */
+static void test_memory_pressure_sources(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/vmrt-gc-fsroot-XXXXXX";
+    ASSERT_NOT_NULL(mkdtemp(root));
+    double r = -1;
+    vmrt__gc_set_fs_root(root);
+    ASSERT_NULL(vmrt__gc_read_memory_pressure(&r)); /* nothing readable */
+    put(root, "/proc/meminfo", "MemTotal:       1000 kB\nMemFree: 5 kB\nMemAvailable:    900 kB\n");
+    ASSERT_STR_EQ(vmrt__gc_read_memory_pressure(&r), "meminfo");
+    ASSERT_TRUE(r > 0.099 && r < 0.101);
+    put(root, "/proc/pressure/memory", "some avg10=5.00 avg60=1.00 avg300=0.10 total=1\n");
+    ASSERT_STR_EQ(vmrt__gc_read_memory_pressure(&r), "psi");
+    ASSERT_TRUE(r > 0.499 && r < 0.501);
+    put(root, "/proc/self/cgroup", "5:memory:/v1grp\n0::/v2grp\n");
+    put(root, "/sys/fs/cgroup/memory/v1grp/memory.limit_in_bytes", "2000\n");
+    put(root, "/sys/fs/cgroup/memory/v1grp/memory.usage_in_bytes", "1500\n");
+    ASSERT_STR_EQ(vmrt__gc_read_memory_pressure(&r), "cgroup1");
+    ASSERT_TRUE(r > 0.749 && r < 0.751);
+    put(root, "/sys/fs/cgroup/unified/v2grp/memory.max", "max\n"); /* no limit: skipped */
+    put(root, "/sys/fs/cgroup/unified/v2grp/memory.current", "100\n");
+    ASSERT_STR_EQ(vmrt__gc_read_memory_pressure(&r), "cgroup1");
+    put(root, "/sys/fs/cgroup/unified/v2grp/memory.max", "400\n");
+    ASSERT_STR_EQ(vmrt__gc_read_memory_pressure(&r), "cgroup2");
+    ASSERT_TRUE(r > 0.249 && r < 0.251);
+    vmrt__gc_set_fs_root(NULL);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    ASSERT_EQ(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phase_times_and_histogram),
         cmocka_unit_test(test_memory_returned_to_os),
+        cmocka_unit_test(test_memory_pressure_sources),
     };
     VT_RUN("gc_stats", tests);
 }
