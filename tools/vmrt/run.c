@@ -320,12 +320,21 @@ static int run_vm(void *arg)
 {
     vm_job_t *job = arg;
     const plan_t *p = job->plan;
-    vmrt_runtime_t *rt;
+    vmrt_runtime_t *rt = NULL;
     int err = vmrt_runtime_new(&rt, &job->cfg);
     if (!err)
         err = vmrt_runtime_start(rt);
     if (err) {
-        fprintf(stderr, "vmrt: run: cannot start the runtime: %s\n", vmrt_strerror(err));
+        /* The address was checked when set (exit 2 if malformed or not
+         * loopback); these errors come only from binding it. */
+        if (job->cfg.metrics_listen[0] &&
+            (err == -EADDRINUSE || err == -EACCES || err == -EADDRNOTAVAIL))
+            fprintf(stderr, "vmrt: run: --metrics-listen %s: %s\n", job->cfg.metrics_listen,
+                    vmrt_strerror(err));
+        else
+            fprintf(stderr, "vmrt: run: cannot start the runtime: %s\n", vmrt_strerror(err));
+        if (rt)
+            vmrt_runtime_destroy(rt);
         return VMRT_EXIT_FAILURE;
     }
     vg_host_runtime_use(rt);

@@ -178,8 +178,24 @@ assert s["sched"]["vcpu_count"] >= 1, s
 PY
   wait $pid
   vmrt run --metrics-listen 10.0.0.1:9100 "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
-  [ $rc -ne 0 ] && grep -q "cannot start the runtime" "$tmp/err" && ok "--metrics-listen refuses a non-loopback address" ||
+  [ $rc -eq 2 ] && grep -q -- "--metrics-listen: metrics_listen: '10.0.0.1:9100' is not a loopback address" "$tmp/err" &&
+    ok "--metrics-listen refuses a non-loopback address: 2, named" ||
     { bad "--metrics-listen non-loopback: exit $rc"; cat "$tmp/err"; }
+  vmrt run --metrics-listen garbage "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--metrics-listen: metrics_listen: 'garbage' is not HOST:PORT" "$tmp/err" &&
+    ok "--metrics-listen garbage: 2, named" || { bad "--metrics-listen garbage: exit $rc"; cat "$tmp/err"; }
+  VMRT_METRICS_LISTEN=8.8.8.8:80 vmrt run "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q "VMRT_METRICS_LISTEN: metrics_listen: '8.8.8.8:80'" "$tmp/err" &&
+    ok "VMRT_METRICS_LISTEN checked too" || { bad "VMRT_METRICS_LISTEN=8.8.8.8:80: exit $rc"; cat "$tmp/err"; }
+  # A well-formed address that cannot be bound: the message names the option and the address.
+  python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(10)' >"$tmp/port" &
+  holder=$!
+  for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+  port=$(cat "$tmp/port")
+  vmrt run --metrics-listen "127.0.0.1:$port" "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+  [ $rc -eq 1 ] && grep -q -- "--metrics-listen 127.0.0.1:$port: Address already in use" "$tmp/err" &&
+    ok "--metrics-listen on a busy port: 1, named" || { bad "--metrics-listen busy port: exit $rc"; cat "$tmp/err"; }
 else
   bad "sleeper program"
 fi
