@@ -92,6 +92,8 @@ static const key_t_ keys[] = {
     {"limits.wall_time", KT_DURATION, F(limits.max_wall_time_ns), 0, 1e15, NULL,
      "wall-clock limit"},
     {"limits.cpus", KT_UINT, F(limits.vcpus), 0, 1024, NULL, "host CPUs (cpuset)"},
+    {"limits.cpu_quota", KT_DOUBLE, F(limits.cpu_quota), 0, 4096, NULL,
+     "CPUs' worth of time (1.5 = 150 ms per 100 ms), 0 = none"},
     {"limits.procs", KT_UINT, F(limits.max_processes), 0, 1e7, NULL, "processes/threads"},
     {"limits.files", KT_UINT, F(limits.max_open_files), 0, 1e7, NULL, "open files"},
     {"limits.file_size", KT_SIZE, F(limits.max_file_size), 0, 1e15, NULL, "largest file"},

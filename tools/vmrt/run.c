@@ -50,7 +50,8 @@ static const flag_t flags[] = {
     {"--memory", "limits.memory", "SIZE", "sandbox memory limit"},
     {"--cpu-time", "limits.cpu_time", "SEC", "sandbox CPU time limit"},
     {"--wall-time", "limits.wall_time", "SEC", "wall-clock limit"},
-    {"--cpus", "limits.cpus", "N", "host CPUs for the sandbox"},
+    {"--cpus", "limits.cpus", "N", "host CPUs for the sandbox (cpuset)"},
+    {"--cpu-quota", "limits.cpu_quota", "N", "CPUs' worth of time (e.g. 1.5)"},
     {"--max-procs", "limits.procs", "N", "processes/threads"},
     {"--max-files", "limits.files", "N", "open files"},
     {"--max-file-size", "limits.file_size", "SIZE", "largest file written"},
@@ -532,8 +533,11 @@ static unsigned report_downgrades(const vmrt_runtime_config_t *cfg)
                  (unsigned long long)(l->max_memory / 4 * 3 + l->max_memory % 4 * 3 / 4));
     }
     if (l->vcpus || l->cpu_quota > 0)
-        NOTE("limits.cpus (--cpus): no cpuset; the vCPU count is capped at %llu instead",
-             (unsigned long long)(l->vcpus ? l->vcpus : (uint64_t)ceil(l->cpu_quota)));
+        NOTE("limits.cpus/cpu_quota (--cpus/--cpu-quota): no cpuset or quota; the vCPU count "
+             "is capped at %llu instead",
+             (unsigned long long)(l->vcpus && (!(l->cpu_quota > 0) || l->vcpus < ceil(l->cpu_quota))
+                                      ? l->vcpus
+                                      : (uint64_t)ceil(l->cpu_quota)));
     static const struct {
         size_t off;
         const char *name;
