@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/units.h"
+#include "runtime/export.h"
 
 extern char **environ;
 
@@ -27,6 +28,7 @@ typedef enum key_type {
     KT_DOUBLE,   /* decimal fraction, within [min, max] */
     KT_ENUM,     /* one of names[]; stored as int */
     KT_STRING,   /* copied into a char array of `width` bytes */
+    KT_LISTEN,   /* KT_STRING holding "" or a loopback HOST:PORT */
 } key_type_t;
 
 typedef struct key {
@@ -90,6 +92,8 @@ static const key_t_ keys[] = {
     {"limits.wall_time", KT_DURATION, F(limits.max_wall_time_ns), 0, 1e15, NULL,
      "wall-clock limit"},
     {"limits.cpus", KT_UINT, F(limits.vcpus), 0, 1024, NULL, "host CPUs (cpuset)"},
+    {"limits.cpu_quota", KT_DOUBLE, F(limits.cpu_quota), 0, 4096, NULL,
+     "CPUs' worth of time (1.5 = 150 ms per 100 ms), 0 = none"},
     {"limits.procs", KT_UINT, F(limits.max_processes), 0, 1e7, NULL, "processes/threads"},
     {"limits.files", KT_UINT, F(limits.max_open_files), 0, 1e7, NULL, "open files"},
     {"limits.file_size", KT_SIZE, F(limits.max_file_size), 0, 1e15, NULL, "largest file"},
@@ -97,7 +101,7 @@ static const key_t_ keys[] = {
     {"limits.net_bw", KT_SIZE, F(limits.max_network_bandwidth), 0, 1e15, NULL,
      "network bandwidth, bytes/s"},
     {"trace", KT_BOOL, F(trace), 0, 0, NULL, "print scheduler and GC events"},
-    {"metrics_listen", KT_STRING, F(metrics_listen), 0, 0, NULL,
+    {"metrics_listen", KT_LISTEN, F(metrics_listen), 0, 0, NULL,
      "loopback HOST:PORT serving /metrics and /stats"},
 };
 
@@ -195,6 +199,8 @@ static const char *type_hint(const key_t_ *k)
         return "one of the listed names";
     case KT_STRING:
         return "a string";
+    case KT_LISTEN:
+        return "a loopback HOST:PORT";
     default:
         return "a value";
     }
@@ -228,6 +234,23 @@ static int apply(vmrt_runtime_config_t *cfg, const key_t_ *k, const char *value,
             return fail(err, errlen, -EINVAL, "%s: %s: '%s' is not one of %s", origin, k->name,
                         value, list);
         }
+    case KT_LISTEN:
+        if (*value) {
+            struct sockaddr_storage ss;
+            unsigned len;
+            int rc = vmrt__parse_listen(value, &ss, &len);
+            if (rc == -EADDRNOTAVAIL)
+                return fail(err, errlen, -EINVAL,
+                            "%s: %s: '%s' is not a loopback address (the endpoint serves "
+                            "127.0.0.0/8 or [::1] only)",
+                            origin, k->name, value);
+            if (rc)
+                return fail(err, errlen, -EINVAL,
+                            "%s: %s: '%s' is not HOST:PORT (e.g. 127.0.0.1:9100, [::1]:0, "
+                            "localhost:9100; port 0..65535)",
+                            origin, k->name, value);
+        }
+        /* fall through */
     case KT_STRING:
         if (strlen(value) >= k->width)
             return fail(err, errlen, -EINVAL, "%s: %s: longer than %zu bytes", origin, k->name,

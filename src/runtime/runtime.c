@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -157,6 +158,33 @@ static void gc_enumerate_stacks(void *ctx, void (*visit)(void *arg, const void *
     vmrt_sched_for_each_stack(ctx, visit_coro_stack, &v);
 }
 
+/* The in-process caps derived from the sandbox limits (docs/guide.md, "Limits at isolation none"):
+ * with no gc.max_heap, the GC heap limit is 3/4 of limits.max_memory (the
+ * rest is left to stacks, code and the C heap, so the VM reaches its heap
+ * limit — a clean out-of-memory error — before a cgroup would kill it); the
+ * vCPU count is capped at limits.vcpus and at ceil(limits.cpu_quota). They
+ * apply at every isolation level; at none they are the only memory and CPU
+ * caps there are. */
+static void apply_limits(vmrt_runtime_config_t *cfg)
+{
+    const vmrt_limits_t *l = &cfg->limits;
+    if (!cfg->gc.max_heap && l->max_memory) {
+        uint64_t heap = l->max_memory / 4 * 3 + l->max_memory % 4 * 3 / 4;
+        cfg->gc.max_heap = heap ? (size_t)heap : 1;
+    }
+    unsigned cap = 0;
+    if (l->vcpus)
+        cap = l->vcpus;
+    if (l->cpu_quota > 0) {
+        double q = ceil(l->cpu_quota);
+        unsigned qc = q >= (double)VMRT_SCHED_MAX_VCPUS ? VMRT_SCHED_MAX_VCPUS : (unsigned)q;
+        if (!cap || qc < cap)
+            cap = qc;
+    }
+    if (cap && cfg->sched.vcpus > cap)
+        cfg->sched.vcpus = cap;
+}
+
 int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg)
 {
     if (!out || !cfg || cfg->size != sizeof *cfg)
@@ -167,6 +195,7 @@ int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg)
     rt->cfg = *cfg;
     if (rt->cfg.seccomp_profile[0])
         rt->cfg.sandbox.filter.profile = rt->cfg.seccomp_profile;
+    apply_limits(&rt->cfg);
     pthread_mutex_init(&rt->mu, NULL);
     pthread_mutex_init(&rt->trace_mu, NULL);
     pthread_cond_init(&rt->trace_cv, NULL);

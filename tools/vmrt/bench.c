@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <vmrt/sched.h>
+
 #include "cli.h"
 
 #define MAX_ARGS  8
@@ -299,8 +301,14 @@ static const bench_case_t cases[] = {
 };
 #pragma GCC diagnostic pop
 
+#define N_SUITES 4
+static const char *const all_suites[N_SUITES] = {"coro", "gc", "sched",
+                                                 "sandbox"}; /* table order */
+
 typedef struct options {
-    const char *suite;
+    const char *suites[N_SUITES]; /* in the order given, each once */
+    unsigned n_suites;
+    char suite_names[64]; /* "sched gc", for messages */
     bool quick;
     bool json;
     unsigned reps;
@@ -314,6 +322,8 @@ typedef struct result {
     const bench_case_t *c;
     const char *peer;
     double ours, theirs, ratio;
+    double ours_lo, ours_hi, theirs_lo, theirs_hi;
+    unsigned runs;
 } result_t;
 
 static result_t results[64];
@@ -411,7 +421,10 @@ static double median(double *v, unsigned n)
 
 static bool suite_selected(const options_t *o, const char *suite)
 {
-    return !strcmp(o->suite, "all") || !strcmp(o->suite, suite);
+    for (unsigned i = 0; i < o->n_suites; i++)
+        if (!strcmp(o->suites[i], suite))
+            return true;
+    return false;
 }
 
 static void progress(const options_t *o, const bench_case_t *c, const char *peer, unsigned k)
@@ -429,6 +442,22 @@ static void progress_clear(const options_t *o)
         fputs("\r\033[K", stderr);
 }
 
+static void print_line(const options_t *o, const char *suite, const char *bench, const char *unit,
+                       const char *peer, result_t r)
+{
+    if (o->json)
+        printf("{\"suite\":\"%s\",\"bench\":\"%s\",\"unit\":\"%s\",\"ours\":%.4g,\"peer\":\"%s\","
+               "\"theirs\":%.4g,\"ratio\":%.3f,\"runs\":%u,\"ours_min\":%.4g,\"ours_max\":%.4g,"
+               "\"theirs_min\":%.4g,\"theirs_max\":%.4g}\n",
+               suite, bench, unit, r.ours, peer, r.theirs, r.ratio, r.runs, r.ours_lo, r.ours_hi,
+               r.theirs_lo, r.theirs_hi);
+    else
+        printf("%-7s %-22s %-4s %10.4g [%8.4g..%-8.4g]  %-16s %10.4g [%8.4g..%-8.4g]  %7.3f\n",
+               suite, bench, unit, r.ours, r.ours_lo, r.ours_hi, peer, r.theirs, r.theirs_lo,
+               r.theirs_hi, r.ratio);
+    fflush(stdout);
+}
+
 static void print_row(const options_t *o, const bench_case_t *c, const char *peer, double *ours,
                       double *theirs, double *ratio, unsigned n)
 {
@@ -441,17 +470,46 @@ static void print_row(const options_t *o, const bench_case_t *c, const char *pee
     }
     double mo = median(ours, n), mt = median(theirs, n), mr = median(ratio, n);
     progress_clear(o);
-    if (o->json)
-        printf("{\"suite\":\"%s\",\"bench\":\"%s\",\"unit\":\"%s\",\"ours\":%.4g,\"peer\":\"%s\","
-               "\"theirs\":%.4g,\"ratio\":%.3f,\"runs\":%u,\"ours_min\":%.4g,\"ours_max\":%.4g,"
-               "\"theirs_min\":%.4g,\"theirs_max\":%.4g}\n",
-               c->suite, c->bench, c->unit, mo, peer, mt, mr, n, lo_o, hi_o, lo_t, hi_t);
-    else
-        printf("%-7s %-22s %-4s %10.4g [%8.4g..%-8.4g]  %-16s %10.4g [%8.4g..%-8.4g]  %7.3f\n",
-               c->suite, c->bench, c->unit, mo, lo_o, hi_o, peer, mt, lo_t, hi_t, mr);
-    fflush(stdout);
+    print_line(o, c->suite, c->bench, c->unit, peer,
+               (result_t){c, peer, mo, mt, mr, lo_o, hi_o, lo_t, hi_t, n});
     if (n_results < sizeof results / sizeof results[0])
-        results[n_results++] = (result_t){c, peer, mo, mt, mr};
+        results[n_results++] = (result_t){c, peer, mo, mt, mr, lo_o, hi_o, lo_t, hi_t, n};
+}
+
+static const result_t *find_result(const char *bench, const char *peer)
+{
+    for (unsigned i = 0; i < n_results; i++)
+        if (!strcmp(results[i].c->bench, bench) && !strcmp(results[i].peer, peer))
+            return &results[i];
+    return NULL;
+}
+
+/* Issue #3's scaling efficiency, from the fib_1 and fib_all rows just
+ * measured (nothing is re-run): fib_1 / (fib_all * vCPUs) * 100, ours and
+ * Go's alike, with vCPUs = the CPUs available to this process (what both
+ * use by default for "all"). 100% is linear speedup; higher is better, and
+ * the ratio (ours/theirs, as in every row) is too. min..max are the bounds
+ * the two rows' ranges allow. Not plotted here: write_scaling_plot is. */
+static void print_scaling(const options_t *o)
+{
+    const result_t *one = find_result("fib_1", "go"), *all = find_result("fib_all", "go");
+    if (!one || !all || all->ours <= 0 || all->theirs <= 0 || all->ours_lo <= 0 ||
+        all->theirs_lo <= 0)
+        return;
+    double n = (double)vmrt_sched_default_vcpus();
+    result_t r = {
+        .c = all->c,
+        .peer = "go",
+        .ours = one->ours / (all->ours * n) * 100,
+        .theirs = one->theirs / (all->theirs * n) * 100,
+        .ours_lo = one->ours_lo / (all->ours_hi * n) * 100,
+        .ours_hi = one->ours_hi / (all->ours_lo * n) * 100,
+        .theirs_lo = one->theirs_lo / (all->theirs_hi * n) * 100,
+        .theirs_hi = one->theirs_hi / (all->theirs_lo * n) * 100,
+        .runs = one->runs < all->runs ? one->runs : all->runs,
+    };
+    r.ratio = r.theirs > 0 ? r.ours / r.theirs : NAN;
+    print_line(o, "sched", "fib_scaling", "%", "go", r);
 }
 
 static unsigned run_case(const options_t *o, const bench_case_t *c)
@@ -513,8 +571,6 @@ static double estimate_s(const options_t *o)
 /* Bar chart per suite: ours vs each peer, normalised to the peer (= 1.0). */
 static void write_plots(const options_t *o)
 {
-    if (mkdir(o->plot_dir, 0755) != 0 && errno != EEXIST)
-        die_errno("bench: --plot: cannot create '%s'", o->plot_dir);
     const char *suites[] = {"coro", "sched", "gc", "sandbox"};
     for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) {
         char dat[4096], png[4096], gp[4096];
@@ -562,14 +618,6 @@ static void write_plots(const options_t *o)
     }
 }
 
-static const result_t *find_result(const char *bench, const char *peer)
-{
-    for (unsigned i = 0; i < n_results; i++)
-        if (!strcmp(results[i].c->bench, bench) && !strcmp(results[i].peer, peer))
-            return &results[i];
-    return NULL;
-}
-
 /* Scaling curve of fib (a coroutine per call): speedup from 1 vCPU to all,
  * ours and the peer's, against the ideal line. */
 static void write_scaling_plot(const options_t *o)
@@ -577,7 +625,7 @@ static void write_scaling_plot(const options_t *o)
     const result_t *one = find_result("fib_1", "go"), *all = find_result("fib_all", "go");
     if (!one || !all || one->ours <= 0 || all->ours <= 0 || all->theirs <= 0)
         return;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    long n = (long)vmrt_sched_default_vcpus(); /* as print_scaling */
     char dat[4096], gp[4096], png[4096];
     snprintf(dat, sizeof dat, "%s/scaling.dat", o->plot_dir);
     snprintf(gp, sizeof gp, "%s/scaling.gp", o->plot_dir);
@@ -696,13 +744,17 @@ static void usage(FILE *f)
           "  --quick     fewer iterations and runs\n"
           "  --json      one JSON object per line\n"
           "  --reps N    runs of each side (default 7, quick 5; 1..101)\n"
-          "  --plot DIR  write a bar chart per suite (gnuplot) into DIR\n",
+          "  --plot DIR  write a bar chart per suite (gnuplot) into DIR (made first)\n"
+          "Several suites run in the order given. sched's fib_scaling row (%%) is derived from\n"
+          "fib_1 and fib_all: fib_1 / (fib_all * vCPUs) * 100, higher is better.\n",
           f);
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    options_t o = {.suite = "all", .reps = 0};
+    options_t o = {.reps = 0};
+    const char *given[N_SUITES + 1];
+    unsigned n_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -725,10 +777,38 @@ int cmd_bench(int argc, char **argv)
             die_usage("bench: unknown option '%s'", a);
         } else if (!strcmp(a, "coro") || !strcmp(a, "sched") || !strcmp(a, "gc") ||
                    !strcmp(a, "sandbox") || !strcmp(a, "all")) {
-            o.suite = a;
+            if (n_given > N_SUITES)
+                die_usage("bench: too many suites ('%s')", a);
+            given[n_given++] = a;
         } else {
             die_usage("bench: unknown suite '%s' (coro, sched, gc, sandbox, all)", a);
         }
+    }
+    /* Suites run in the order given, each once; "all" (the default) adds
+     * every suite not given yet, in table order. */
+    if (!n_given)
+        given[n_given++] = "all";
+    for (unsigned g = 0; g < n_given; g++)
+        for (unsigned k = 0; k < N_SUITES; k++) {
+            const char *name = !strcmp(given[g], "all") ? all_suites[k] : given[g];
+            if (!suite_selected(&o, name))
+                o.suites[o.n_suites++] = name;
+            if (strcmp(given[g], "all"))
+                break;
+        }
+    for (unsigned k = 0; k < n_given; k++) {
+        size_t len = strlen(o.suite_names);
+        snprintf(o.suite_names + len, sizeof o.suite_names - len, "%s%s", k ? " " : "", given[k]);
+    }
+    /* The plot directory is made (or checked) before anything runs. */
+    if (o.plot_dir) {
+        struct stat st;
+        if (mkdir(o.plot_dir, 0755) != 0 && errno != EEXIST)
+            die_errno("bench: --plot: cannot create '%s'", o.plot_dir);
+        if (stat(o.plot_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            die("bench: --plot: '%s' is not a directory", o.plot_dir);
+        if (access(o.plot_dir, W_OK | X_OK) != 0)
+            die_errno("bench: --plot: cannot write in '%s'", o.plot_dir);
     }
     if (!o.reps)
         o.reps = o.quick ? 5 : 7;
@@ -736,20 +816,23 @@ int cmd_bench(int argc, char **argv)
     o.progress = isatty(STDERR_FILENO);
     t_start_ns = now_ns();
     if (!o.quick && !o.json)
-        fprintf(stderr, "vmrt: bench: %s: about %.0f s (use --quick for a short run)\n", o.suite,
-                estimate_s(&o));
+        fprintf(stderr, "vmrt: bench: %s: about %.0f s (use --quick for a short run)\n",
+                o.suite_names, estimate_s(&o));
     if (!o.json)
         printf("%-7s %-22s %-4s %10s %-20s  %-16s %10s %-20s  %7s\n", "suite", "bench", "unit",
                "vmrt", " [min..max]", "peer", "peer", " [min..max]", "ratio");
     unsigned failures = 0, ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (!suite_selected(&o, cases[i].suite))
-            continue;
-        ran++;
-        failures += run_case(&o, &cases[i]);
-    }
+    for (unsigned sidx = 0; sidx < o.n_suites; sidx++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            if (strcmp(cases[i].suite, o.suites[sidx]))
+                continue;
+            ran++;
+            failures += run_case(&o, &cases[i]);
+            if (!strcmp(cases[i].bench, "fib_all"))
+                print_scaling(&o);
+        }
     if (!ran)
-        fprintf(stderr, "vmrt: bench: suite '%s' has no benchmarks yet\n", o.suite);
+        fprintf(stderr, "vmrt: bench: %s: no benchmarks yet\n", o.suite_names);
     if (o.plot_dir && n_results) {
         write_plots(&o);
         write_scaling_plot(&o);

@@ -24,6 +24,14 @@ int parse_duration(const char *s, uint64_t *out_ns);
 /* Plain unsigned decimal within [min, max]. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+struct vmrt_sandbox_report;
+/* The exit status for a sandbox's end report, as `vmrt exec` and `vmrt run`
+ * document it: the guest's code; 128+N for signal N; 125 set-up failed (126
+ * not executable, 127 not found); 240 out of memory, 241 seccomp violation,
+ * 242 CPU time, 243 wall time, 244 disk I/O, 245 process limit, 246 file
+ * size, 247 killed. */
+int sandbox_end_status(const struct vmrt_sandbox_report *r);
+
 int cmd_run(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

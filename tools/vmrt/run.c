@@ -9,11 +9,14 @@
  *
  * Exit status: the guest's (0..63); 65 bad program, 66 unreadable program,
  * 70 guest runtime error, 71 host error (see src/guest/guest.h); 2 usage;
- * 1 runtime set-up failure; a sandbox that ends the VM on a limit gives the
- * codes of `vmrt exec` (docs/sandbox.md).
+ * 1 runtime set-up failure; a VM ended on a limit gives the codes of
+ * `vmrt exec` (240 out of memory ... 243 wall time ..., docs/sandbox.md), at
+ * isolation none too (the wall and CPU time are supervised in-process there).
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +50,8 @@ static const flag_t flags[] = {
     {"--memory", "limits.memory", "SIZE", "sandbox memory limit"},
     {"--cpu-time", "limits.cpu_time", "SEC", "sandbox CPU time limit"},
     {"--wall-time", "limits.wall_time", "SEC", "wall-clock limit"},
-    {"--cpus", "limits.cpus", "N", "host CPUs for the sandbox"},
+    {"--cpus", "limits.cpus", "N", "host CPUs for the sandbox (cpuset)"},
+    {"--cpu-quota", "limits.cpu_quota", "N", "CPUs' worth of time (e.g. 1.5)"},
     {"--max-procs", "limits.procs", "N", "processes/threads"},
     {"--max-files", "limits.files", "N", "open files"},
     {"--max-file-size", "limits.file_size", "SIZE", "largest file written"},
@@ -317,12 +321,21 @@ static int run_vm(void *arg)
 {
     vm_job_t *job = arg;
     const plan_t *p = job->plan;
-    vmrt_runtime_t *rt;
+    vmrt_runtime_t *rt = NULL;
     int err = vmrt_runtime_new(&rt, &job->cfg);
     if (!err)
         err = vmrt_runtime_start(rt);
     if (err) {
-        fprintf(stderr, "vmrt: run: cannot start the runtime: %s\n", vmrt_strerror(err));
+        /* The address was checked when set (exit 2 if malformed or not
+         * loopback); these errors come only from binding it. */
+        if (job->cfg.metrics_listen[0] &&
+            (err == -EADDRINUSE || err == -EACCES || err == -EADDRNOTAVAIL))
+            fprintf(stderr, "vmrt: run: --metrics-listen %s: %s\n", job->cfg.metrics_listen,
+                    vmrt_strerror(err));
+        else
+            fprintf(stderr, "vmrt: run: cannot start the runtime: %s\n", vmrt_strerror(err));
+        if (rt)
+            vmrt_runtime_destroy(rt);
         return VMRT_EXIT_FAILURE;
     }
     vg_host_runtime_use(rt);
@@ -393,7 +406,172 @@ static int run_sandboxed(vm_job_t *job, plan_t *p)
     if (rep.reason == VMRT_END_EXITED)
         return rep.exit_code;
     fprintf(stderr, "vmrt: run: the VM ended: %s\n", vmrt_end_reason_name(rep.reason));
-    return rep.signal ? 128 + rep.signal : VMRT_EXIT_FAILURE;
+    return sandbox_end_status(&rep);
+}
+
+/* ---- isolation none -----------------------------------------------------------------------------
+ *
+ * No sandbox: the VM is this process. The wall time and the CPU time are
+ * supervised by a watchdog thread (it ends the process with the codes of a
+ * sandbox's limit kills, 243 and 242); limits.memory and limits.cpus /
+ * cpu_quota become in-process caps of the runtime (the GC heap limit and the
+ * vCPU count); every other limit cannot be enforced here and is reported as
+ * a downgrade (an error with --strict). */
+
+typedef struct watchdog {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    uint64_t t0, wall_ns, cpu_ns;
+} watchdog_t;
+
+static _Noreturn void limit_exit(vmrt_end_reason_t why)
+{
+    /* The guest may be writing: flush what it wrote only if nobody holds
+     * stdout, then end at once (as a sandbox's kill would). */
+    if (ftrylockfile(stdout) == 0) {
+        fflush_unlocked(stdout);
+        funlockfile(stdout);
+    }
+    char msg[96];
+    int n = snprintf(msg, sizeof msg, "vmrt: run: the VM ended: %s\n", vmrt_end_reason_name(why));
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+        n = 0;
+    vmrt_sandbox_report_t r = {.reason = why};
+    _exit(sandbox_end_status(&r));
+}
+
+static uint64_t process_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Checks both clocks every 10 ms (the limits' resolution). */
+static void *watchdog_main(void *arg)
+{
+    watchdog_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 10000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        if (w->done)
+            break;
+        if (w->wall_ns && vmrt_now_ns() - w->t0 >= w->wall_ns)
+            limit_exit(VMRT_END_WALL_TIME_LIMIT);
+        if (w->cpu_ns && process_cpu_ns() >= w->cpu_ns)
+            limit_exit(VMRT_END_CPU_TIME_LIMIT);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static bool watchdog_start(watchdog_t *w, const vmrt_limits_t *l)
+{
+    memset(w, 0, sizeof *w);
+    w->wall_ns = l->max_wall_time_ns;
+    w->cpu_ns = l->max_cpu_time_ns;
+    if (!w->wall_ns && !w->cpu_ns)
+        return false;
+    w->t0 = vmrt_now_ns();
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&w->mu, NULL);
+    int err = pthread_create(&w->thread, NULL, watchdog_main, w);
+    if (err) {
+        errno = err;
+        die_errno("run: cannot start the wall/CPU time watchdog");
+    }
+    return true;
+}
+
+static void watchdog_stop(watchdog_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+/* One line per limit that isolation none cannot enforce as asked; returns
+ * how many. strict: they are errors. */
+static unsigned report_downgrades(const vmrt_runtime_config_t *cfg)
+{
+    const vmrt_limits_t *l = &cfg->limits;
+    bool strict = cfg->sandbox.strict;
+    const char *what = strict ? "error" : "downgrade";
+    unsigned n = 0;
+    char buf[160];
+#define NOTE(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(buf, sizeof buf, __VA_ARGS__);                                                    \
+        fprintf(stderr, "vmrt: run: %s: isolation none: %s\n", what, buf);                         \
+        n++;                                                                                       \
+    } while (0)
+    if (l->max_memory) {
+        if (cfg->gc.max_heap)
+            NOTE("limits.memory (--memory): the process is not capped; the GC heap limit "
+                 "stays gc.heap_max (%llu bytes)",
+                 (unsigned long long)cfg->gc.max_heap);
+        else
+            NOTE("limits.memory (--memory): the process is not capped; the GC heap is, at 3/4 "
+                 "of it (%llu bytes)",
+                 (unsigned long long)(l->max_memory / 4 * 3 + l->max_memory % 4 * 3 / 4));
+    }
+    if (l->vcpus || l->cpu_quota > 0)
+        NOTE("limits.cpus/cpu_quota (--cpus/--cpu-quota): no cpuset or quota; the vCPU count "
+             "is capped at %llu instead",
+             (unsigned long long)(l->vcpus && (!(l->cpu_quota > 0) || l->vcpus < ceil(l->cpu_quota))
+                                      ? l->vcpus
+                                      : (uint64_t)ceil(l->cpu_quota)));
+    static const struct {
+        size_t off;
+        const char *name;
+    } plain[] = {
+        {offsetof(vmrt_limits_t, max_processes), "limits.procs (--max-procs)"},
+        {offsetof(vmrt_limits_t, max_open_files), "limits.files (--max-files)"},
+        {offsetof(vmrt_limits_t, max_file_size), "limits.file_size (--max-file-size)"},
+        {offsetof(vmrt_limits_t, max_disk_io), "limits.disk_io (--max-disk-io)"},
+        {offsetof(vmrt_limits_t, max_disk_bw), "limits.disk_bw"},
+        {offsetof(vmrt_limits_t, max_network_bandwidth), "limits.net_bw (--max-net-bw)"},
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (*(const uint64_t *)((const char *)l + plain[i].off))
+            NOTE("%s: not enforced (needs --isolation process or higher)", plain[i].name);
+    if (cfg->sandbox.net == VMRT_NET_NONE || cfg->sandbox.net == VMRT_NET_LOOPBACK)
+        NOTE("sandbox.net (--net): the VM shares the host's network (needs --isolation "
+             "container)");
+    if (cfg->seccomp_profile[0])
+        NOTE("sandbox.seccomp (--seccomp): no syscall filter (needs --isolation process or "
+             "higher)");
+#undef NOTE
+    return n;
+}
+
+static int run_unsandboxed(vm_job_t *job)
+{
+    if (report_downgrades(&job->cfg) && job->cfg.sandbox.strict)
+        die("run: --strict: the limits above cannot be enforced at isolation none");
+    watchdog_t w;
+    bool watching = watchdog_start(&w, &job->cfg.limits);
+    int code = run_vm(job);
+    if (watching)
+        watchdog_stop(&w);
+    return code;
 }
 
 int cmd_run(int argc, char **argv)
@@ -415,7 +593,7 @@ int cmd_run(int argc, char **argv)
         if (p.nro || p.nrw || p.nallow || p.ndeny)
             die_usage("run: --ro, --rw, --allow-syscall and --deny-syscall need --isolation "
                       "process, container or full");
-        return run_vm(&job);
+        return run_unsandboxed(&job);
     }
     return run_sandboxed(&job, &p);
 }

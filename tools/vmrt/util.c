@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <vmrt/common.h>
+#include <vmrt/sandbox.h>
 
 #include "cli.h"
 
@@ -69,4 +70,37 @@ int parse_size(const char *s, uint64_t *out)
 int parse_duration(const char *s, uint64_t *out_ns)
 {
     return vmrt_parse_duration(s, out_ns) == 0 ? 0 : -1;
+}
+
+int sandbox_end_status(const struct vmrt_sandbox_report *r)
+{
+    switch (r->reason) {
+    case VMRT_END_EXITED:
+        return r->exit_code;
+    case VMRT_END_SIGNALED:
+        return 128 + r->signal;
+    case VMRT_END_SETUP_FAILED:
+        if (!strcmp(r->setup_step, "execve"))
+            return r->setup_errno == ENOENT ? 127 : 126;
+        return 125;
+    case VMRT_END_OUT_OF_MEMORY:
+        return 240;
+    case VMRT_END_SECCOMP_VIOLATION:
+        return 241;
+    case VMRT_END_CPU_TIME_LIMIT:
+        return 242;
+    case VMRT_END_WALL_TIME_LIMIT:
+        return 243;
+    case VMRT_END_DISK_IO_LIMIT:
+        return 244;
+    case VMRT_END_PROCESS_LIMIT:
+        return 245;
+    case VMRT_END_FILE_SIZE_LIMIT:
+        return 246;
+    case VMRT_END_KILLED:
+        return 247;
+    case VMRT_END_RUNNING:
+    default:
+        return VMRT_EXIT_FAILURE;
+    }
 }

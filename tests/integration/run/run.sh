@@ -106,9 +106,48 @@ else
   printf '.func main 0 1\nloop:\n    jmp loop\n.end\n' >"$tmp/forever.vasm"
   timeout 60 "$vmrt_bin" run --isolation process --wall-time 1 --stats "$tmp/forever.vasm" \
     >"$tmp/out" 2>"$tmp/err"; rc=$?
-  [ $rc -ne 0 ] && grep -q "wall_time_limit" "$tmp/out" "$tmp/err" && ok "sandbox wall-time limit reported" ||
+  [ $rc -eq 243 ] && grep -q "wall_time_limit" "$tmp/out" "$tmp/err" && ok "sandbox wall-time limit: 243, reported" ||
     { bad "sandbox wall-time limit: exit $rc"; tail -3 "$tmp/out"; head -3 "$tmp/err"; }
 fi
+
+# Isolation none: the wall and CPU time are supervised in-process (243, 242,
+# as a sandbox's limit kills); limits.memory caps the GC heap (3/4 of it), so
+# the guest gets a clean out-of-memory error (70); what cannot be enforced is
+# a reported downgrade, an error with --strict.
+printf '.func main 0 1\nloop:\n    jmp loop\n.end\n' >"$tmp/forever.vasm"
+for lim in "--wall-time 1:243:wall_time_limit" "--cpu-time 1:242:cpu_time_limit"; do
+  IFS=: read -r opt want why <<<"$lim"
+  # shellcheck disable=SC2086
+  timeout 60 ${MESON_EXE_WRAPPER:-} "$vmrt_bin" run $opt "$tmp/forever.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq "$want" ] && grep -q "the VM ended: $why" "$tmp/err" && ok "isolation none $opt: $want" ||
+    { bad "isolation none $opt: exit $rc (want $want)"; head -3 "$tmp/err"; }
+done
+vmrt run --wall-time 60 "$examples/ping-pong.vasm" >"$tmp/out" 2>"$tmp/err" &&
+  cmp -s "$tmp/out" "$examples/ping-pong.out" && ok "isolation none: a program within --wall-time runs" ||
+  { bad "isolation none: --wall-time 60 ping-pong"; head -3 "$tmp/err"; }
+vmrt run --memory 1K "$examples/ping-pong.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+[ $rc -eq 70 ] && grep -q "out of memory" "$tmp/err" && grep -q "downgrade: isolation none: limits.memory" "$tmp/err" &&
+  ok "isolation none --memory 1K: GC heap limit, 70, downgrade noted" ||
+  { bad "isolation none --memory 1K: exit $rc"; head -3 "$tmp/err"; }
+vmrt run --stats=json --memory 64M --cpus 1 --vcpus 2 "$examples/ping-pong.vasm" >"$tmp/out" 2>"$tmp/err"
+if python3 - "$tmp/out" <<'PY'; then ok "--memory/--cpus become the GC heap limit and the vCPU cap"; else bad "--memory/--cpus caps"; fi
+import json, sys
+t = open(sys.argv[1]).read()
+s = json.loads(t[t.index("{"):])
+assert s["gc"]["heap_limit"] == 48 << 20, s["gc"]["heap_limit"]
+assert s["sched"]["vcpu_count"] == 1, s["sched"]["vcpu_count"]
+PY
+grep -q "downgrade: isolation none: limits.cpus" "$tmp/err" && ok "--cpus downgrade noted" || bad "--cpus downgrade not noted"
+vmrt run --stats=json --cpu-quota 0.5 --vcpus 2 "$examples/ping-pong.vasm" >"$tmp/out" 2>"$tmp/err"
+python3 -c 'import json,sys; t=open(sys.argv[1]).read(); assert json.loads(t[t.index("{"):])["sched"]["vcpu_count"] == 1' "$tmp/out" &&
+  grep -q "capped at 1 instead" "$tmp/err" && ok "--cpu-quota 0.5 caps the vCPUs at 1" || { bad "--cpu-quota 0.5"; cat "$tmp/err"; }
+vmrt run --max-files 10 --max-procs 5 "$examples/ping-pong.vasm" >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 0 ] && grep -q "downgrade: isolation none: limits.files" "$tmp/err" &&
+  grep -q "downgrade: isolation none: limits.procs" "$tmp/err" && ok "unenforceable limits at none: downgrades noted" ||
+  { bad "downgrade notes: exit $rc"; cat "$tmp/err"; }
+vmrt run --strict --max-files 10 "$examples/ping-pong.vasm" >"$tmp/out" 2>"$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ ! -s "$tmp/out" ] && grep -q "error: isolation none: limits.files" "$tmp/err" &&
+  ok "--strict at none: an unenforceable limit is an error" || { bad "--strict at none: exit $rc"; cat "$tmp/err"; }
 
 # Options reach the components: every trigger policy, incremental marking, a
 # short time slice, one vCPU pinned, and a heap limit the guest runs into.
@@ -142,8 +181,24 @@ assert s["sched"]["vcpu_count"] >= 1, s
 PY
   wait $pid
   vmrt run --metrics-listen 10.0.0.1:9100 "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
-  [ $rc -ne 0 ] && grep -q "cannot start the runtime" "$tmp/err" && ok "--metrics-listen refuses a non-loopback address" ||
+  [ $rc -eq 2 ] && grep -q -- "--metrics-listen: metrics_listen: '10.0.0.1:9100' is not a loopback address" "$tmp/err" &&
+    ok "--metrics-listen refuses a non-loopback address: 2, named" ||
     { bad "--metrics-listen non-loopback: exit $rc"; cat "$tmp/err"; }
+  vmrt run --metrics-listen garbage "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--metrics-listen: metrics_listen: 'garbage' is not HOST:PORT" "$tmp/err" &&
+    ok "--metrics-listen garbage: 2, named" || { bad "--metrics-listen garbage: exit $rc"; cat "$tmp/err"; }
+  VMRT_METRICS_LISTEN=8.8.8.8:80 vmrt run "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q "VMRT_METRICS_LISTEN: metrics_listen: '8.8.8.8:80'" "$tmp/err" &&
+    ok "VMRT_METRICS_LISTEN checked too" || { bad "VMRT_METRICS_LISTEN=8.8.8.8:80: exit $rc"; cat "$tmp/err"; }
+  # A well-formed address that cannot be bound: the message names the option and the address.
+  python3 -c 'import socket,time,sys; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(10)' >"$tmp/port" &
+  holder=$!
+  for _ in $(seq 50); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+  port=$(cat "$tmp/port")
+  vmrt run --metrics-listen "127.0.0.1:$port" "$tmp/sleeper.vasm" >/dev/null 2>"$tmp/err"; rc=$?
+  kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+  [ $rc -eq 1 ] && grep -q -- "--metrics-listen 127.0.0.1:$port: Address already in use" "$tmp/err" &&
+    ok "--metrics-listen on a busy port: 1, named" || { bad "--metrics-listen busy port: exit $rc"; cat "$tmp/err"; }
 else
   bad "sleeper program"
 fi

@@ -68,6 +68,25 @@ static void test_bad_values_name_key(void **state)
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     ASSERT_EQ(vmrt_runtime_config_set(&c, "metrics_listen", big, "x", err, sizeof err), -EINVAL);
+    /* the metrics address is checked when set, naming the source and the value */
+    ASSERT_EQ(vmrt_runtime_config_set(&c, "metrics_listen", "garbage", "--metrics-listen", err,
+                                      sizeof err),
+              -EINVAL);
+    ASSERT_NOT_NULL(strstr(err, "--metrics-listen: metrics_listen: 'garbage' is not HOST:PORT"));
+    ASSERT_EQ(
+        vmrt_runtime_config_set(&c, "metrics_listen", "127.0.0.1:70000", "x", err, sizeof err),
+        -EINVAL);
+    ASSERT_EQ(vmrt_runtime_config_set(&c, "metrics_listen", "8.8.8.8:80", "--metrics-listen", err,
+                                      sizeof err),
+              -EINVAL);
+    ASSERT_NOT_NULL(
+        strstr(err, "--metrics-listen: metrics_listen: '8.8.8.8:80' is not a loopback address"));
+    ASSERT_EQ(c.metrics_listen[0], '\0');
+    ASSERT_OK(vmrt_runtime_config_set(&c, "metrics_listen", "[::1]:0", "x", err, sizeof err));
+    ASSERT_OK(
+        vmrt_runtime_config_set(&c, "metrics_listen", "localhost:9100", "x", err, sizeof err));
+    ASSERT_OK(vmrt_runtime_config_set(&c, "metrics_listen", "", "x", err, sizeof err));
+    ASSERT_EQ(c.metrics_listen[0], '\0');
     /* nothing was changed by the failures */
     vmrt_runtime_config_t d;
     vmrt_runtime_config_init(&d);

@@ -268,6 +268,51 @@ static void test_bad_config(void **state)
     vmrt_runtime_destroy(rt);
 }
 
+/* The sandbox limits become in-process caps: limits.max_memory gives the GC
+ * a heap limit of 3/4 of it when gc.max_heap is unset (an explicit one
+ * wins), and limits.vcpus / cpu_quota cap the vCPU count. */
+static void test_limits_become_caps(void **state)
+{
+    (void)state;
+    vmrt_runtime_t *rt;
+    vmrt_runtime_config_t cfg;
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 4;
+    cfg.limits.max_memory = 64u << 20;
+    cfg.limits.vcpus = 2;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_EQ(vmrt_runtime_config(rt)->gc.max_heap, 48u << 20);
+    ASSERT_EQ(vmrt_runtime_config(rt)->sched.vcpus, 2);
+    vmrt_gc_stats_t g;
+    vmrt_gc_stats(vmrt_runtime_gc(rt), &g);
+    ASSERT_EQ(g.heap_limit, 48u << 20);
+    /* the heap limit is a clean failure, not an abort: 1 KiB of memory
+     * leaves no room for a 4 KiB object */
+    vmrt_gc_set_limit(vmrt_runtime_gc(rt), 768);
+    vmrt_gc_mutator_t *m = vmrt_runtime_mutator(rt);
+    ASSERT_NOT_NULL(m);
+    static const vmrt_gc_type_t big = {.name = "big", .size = 4096};
+    ASSERT_NULL(vmrt_gc_alloc(m, &big));
+    vmrt_runtime_destroy(rt);
+
+    vmrt_runtime_config_init(&cfg);
+    cfg.sched.vcpus = 4;
+    cfg.gc.max_heap = 1u << 20;
+    cfg.limits.max_memory = 64u << 20;
+    cfg.limits.cpu_quota = 1.5;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_EQ(vmrt_runtime_config(rt)->gc.max_heap, 1u << 20);
+    ASSERT_EQ(vmrt_runtime_config(rt)->sched.vcpus, 2);
+    vmrt_runtime_destroy(rt);
+
+    vmrt_runtime_config_init(&cfg); /* no limits: nothing changes */
+    cfg.sched.vcpus = 3;
+    ASSERT_OK(vmrt_runtime_new(&rt, &cfg));
+    ASSERT_EQ(vmrt_runtime_config(rt)->gc.max_heap, 0);
+    ASSERT_EQ(vmrt_runtime_config(rt)->sched.vcpus, 3);
+    vmrt_runtime_destroy(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_root_fn_with_compaction),
         cmocka_unit_test(test_run_sandboxed),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_limits_become_caps),
     };
     VT_RUN("runtime", tests);
 }
