@@ -24,7 +24,7 @@
 #include "cli.h"
 
 #define MAX_ARGS  8
-#define MAX_PEERS 3
+#define MAX_PEERS 4
 #define MAX_REPS  101
 
 typedef struct bench_cmd {
@@ -141,6 +141,14 @@ static const bench_case_t cases[] = {
       {"malloc", {"peer-gc-malloc", "binarytrees", "rss", "@N"}},
       {"go", {"peer-gc-go", "binarytrees", "rss", "@N"}}}},
     {"gc",
+     "binarytrees_pause_max",
+     "us",
+     "18",
+     "16",
+     {"vmrt", {"vmrt-bench-gc", "binarytrees", "pause_max", "@N"}},
+     {{"bdwgc", {"peer-gc-bdwgc", "binarytrees", "pause_max", "@N", "stw"}},
+      {"go", {"peer-gc-go", "binarytrees", "pause_max", "@N"}}}},
+    {"gc",
      "binarytrees_p99",
      "us",
      "18",
@@ -240,7 +248,8 @@ static const bench_case_t cases[] = {
      {"vmrt", {"vmrt-bench-sandbox", "container", "@N"}},
      {{"bwrap", {"peer-sandbox", "bwrap-container", "@N"}},
       {"crun", {"peer-sandbox", "crun", "@N"}},
-      {"firejail", {"peer-sandbox", "firejail", "@N"}}}},
+      {"firejail", {"peer-sandbox", "firejail", "@N"}},
+      {"fork+exec", {"peer-sandbox", "fork-exec", "@N"}}}},
     {"sandbox",
      "start_container_cold",
      "us",
