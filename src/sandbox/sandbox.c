@@ -8,7 +8,8 @@
  *
  * Starting: clone() with the namespace flags, CLONE_PIDFD and — where the
  * child's code may share the parent's memory (not under ASan/TSan, not for
- * _spawn, not where the kernel or an emulator refuses) — CLONE_VM, which
+ * _spawn, not with a memory cgroup, not where the kernel or an emulator
+ * refuses) — CLONE_VM, which
  * saves copying the page tables. All signals are blocked around clone so no
  * handler of the parent runs on the child's stack; the child restores the
  * mask just before exec. The parent then reads the channel until end-of-file
@@ -553,7 +554,12 @@ static int start(vmrt_sandbox_t *sb)
     if (sb->pid >= 0 || sb->report.reason != VMRT_END_RUNNING)
         return vmrt__sb_fail(VMRT_ESTATE, "sandbox already started");
     sb_plan_t *p = &sb->plan;
-    bool share_vm = SB_SHARE_VM && !p->fn;
+    /* Never share our memory with a child that joins a memory-limited
+     * cgroup: the memcg OOM killer kills every process that shares the
+     * victim's mm — the supervisor (and the VM embedding it) with a guest
+     * that runs out of memory before its execve replaced the mm. Such a
+     * child is a fork-like copy (page tables copied, ~0.1 ms here). */
+    bool share_vm = SB_SHARE_VM && !p->fn && !cg_has(sb, SB_CG_MEMORY);
     sb->stack_size = p->fn ? SPAWN_STACK : EXEC_STACK;
     sb->stack = mmap(NULL, sb->stack_size, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
