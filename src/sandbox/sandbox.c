@@ -28,7 +28,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -215,21 +218,68 @@ static int plan_disk_bw(vmrt_sandbox_t *sb)
     return err;
 }
 
+/* Is path (absolute) dir itself or beneath it? */
+static bool path_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Why a bind of `path` (its canonical form `real`) is refused, or NULL;
+ * `buf` holds the text. The sandbox mounts its own /proc (of its pid
+ * namespace, hidepid at FULL) and /dev, and no /sys: a bind there, of the
+ * whole root, or of a proc or sysfs mounted elsewhere would hand the guest
+ * the host's instead (host processes visible, hidepid bypassed). */
+static const char *bind_refusal(const char *path, const char *real, char *buf, size_t len)
+{
+    for (const char *s = path; (s = strchr(s, '/')) != NULL; s++)
+        if (!strncmp(s, "/./", 3) || !strcmp(s, "/.") || !strncmp(s, "/../", 4) ||
+            !strcmp(s, "/..") || !strncmp(s, "//", 2))
+            return "not a canonical path (no '.', '..' or '//' components)";
+    if (!strcmp(path, "/") || !strcmp(real, "/"))
+        return "would cover the sandbox's whole root (bind the directories the guest needs)";
+    static const char *const own[] = {"/proc", "/dev", "/sys"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (path_under(path, own[i]) || path_under(real, own[i])) {
+            snprintf(buf, len, "would put the host's %s where the sandbox has %s (not allowed)",
+                     own[i], i == 2 ? "none" : "its own");
+            return buf;
+        }
+    struct statfs sf;
+    if (statfs(real, &sf) == 0 && (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC ||
+                                   sf.f_type == DEVPTS_SUPER_MAGIC))
+        return "is on the host's proc, sysfs or devpts (not allowed)";
+    return NULL;
+}
+
 static int plan_binds(vmrt_sandbox_t *sb, const char *const *list, bool writable)
 {
     sb_plan_t *p = &sb->plan;
+    const char *opt = writable ? "--rw" : "--ro";
     for (; list && *list; list++) {
         if ((*list)[0] != '/')
-            return vmrt__sb_fail(-EINVAL, "%s: path must be absolute: %s",
-                                 writable ? "--rw" : "--ro", *list);
+            return vmrt__sb_fail(-EINVAL, "%s %s: path must be absolute", opt, *list);
         if (p->n_binds == SB_MAX_BINDS)
             return vmrt__sb_fail(-E2BIG, "too many --ro/--rw paths (max %d)", SB_MAX_BINDS);
         struct stat st;
         if (stat(*list, &st) != 0)
-            return vmrt__sb_fail(-errno, "%s %s: %s", writable ? "--rw" : "--ro", *list,
-                                 strerror(errno));
+            return vmrt__sb_fail(-errno, "%s %s: %s", opt, *list, strerror(errno));
+        char real[PATH_MAX];
+        if (!realpath(*list, real))
+            return vmrt__sb_fail(-errno, "%s %s: %s", opt, *list, strerror(errno));
+        size_t len = strlen(*list);
+        char trimmed[SB_PATH_MAX];
+        if (len >= sizeof trimmed)
+            return vmrt__sb_fail(-ENAMETOOLONG, "%s %s: path too long", opt, *list);
+        memcpy(trimmed, *list, len + 1);
+        while (len > 1 && trimmed[len - 1] == '/')
+            trimmed[--len] = '\0';
+        char why_buf[96];
+        const char *why = bind_refusal(trimmed, real, why_buf, sizeof why_buf);
+        if (why)
+            return vmrt__sb_fail(-EINVAL, "%s %s: %s", opt, *list, why);
         sb_bind_t *b = &p->binds[p->n_binds];
-        if (!(b->path = strdup(*list)))
+        if (!(b->path = strdup(trimmed)))
             return -ENOMEM;
         b->writable = writable;
         b->is_dir = S_ISDIR(st.st_mode);
