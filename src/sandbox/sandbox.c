@@ -334,14 +334,39 @@ static int plan_container(vmrt_sandbox_t *sb)
     return err;
 }
 
+/* FULL means the strict profile: anything weaker — no filter, another
+ * profile (a file cannot be proved stricter), syscalls allowed on top, a
+ * default action that lets unlisted syscalls run — is a downgrade. */
+static int full_filter_downgrade(vmrt_sandbox_t *sb)
+{
+    const vmrt_syscall_filter_t *f = &sb->cfg.filter;
+    if (sb->cfg.isolation_level != VMRT_ISOLATION_FULL)
+        return 0;
+    if (!sb->cfg.enable_seccomp)
+        return downgrade(sb, "isolation full: seccomp disabled (full means the strict profile)");
+    if (f->profile && strcmp(f->profile, "strict") != 0)
+        return downgrade(sb, "isolation full: seccomp profile '%.40s' instead of strict",
+                         f->profile);
+    if (f->allowed && f->allowed[0])
+        return downgrade(sb,
+                         "isolation full: syscalls allowed on top of the strict profile "
+                         "(%.32s%s)",
+                         f->allowed[0], f->allowed[1] ? ", ..." : "");
+    if (f->default_action == VMRT_SYSCALL_ALLOW || f->default_action == VMRT_SYSCALL_LOG)
+        return downgrade(sb, "isolation full: default action %s instead of kill",
+                         f->default_action == VMRT_SYSCALL_ALLOW ? "allow" : "log");
+    return 0;
+}
+
 static int plan_seccomp(vmrt_sandbox_t *sb)
 {
     const vmrt_sandbox_host_t *h = vmrt__sb_host();
-    if (!sb->cfg.enable_seccomp)
-        return 0;
+    int err = full_filter_downgrade(sb);
+    if (err || !sb->cfg.enable_seccomp)
+        return err;
     if (!h->seccomp)
         return downgrade(sb, "seccomp: not available on this host");
-    int err = vmrt__sb_filter_build(&sb->cfg.filter, sb->cfg.isolation_level, &sb->filter);
+    err = vmrt__sb_filter_build(&sb->cfg.filter, sb->cfg.isolation_level, &sb->filter);
     if (err)
         return err;
     sb->plan.prog.len = sb->filter.len;
