@@ -322,11 +322,9 @@ static int plan_container(vmrt_sandbox_t *sb)
     uint64_t size = sb->lim.max_memory ? sb->lim.max_memory / 2 : 256ull << 20;
     snprintf(p->root_opts, sizeof p->root_opts, "mode=0755,size=%" PRIu64, size);
     snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777,size=%" PRIu64, size);
-    int err = plan_binds(sb, sb->cfg.ro_paths, false);
-    if (!err)
-        err = plan_binds(sb, sb->cfg.rw_paths, true);
-    if (err || !full)
-        return err;
+    int err = 0;
+    if (!full)
+        return 0;
     p->ro_root = p->hidepid = p->drop_caps = true;
     p->landlock_abi = h->landlock_abi;
     if (!p->landlock_abi)
@@ -436,6 +434,16 @@ static int plan_all(vmrt_sandbox_t *sb)
     p->stdio[2] = c->stderr_fd;
     p->cwd = c->cwd;
     int err = plan_network(sb);
+    if (!err) /* checked at every level: a bad path is an error wherever it is dropped */
+        err = plan_binds(sb, c->ro_paths, false);
+    if (!err)
+        err = plan_binds(sb, c->rw_paths, true);
+    if (!err && p->n_binds &&
+        (c->isolation_level < VMRT_ISOLATION_CONTAINER || !c->enable_namespaces))
+        err = downgrade(sb, "ro/rw paths (%.32s%s): not applied at isolation %s (no new root)",
+                        p->binds[0].path, p->n_binds > 1 ? ", ..." : "",
+                        c->enable_namespaces ? vmrt_isolation_name(c->isolation_level)
+                                             : "container without namespaces");
     if (err)
         return err;
     if (c->isolation_level == VMRT_ISOLATION_NONE) {

@@ -316,6 +316,50 @@ static void test_guest_joins_track_cgroup(void **state)
     ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* --ro/--rw need a new root: below container they are a reported
+ * downgrade (a note; an error under strict), never silently dropped. */
+static void test_binds_below_container_reported(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    const char *ro[] = {"/etc", NULL};
+    for (int level = VMRT_ISOLATION_NONE; level <= VMRT_ISOLATION_CONTAINER; level++) {
+        for (int strict = 0; strict < 2; strict++) {
+            vmrt_sandbox_config_t c;
+            cfg_process(&c);
+            c.isolation_level = (vmrt_isolation_t)level;
+            c.ro_paths = ro;
+            c.strict = strict;
+            if (level == VMRT_ISOLATION_CONTAINER)
+                c.enable_namespaces = false; /* runs as process: no new root either */
+            vmrt_sandbox_t *sb = NULL;
+            int err = vmrt_sandbox_new(&sb, &c, NULL);
+            if (strict) {
+                ASSERT_EQ(err, VMRT_EUNSUPPORTED);
+                ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "/etc"));
+                continue;
+            }
+            ASSERT_OK(err);
+            vmrt_sandbox_report_t r;
+            char *argv[] = {"/bin/true", NULL};
+            ASSERT_OK(vmrt_sandbox_exec(sb, argv, NULL));
+            ASSERT_OK(vmrt_sandbox_wait(sb, &r));
+            vmrt_sandbox_free(sb);
+            bool noted = false;
+            for (unsigned i = 0; i < r.n_notes; i++)
+                noted |= strstr(r.notes[i], "ro/rw paths (/etc)") != NULL;
+            ASSERT_TRUE(noted);
+        }
+    }
+    /* A bad path is an error at every level, not a note. */
+    const char *bad[] = {"/nonexistent-vmrt-path", NULL};
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    c.ro_paths = bad;
+    vmrt_sandbox_t *sb = NULL;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_kill),
         cmocka_unit_test(test_daemon_dies_with_tree),
         cmocka_unit_test(test_guest_joins_track_cgroup),
+        cmocka_unit_test(test_binds_below_container_reported),
     };
     VT_RUN("sandbox_process", tests);
 }
