@@ -49,6 +49,11 @@
 #define SPAWN_STACK (8u << 20)
 
 static _Thread_local char last_error[256];
+/* The report of this thread's last failed vmrt_sandbox_new, and the stage
+ * plan_all is in (its setup_step). */
+static _Thread_local vmrt_sandbox_report_t failed_report;
+static _Thread_local bool have_failed_report;
+static _Thread_local const char *plan_step;
 
 int vmrt__sb_fail(int err, const char *fmt, ...)
 {
@@ -62,6 +67,35 @@ int vmrt__sb_fail(int err, const char *fmt, ...)
 const char *vmrt_sandbox_error(void)
 {
     return last_error;
+}
+
+int vmrt_sandbox_failure_report(vmrt_sandbox_report_t *report)
+{
+    if (!have_failed_report)
+        return VMRT_ESTATE;
+    if (report)
+        *report = failed_report;
+    return 0;
+}
+
+/* Keeps the report of a failed vmrt_sandbox_new (see the header). */
+static void record_failure(const vmrt_sandbox_report_t *so_far, vmrt_isolation_t level, int err)
+{
+    vmrt_sandbox_report_t *r = &failed_report;
+    if (so_far)
+        *r = *so_far;
+    else
+        memset(r, 0, sizeof *r);
+    r->reason = VMRT_END_SETUP_FAILED;
+    r->level = (unsigned)level <= VMRT_ISOLATION_FULL ? level : VMRT_ISOLATION_NONE;
+    r->syscall_nr = -1;
+    r->pid = 0; /* no guest */
+    snprintf(r->setup_step, sizeof r->setup_step, "%s", plan_step ? plan_step : "config");
+    r->setup_errno = err == VMRT_EUNSUPPORTED ? EOPNOTSUPP : err < 0 && err > -4096 ? -err : EINVAL;
+    if (r->n_notes == VMRT_SANDBOX_MAX_NOTES)
+        r->n_notes--; /* the error's text replaces the last note */
+    vmrt__sb_note(r, "%s", last_error[0] ? last_error : vmrt_strerror(err));
+    have_failed_report = true;
 }
 
 void vmrt__sb_note(vmrt_sandbox_report_t *r, const char *fmt, ...)
@@ -433,6 +467,7 @@ static int plan_all(vmrt_sandbox_t *sb)
     p->stdio[1] = c->stdout_fd;
     p->stdio[2] = c->stderr_fd;
     p->cwd = c->cwd;
+    plan_step = "config";
     int err = plan_network(sb);
     if (!err) /* checked at every level: a bad path is an error wherever it is dropped */
         err = plan_binds(sb, c->ro_paths, false);
@@ -446,6 +481,7 @@ static int plan_all(vmrt_sandbox_t *sb)
                                              : "container without namespaces");
     if (err)
         return err;
+    plan_step = "limits";
     if (c->isolation_level == VMRT_ISOLATION_NONE) {
         const vmrt_limits_t *l = &sb->lim;
         if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_disk_bw ||
@@ -455,6 +491,7 @@ static int plan_all(vmrt_sandbox_t *sb)
         return err;
     }
     p->setsid = p->no_new_privs = true;
+    plan_step = "cgroup";
     if (c->enable_cgroups) {
         err = vmrt__sb_cgroup_create(&sb->cg, &sb->lim, p);
         if (err)
@@ -467,21 +504,28 @@ static int plan_all(vmrt_sandbox_t *sb)
             return vmrt__sb_fail(err, "cgroup: cannot track the process tree");
     }
     if (host_bw) {
+        plan_step = "net-bw";
         err = plan_host_bw(sb);
         if (err)
             return err;
     }
+    plan_step = "limits";
     err = plan_limits(sb);
     if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
+        plan_step = "namespaces";
         if (c->enable_namespaces)
             err = plan_container(sb);
         else
             err = downgrade(sb, "namespaces disabled: runs as isolation process");
     }
-    if (!err)
+    if (!err) {
+        plan_step = "disk-bw";
         err = plan_disk_bw(sb); /* after plan_container: the --rw paths are checked */
-    if (!err)
+    }
+    if (!err) {
+        plan_step = "seccomp";
         err = plan_seccomp(sb);
+    }
     return err;
 }
 
@@ -499,9 +543,13 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
                      const vmrt_limits_t *limits)
 {
     last_error[0] = '\0';
+    have_failed_report = false;
+    plan_step = "config";
     vmrt_sandbox_t *sb = calloc(1, sizeof *sb);
-    if (!sb)
+    if (!sb) {
+        record_failure(NULL, VMRT_ISOLATION_NONE, -ENOMEM);
         return -ENOMEM;
+    }
     vmrt_sandbox_config_init(&sb->cfg);
     vmrt_limits_init(&sb->lim);
     sb->pid = sb->pidfd = sb->listener = sb->chan = -1;
@@ -515,11 +563,20 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
         err = vmrt__sb_fail(-EINVAL, "isolation: bad level %d", (int)sb->cfg.isolation_level);
     if (!err && (sb->lim.cpu_quota < 0 || sb->lim.cpu_quota != sb->lim.cpu_quota))
         err = vmrt__sb_fail(-EINVAL, "cpu_quota: must be positive");
+    /* The kernel refuses a CFS quota under 1 ms per period (100 ms here). */
+    if (!err && sb->lim.cpu_quota > 0 && sb->lim.cpu_quota * 100000.0 < 1000.0)
+        err = vmrt__sb_fail(-EINVAL, "cpu_quota: %g CPU is below the kernel's minimum of 0.01",
+                            sb->lim.cpu_quota);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!err && sb->lim.vcpus && online > 0 && sb->lim.vcpus > (unsigned long)online)
+        err = vmrt__sb_fail(-EINVAL, "vcpus: %u CPUs asked, this host has %ld online",
+                            (unsigned)sb->lim.vcpus, online);
     sb->report.level = sb->cfg.isolation_level;
     sb->report.syscall_nr = -1;
     if (!err)
         err = plan_all(sb);
     if (err) {
+        record_failure(&sb->report, sb->cfg.isolation_level, err);
         vmrt_sandbox_free(sb);
         return err;
     }

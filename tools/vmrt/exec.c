@@ -326,9 +326,14 @@ int cmd_exec(int argc, char **argv)
     vmrt_sandbox_t *sb;
     int err = vmrt_sandbox_new(&sb, &o.cfg, &o.lim);
     if (err) {
+        /* The options parsed: what failed is the sandbox's set-up (a value
+         * the host cannot take, a missing path, a strict downgrade). */
         const char *detail = vmrt_sandbox_error();
         fprintf(stderr, "vmrt: exec: %s\n", *detail ? detail : vmrt_strerror(err));
-        return err == -EINVAL ? VMRT_EXIT_USAGE : 125;
+        vmrt_sandbox_report_t r;
+        if (vmrt_sandbox_failure_report(&r) == 0)
+            write_report(&o, &r);
+        return 125;
     }
     err = vmrt_sandbox_exec(sb, argv + cmd, NULL);
     if (err && vmrt_sandbox_pid(sb) < 0)

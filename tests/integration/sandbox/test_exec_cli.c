@@ -1,4 +1,5 @@
-/* `vmrt exec` end to end: flags, errors that name the option (exit 2), the
+/* `vmrt exec` end to end: flags, errors that name the option (exit 2), set-up
+ * failures with a report (exit 125), the
  * exit-status mapping, text and JSON reports, --report-file.
  * argv[1] is the vmrt binary (meson passes it). */
 #include "../../unit/sandbox/sb_helpers.h"
@@ -124,6 +125,55 @@ static void test_json_report_file(void **state)
     json_decref(o);
 }
 
+/* A failure while the sandbox is being created (vmrt_sandbox_new) exits 125
+ * and writes the report (setup_failed, the stage, errno) where --report and
+ * --report-file say; 2 is for bad option syntax only. */
+static void test_creation_failures_reported(void **state)
+{
+    (void)state;
+    if (sbt_config_is("aarch64"))
+        VT_SKIP("qemu-user emulates neither seccomp nor namespaces for the guest");
+    char cpus[24];
+    snprintf(cpus, sizeof cpus, "%ld", sysconf(_SC_NPROCESSORS_ONLN) + 1);
+    static const char *cases[][7] = {
+        /* args..., NULL, step, text in the message */
+        {"--isolation", "container", "--ro", "/nonexistent", NULL, "config", "--ro /nonexistent"},
+        {"--isolation", "none", "--strict", "--memory", "10M", "limits", "isolation none"},
+        {"--cpus", NULL, NULL, NULL, NULL, "config", "vcpus"},
+        {"--cpus", "0.001", NULL, NULL, NULL, "config", "cpu_quota"},
+        {"--seccomp", "/etc/passwd", NULL, NULL, NULL, "seccomp", "/etc/passwd"},
+        {"--isolation", "full", "--rw", "/proc", NULL, "config", "--rw /proc"},
+    };
+    cases[2][1] = cpus;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[] = "/tmp/vmrt-report-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        const char *args[16] = {"exec", "--report", "json", "--report-file", path};
+        int n = 5;
+        for (int k = 0; k < 5 && cases[i][k]; k++)
+            args[n++] = cases[i][k];
+        args[n++] = "--";
+        args[n++] = "/bin/true";
+        args[n] = NULL;
+        char err[1024];
+        int rc = run_vmrt(args, err, sizeof err);
+        fprintf(stderr, "%s %s -> %d: %s", cases[i][0], cases[i][1], rc, err);
+        json_error_t je;
+        json_t *o = json_load_file(path, 0, &je);
+        unlink(path);
+        ASSERT_EQ(rc, 125);
+        ASSERT_NOT_NULL(strstr(err, cases[i][6]));
+        ASSERT_NULL(strstr(err, "//"));
+        ASSERT_NOT_NULL(o);
+        ASSERT_STR_EQ(json_string_value(json_object_get(o, "reason")), "setup_failed");
+        ASSERT_STR_EQ(json_string_value(json_object_get(o, "setup_step")), cases[i][5]);
+        ASSERT_TRUE(json_integer_value(json_object_get(o, "setup_errno")) > 0);
+        json_decref(o);
+    }
+}
+
 /* As an unprivileged user: the container level uses a user namespace (root
  * inside is the caller outside) and /dev nodes are bound, not made. */
 static void test_unprivileged_container(void **state)
@@ -167,6 +217,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_values_name_the_option),
         cmocka_unit_test(test_exit_statuses),
         cmocka_unit_test(test_json_report_file),
+        cmocka_unit_test(test_creation_failures_reported),
         cmocka_unit_test(test_unprivileged_container),
     };
     VT_RUN("sandbox_exec_cli", tests);
