@@ -174,6 +174,46 @@ static void test_creation_failures_reported(void **state)
     }
 }
 
+/* --report-file is opened before anything runs: a path that cannot be
+ * created exits 125 and the guest never runs; a file that cannot be written
+ * at the end gets the report on stderr and the guest's status. */
+static void test_report_file_errors(void **state)
+{
+    (void)state;
+    if (sbt_config_is("aarch64"))
+        VT_SKIP("qemu-user emulates neither seccomp nor namespaces for the guest");
+    char marker[64], script[128], err[4096];
+    snprintf(marker, sizeof marker, "/tmp/vmrt-ran-%d", (int)getpid());
+    snprintf(script, sizeof script, "touch %s", marker);
+    const char *bad[] = {"exec", "--seccomp", "none", "--report-file", "/nonexistent/dir/x",
+                         "--",   "/bin/sh",   "-c",   script,          NULL};
+    ASSERT_EQ(run_vmrt(bad, err, sizeof err), 125);
+    ASSERT_NOT_NULL(strstr(err, "--report-file /nonexistent/dir/x: cannot open"));
+    ASSERT_NE(access(marker, F_OK), 0); /* the guest did not run */
+    const char *full[] = {"exec", "--seccomp", "none", "--report-file", "/dev/full",
+                          "--",   "/bin/sh",   "-c",   "exit 3",        NULL};
+    ASSERT_EQ(run_vmrt(full, err, sizeof err), 3);
+    ASSERT_NOT_NULL(strstr(err, "cannot write"));
+    ASSERT_NOT_NULL(strstr(err, "reason: exited\n"));
+}
+
+/* Filter errors name the option and say what is wrong, without line -1. */
+static void test_filter_errors_named(void **state)
+{
+    (void)state;
+    if (!vmrt_sandbox_host()->seccomp || sbt_config_is("aarch64"))
+        VT_SKIP("seccomp not available (e.g. under qemu-user)");
+    char err[4096];
+    const char *nofile[] = {"exec", "--seccomp", "/nonexistent", "--", "true", NULL};
+    ASSERT_EQ(run_vmrt(nofile, err, sizeof err), 125);
+    ASSERT_NOT_NULL(strstr(err, "/nonexistent: cannot open: No such file or directory"));
+    ASSERT_NULL(strstr(err, ":-1"));
+    const char *allow[] = {"exec", "--allow-syscall", "notasyscall", "--", "true", NULL};
+    ASSERT_EQ(run_vmrt(allow, err, sizeof err), 125);
+    ASSERT_NOT_NULL(strstr(err, "--allow-syscall"));
+    ASSERT_NOT_NULL(strstr(err, "notasyscall"));
+}
+
 /* As an unprivileged user: the container level uses a user namespace (root
  * inside is the caller outside) and /dev nodes are bound, not made. */
 static void test_unprivileged_container(void **state)
@@ -218,6 +258,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_exit_statuses),
         cmocka_unit_test(test_json_report_file),
         cmocka_unit_test(test_creation_failures_reported),
+        cmocka_unit_test(test_report_file_errors),
+        cmocka_unit_test(test_filter_errors_named),
         cmocka_unit_test(test_unprivileged_container),
     };
     VT_RUN("sandbox_exec_cli", tests);

@@ -54,6 +54,13 @@ static void test_unknown_syscall_named(void **state)
     vmrt_sandbox_t *sb;
     ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "no_such_syscall"));
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "--deny-syscall"));
+    const char *allow[] = {"notasyscall", NULL};
+    c.filter.denied = NULL;
+    c.filter.allowed = allow;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "--allow-syscall"));
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "notasyscall"));
 }
 
 static void test_bad_profile_file(void **state)
@@ -65,8 +72,13 @@ static void test_bad_profile_file(void **state)
     vmrt_sandbox_config_init(&c);
     c.filter.profile = "/nonexistent/profile.json";
     vmrt_sandbox_t *sb;
-    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -ENOENT);
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "/nonexistent/profile.json"));
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "cannot open: No such file or directory"));
+    ASSERT_NULL(strstr(vmrt_sandbox_error(), ":-1")); /* no line number for an open error */
+    c.filter.profile = "/etc";
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "not a regular file"));
 }
 
 static void test_host_detection(void **state)
