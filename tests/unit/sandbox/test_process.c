@@ -193,6 +193,39 @@ static void test_file_size_limit(void **state)
     ASSERT_EQ(st.st_size, 256 << 10);
 }
 
+/* A grandchild killed by SIGXFSZ: the shell exits 128+SIGXFSZ, which with a
+ * file size limit is reported as file_size_limit (and noted as inferred). */
+static void test_file_size_limit_grandchild(void **state)
+{
+    (void)state;
+    if (access("/bin/sh", X_OK) != 0 || access("/usr/bin/head", X_OK) != 0)
+        VT_SKIP("needs /bin/sh and head");
+    char path[64], script[160];
+    snprintf(path, sizeof path, "/tmp/vmrt-xfsz-%d", (int)getpid());
+    snprintf(script, sizeof script, "/usr/bin/head -c 10000 /dev/zero > %s", path);
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_file_size = 1024;
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    sbt_run_t run;
+    sbt_run(&c, &l, argv, NULL, NULL, &run);
+    struct stat st;
+    ASSERT_OK(stat(path, &st));
+    unlink(path);
+    ASSERT_EQ(st.st_size, 1024);
+    SBT_ASSERT_REASON(&run, VMRT_END_FILE_SIZE_LIMIT);
+    ASSERT_EQ(run.r.exit_code, 128 + SIGXFSZ);
+    ASSERT_TRUE(run.r.n_notes >= 1);
+    ASSERT_NOT_NULL(strstr(run.r.notes[run.r.n_notes - 1], "inferred"));
+    /* Without the limit the same status is just an exit status. */
+    char *plain[] = {"/bin/sh", "-c", "exit 153", NULL};
+    sbt_run(&c, NULL, plain, NULL, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 153);
+}
+
 static void test_kill(void **state)
 {
     (void)state;
@@ -370,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_wall_time_limit),
         cmocka_unit_test(test_cpu_time_limit),
         cmocka_unit_test(test_file_size_limit),
+        cmocka_unit_test(test_file_size_limit_grandchild),
         cmocka_unit_test(test_kill),
         cmocka_unit_test(test_daemon_dies_with_tree),
         cmocka_unit_test(test_guest_joins_track_cgroup),
