@@ -39,6 +39,10 @@
 
 #include "sandbox_private.h"
 
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202
+#endif
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SB_SHARE_VM 0
 #else
@@ -273,7 +277,10 @@ static const char *bind_refusal(const char *path, const char *real, char *buf, s
     if (!strcmp(path, "/") || !strcmp(real, "/"))
         return "would cover the sandbox's whole root (bind the directories the guest needs)";
     static const char *const own[] = {"/proc", "/dev", "/sys"};
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+    /* /dev/shm is a plain directory of the sandbox's /dev: sharing the
+     * host's (a tmpfs) is allowed. */
+    bool shm = path_under(path, "/dev/shm") && path_under(real, "/dev/shm");
+    for (size_t i = 0; i < sizeof own / sizeof own[0] && !shm; i++)
         if (path_under(path, own[i]) || path_under(real, own[i])) {
             snprintf(buf, len, "would put the host's %s where the sandbox has %s (not allowed)",
                      own[i], i == 2 ? "none" : "its own");
@@ -281,8 +288,8 @@ static const char *bind_refusal(const char *path, const char *real, char *buf, s
         }
     struct statfs sf;
     if (statfs(real, &sf) == 0 && (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC ||
-                                   sf.f_type == DEVPTS_SUPER_MAGIC))
-        return "is on the host's proc, sysfs or devpts (not allowed)";
+                                   sf.f_type == DEVPTS_SUPER_MAGIC || sf.f_type == MQUEUE_MAGIC))
+        return "is on the host's proc, sysfs, devpts or mqueue (not allowed)";
     return NULL;
 }
 
