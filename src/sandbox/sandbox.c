@@ -705,7 +705,8 @@ static int start(vmrt_sandbox_t *sb)
      * cgroup: the memcg OOM killer kills every process that shares the
      * victim's mm — the supervisor (and the VM embedding it) with a guest
      * that runs out of memory before its execve replaced the mm. Such a
-     * child is a fork-like copy (page tables copied, ~0.1 ms here). */
+     * child is a fork-like copy (page tables copied: no measurable cost
+     * for vmrt exec, docs/benchmarks.md). */
     bool share_vm = SB_SHARE_VM && !p->fn && !cg_has(sb, SB_CG_MEMORY);
     sb->stack_size = p->fn ? SPAWN_STACK : EXEC_STACK;
     sb->stack = mmap(NULL, sb->stack_size, PROT_READ | PROT_WRITE,
