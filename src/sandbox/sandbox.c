@@ -574,8 +574,8 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
     if (!err && sb->lim.cpu_quota > 0 && sb->lim.cpu_quota * 100000.0 < 1000.0)
         err = vmrt__sb_fail(-EINVAL, "cpu_quota: %g CPU is below the kernel's minimum of 0.01",
                             sb->lim.cpu_quota);
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (!err && sb->lim.vcpus && online > 0 && sb->lim.vcpus > (unsigned long)online)
+    long online = !err && sb->lim.vcpus ? sysconf(_SC_NPROCESSORS_ONLN) : 0; /* reads sysfs */
+    if (online > 0 && sb->lim.vcpus > (unsigned long)online)
         err = vmrt__sb_fail(-EINVAL, "vcpus: %u CPUs asked, this host has %ld online",
                             (unsigned)sb->lim.vcpus, online);
     sb->report.level = sb->cfg.isolation_level;
