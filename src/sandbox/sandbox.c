@@ -491,10 +491,33 @@ static int plan_all(vmrt_sandbox_t *sb)
     plan_step = "limits";
     if (c->isolation_level == VMRT_ISOLATION_NONE) {
         const vmrt_limits_t *l = &sb->lim;
-        if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_disk_bw ||
-            l->max_processes || l->max_open_files || l->max_file_size || l->vcpus ||
-            l->cpu_quota > 0 || (l->max_network_bandwidth && c->net == VMRT_NET_HOST))
-            err = downgrade(sb, "isolation none: only the wall time and in-process caps apply");
+        const struct {
+            bool set;
+            const char *name;
+        } lims[] = {{l->max_memory, "max_memory"},
+                    {l->max_cpu_time_ns, "max_cpu_time"},
+                    {l->max_disk_io, "max_disk_io"},
+                    {l->max_disk_bw, "max_disk_bw"},
+                    {l->max_processes, "max_processes"},
+                    {l->max_open_files, "max_open_files"},
+                    {l->max_file_size, "max_file_size"},
+                    {l->vcpus, "vcpus"},
+                    {l->cpu_quota > 0, "cpu_quota"},
+                    {l->max_network_bandwidth && c->net == VMRT_NET_HOST, "max_network_bandwidth"}};
+        char names[64] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++) {
+            if (!lims[i].set)
+                continue;
+            if (len + strlen(lims[i].name) + 2 > 56) {
+                strcat(names, ", ...");
+                break;
+            }
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                    lims[i].name);
+        }
+        if (names[0])
+            err = downgrade(sb, "isolation none: not enforced: %s", names);
         return err;
     }
     p->setsid = p->no_new_privs = true;

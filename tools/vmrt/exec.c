@@ -2,7 +2,9 @@
  * how it ended.
  *
  * Options are parsed from a table into a plan (the sandbox configuration),
- * then the plan is executed. A bad value names its option and exits 2.
+ * then the plan is executed. A bad value names its option and exits 2; a
+ * failure while the sandbox is created (vmrt_sandbox_new) exits 125 with
+ * the report written as for any other end.
  *
  * Exit status: the guest's exit code; 128+N when it died of signal N; and
  * for the sandbox's own verdicts (chosen above the 128+signal range):
