@@ -210,6 +210,14 @@ VMRT_API void vmrt_sandbox_free(vmrt_sandbox_t *sb);
 /* Detail of the last error of this thread's sandbox call ("--memory: ..."). */
 VMRT_API const char *vmrt_sandbox_error(void);
 
+/* After vmrt_sandbox_new failed on this thread: the report of that failure —
+ * reason SETUP_FAILED, setup_step the stage that failed ("config", "cgroup",
+ * "limits", "namespaces", "disk-bw", "seccomp", "net-bw"), setup_errno its
+ * errno (EOPNOTSUPP for VMRT_EUNSUPPORTED), the isolation level, the notes
+ * made so far and, as the last note, vmrt_sandbox_error()'s text. Returns 0,
+ * or VMRT_ESTATE if this thread's last vmrt_sandbox_new did not fail. */
+VMRT_API int vmrt_sandbox_failure_report(vmrt_sandbox_report_t *report);
+
 /* Host detection (cached). */
 VMRT_API const vmrt_sandbox_host_t *vmrt_sandbox_host(void);
 

@@ -151,7 +151,8 @@ int vmrt__sb_cgroup_track(sb_cgroup_t *cg, sb_plan_t *plan)
         return 0; /* v2 limits: their cgroup already tracks the tree */
     const char *mnt = vmrt__sb_cgv2_mount();
     char parent[SB_PATH_MAX], name[64];
-    if (!mnt[0] || snprintf(parent, sizeof parent, "%s%s", mnt, vmrt__sb_self_cgroup(2, 0)) >=
+    const char *self = vmrt__sb_self_cgroup(2, 0);
+    if (!mnt[0] || snprintf(parent, sizeof parent, "%s%s", mnt, strcmp(self, "/") ? self : "") >=
                        (int)sizeof parent)
         return 0;
     if (access(parent, W_OK) != 0)

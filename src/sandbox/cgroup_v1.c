@@ -37,25 +37,35 @@ static int setup_cpuset(const char *dir, const char *parent, uint32_t vcpus)
     return err ? err : vmrt__sb_write_file(dir, "cpuset.cpus", cpus);
 }
 
-static int apply_limits(sb_ctrl_t c, const char *dir, const char *parent, const vmrt_limits_t *lim)
+/* Writes the limits of controller c; on failure *what names the limit and
+ * the file. */
+static int apply_limits(sb_ctrl_t c, const char *dir, const char *parent, const vmrt_limits_t *lim,
+                        const char **what)
 {
     char path[SB_PATH_MAX + 64];
     switch (c) {
     case SB_CG_MEMORY: {
+        *what = "max_memory (memory.limit_in_bytes)";
         int err = write_u64(dir, "memory.limit_in_bytes", lim->max_memory);
         snprintf(path, sizeof path, "%s/memory.memsw.limit_in_bytes", dir);
-        if (!err && access(path, W_OK) == 0)
+        if (!err && access(path, W_OK) == 0) {
+            *what = "max_memory (memory.memsw.limit_in_bytes)";
             err = write_u64(dir, "memory.memsw.limit_in_bytes", lim->max_memory);
+        }
         return err;
     }
     case SB_CG_PIDS:
+        *what = "max_processes (pids.max)";
         return write_u64(dir, "pids.max", lim->max_processes);
     case SB_CG_CPU: {
+        *what = "cpu_quota (cpu.cfs_period_us)";
         int err = write_u64(dir, "cpu.cfs_period_us", 100000);
+        *what = "cpu_quota (cpu.cfs_quota_us)";
         return err ? err
                    : write_u64(dir, "cpu.cfs_quota_us", (uint64_t)(lim->cpu_quota * 100000.0));
     }
     case SB_CG_CPUSET:
+        *what = "vcpus (cpuset.cpus/mems)";
         return setup_cpuset(dir, parent, lim->vcpus);
     case SB_CG_CPUACCT:
     case SB_CG_IO:
@@ -76,7 +86,8 @@ int vmrt__sb_cgv1_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *pl
         if (!mnt[0])
             return vmrt__sb_fail(VMRT_EUNSUPPORTED, "cgroup v1 controller %d not mounted", c);
         char parent[SB_PATH_MAX];
-        snprintf(parent, sizeof parent, "%s%s", mnt, vmrt__sb_self_cgroup(1, (sb_ctrl_t)c));
+        const char *self = vmrt__sb_self_cgroup(1, (sb_ctrl_t)c);
+        snprintf(parent, sizeof parent, "%s%s", mnt, strcmp(self, "/") ? self : "");
         if (snprintf(cg->dir[c], sizeof cg->dir[c], "%s/%s", parent, name) >=
             (int)sizeof cg->dir[c])
             return vmrt__sb_fail(-ENAMETOOLONG, "cgroup: path too long under %s", parent);
@@ -88,9 +99,10 @@ int vmrt__sb_cgv1_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *pl
                 return vmrt__sb_fail(-errno, "cgroup: mkdir %s", cg->dir[c]);
             cg->created[c] = true;
         }
-        int err = apply_limits((sb_ctrl_t)c, cg->dir[c], parent, lim);
+        const char *what = "limits";
+        int err = apply_limits((sb_ctrl_t)c, cg->dir[c], parent, lim, &what);
         if (err)
-            return vmrt__sb_fail(err, "cgroup: limits in %s", cg->dir[c]);
+            return vmrt__sb_fail(err, "cgroup: %s in %s: %s", what, cg->dir[c], strerror(-err));
         if (shared)
             continue;
         char path[SB_PATH_MAX + 32];

@@ -37,22 +37,28 @@ static int enable_controllers(const char *parent, unsigned needed)
     return 0;
 }
 
-static int apply_limits(const char *dir, const vmrt_limits_t *lim)
+/* Writes the limits; on failure *what names the limit and the file. */
+static int apply_limits(const char *dir, const vmrt_limits_t *lim, const char **what)
 {
     char buf[64];
     int err = 0;
     if (lim->max_memory) {
+        *what = "max_memory (memory.max)";
         err = write_u64(dir, "memory.max", lim->max_memory);
         if (!err && vmrt__sb_write_file(dir, "memory.swap.max", "0") == -ENOENT)
             err = 0;
     }
-    if (!err && lim->max_processes)
+    if (!err && lim->max_processes) {
+        *what = "max_processes (pids.max)";
         err = write_u64(dir, "pids.max", lim->max_processes);
+    }
     if (!err && lim->cpu_quota > 0) {
+        *what = "cpu_quota (cpu.max)";
         snprintf(buf, sizeof buf, "%" PRIu64 " 100000", (uint64_t)(lim->cpu_quota * 100000.0));
         err = vmrt__sb_write_file(dir, "cpu.max", buf);
     }
     if (!err && lim->vcpus) {
+        *what = "vcpus (cpuset.cpus)";
         snprintf(buf, sizeof buf, lim->vcpus > 1 ? "0-%u" : "0", lim->vcpus - 1);
         err = vmrt__sb_write_file(dir, "cpuset.cpus", buf);
     }
@@ -72,9 +78,10 @@ int vmrt__sb_cgv2_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *pl
     if (mkdir(cg->dir[0], 0755) != 0)
         return vmrt__sb_fail(-errno, "cgroup: mkdir %s", cg->dir[0]);
     cg->created[0] = true;
-    err = apply_limits(cg->dir[0], lim);
+    const char *what = "limits";
+    err = apply_limits(cg->dir[0], lim, &what);
     if (err)
-        return vmrt__sb_fail(err, "cgroup: limits in %s", cg->dir[0]);
+        return vmrt__sb_fail(err, "cgroup: %s in %s: %s", what, cg->dir[0], strerror(-err));
     err = vmrt__sb_cgroup_join_v2(plan, cg->dir[0]);
     return err ? vmrt__sb_fail(err, "cgroup: open %s/cgroup.procs", cg->dir[0]) : 0;
 }

@@ -31,6 +31,8 @@ static pthread_once_t det_once = PTHREAD_ONCE_INIT;
 /* dst = a + b, or "" when it does not fit. */
 static void join(char *dst, size_t len, const char *a, const char *b)
 {
+    if (!strcmp(b, "/"))
+        b = ""; /* the root cgroup: no trailing slash (no "//" in paths built on it) */
     if (snprintf(dst, len, "%s%s", a, b) >= (int)len)
         dst[0] = '\0';
 }

@@ -102,6 +102,11 @@ static int make_mountpoint(const char *rel, bool is_dir)
         return -1;
     }
     memcpy(buf, rel, len + 1);
+    /* Already there — e.g. a file or directory of a read-only system
+     * directory (--ro /etc/passwd), where nothing can be created. */
+    struct stat st;
+    if (stat(buf, &st) == 0 && (S_ISDIR(st.st_mode) == is_dir))
+        return 0;
     for (char *s = buf + 1; *s; s++) {
         if (*s != '/')
             continue;

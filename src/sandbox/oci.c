@@ -9,9 +9,12 @@
  * Kill actions (and SCMP_ACT_NOTIFY) become the sandbox's kill-and-report.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <seccomp.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sandbox_internal.h"
 
@@ -144,7 +147,18 @@ static int add_entry(void *rules, json_t *e, const char *path, size_t idx)
 int vmrt__sb_oci_rules(const char *path, void *rules, uint32_t *def)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return vmrt__sb_fail(-errno, "seccomp profile %s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return vmrt__sb_fail(-EINVAL, "seccomp profile %s: not a regular file", path);
+    }
+    json_t *root = json_loadfd(fd, 0, &jerr);
+    close(fd);
+    if (!root && jerr.line < 1)
+        return vmrt__sb_fail(-EINVAL, "seccomp profile %s: %s", path, jerr.text);
     if (!root)
         return vmrt__sb_fail(-EINVAL, "seccomp profile %s:%d: %s", path, jerr.line, jerr.text);
     int err = 0;

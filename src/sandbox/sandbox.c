@@ -8,7 +8,8 @@
  *
  * Starting: clone() with the namespace flags, CLONE_PIDFD and — where the
  * child's code may share the parent's memory (not under ASan/TSan, not for
- * _spawn, not where the kernel or an emulator refuses) — CLONE_VM, which
+ * _spawn, not with a memory cgroup, not where the kernel or an emulator
+ * refuses) — CLONE_VM, which
  * saves copying the page tables. All signals are blocked around clone so no
  * handler of the parent runs on the child's stack; the child restores the
  * mask just before exec. The parent then reads the channel until end-of-file
@@ -27,13 +28,20 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "sandbox_private.h"
+
+#ifndef MQUEUE_MAGIC
+#define MQUEUE_MAGIC 0x19800202
+#endif
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SB_SHARE_VM 0
@@ -45,6 +53,11 @@
 #define SPAWN_STACK (8u << 20)
 
 static _Thread_local char last_error[256];
+/* The report of this thread's last failed vmrt_sandbox_new, and the stage
+ * plan_all is in (its setup_step). */
+static _Thread_local vmrt_sandbox_report_t failed_report;
+static _Thread_local bool have_failed_report;
+static _Thread_local const char *plan_step;
 
 int vmrt__sb_fail(int err, const char *fmt, ...)
 {
@@ -58,6 +71,35 @@ int vmrt__sb_fail(int err, const char *fmt, ...)
 const char *vmrt_sandbox_error(void)
 {
     return last_error;
+}
+
+int vmrt_sandbox_failure_report(vmrt_sandbox_report_t *report)
+{
+    if (!have_failed_report)
+        return VMRT_ESTATE;
+    if (report)
+        *report = failed_report;
+    return 0;
+}
+
+/* Keeps the report of a failed vmrt_sandbox_new (see the header). */
+static void record_failure(const vmrt_sandbox_report_t *so_far, vmrt_isolation_t level, int err)
+{
+    vmrt_sandbox_report_t *r = &failed_report;
+    if (so_far)
+        *r = *so_far;
+    else
+        memset(r, 0, sizeof *r);
+    r->reason = VMRT_END_SETUP_FAILED;
+    r->level = (unsigned)level <= VMRT_ISOLATION_FULL ? level : VMRT_ISOLATION_NONE;
+    r->syscall_nr = -1;
+    r->pid = 0; /* no guest */
+    snprintf(r->setup_step, sizeof r->setup_step, "%s", plan_step ? plan_step : "config");
+    r->setup_errno = err == VMRT_EUNSUPPORTED ? EOPNOTSUPP : err < 0 && err > -4096 ? -err : EINVAL;
+    if (r->n_notes == VMRT_SANDBOX_MAX_NOTES)
+        r->n_notes--; /* the error's text replaces the last note */
+    vmrt__sb_note(r, "%s", last_error[0] ? last_error : vmrt_strerror(err));
+    have_failed_report = true;
 }
 
 void vmrt__sb_note(vmrt_sandbox_report_t *r, const char *fmt, ...)
@@ -214,21 +256,71 @@ static int plan_disk_bw(vmrt_sandbox_t *sb)
     return err;
 }
 
+/* Is path (absolute) dir itself or beneath it? */
+static bool path_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Why a bind of `path` (its canonical form `real`) is refused, or NULL;
+ * `buf` holds the text. The sandbox mounts its own /proc (of its pid
+ * namespace, hidepid at FULL) and /dev, and no /sys: a bind there, of the
+ * whole root, or of a proc or sysfs mounted elsewhere would hand the guest
+ * the host's instead (host processes visible, hidepid bypassed). */
+static const char *bind_refusal(const char *path, const char *real, char *buf, size_t len)
+{
+    for (const char *s = path; (s = strchr(s, '/')) != NULL; s++)
+        if (!strncmp(s, "/./", 3) || !strcmp(s, "/.") || !strncmp(s, "/../", 4) ||
+            !strcmp(s, "/..") || !strncmp(s, "//", 2))
+            return "not a canonical path (no '.', '..' or '//' components)";
+    if (!strcmp(path, "/") || !strcmp(real, "/"))
+        return "would cover the sandbox's whole root (bind the directories the guest needs)";
+    static const char *const own[] = {"/proc", "/dev", "/sys"};
+    /* /dev/shm is a plain directory of the sandbox's /dev: sharing the
+     * host's (a tmpfs) is allowed. */
+    bool shm = path_under(path, "/dev/shm") && path_under(real, "/dev/shm");
+    for (size_t i = 0; i < sizeof own / sizeof own[0] && !shm; i++)
+        if (path_under(path, own[i]) || path_under(real, own[i])) {
+            snprintf(buf, len, "would put the host's %s where the sandbox has %s (not allowed)",
+                     own[i], i == 2 ? "none" : "its own");
+            return buf;
+        }
+    struct statfs sf;
+    if (statfs(real, &sf) == 0 && (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC ||
+                                   sf.f_type == DEVPTS_SUPER_MAGIC || sf.f_type == MQUEUE_MAGIC))
+        return "is on the host's proc, sysfs, devpts or mqueue (not allowed)";
+    return NULL;
+}
+
 static int plan_binds(vmrt_sandbox_t *sb, const char *const *list, bool writable)
 {
     sb_plan_t *p = &sb->plan;
+    const char *opt = writable ? "--rw" : "--ro";
     for (; list && *list; list++) {
         if ((*list)[0] != '/')
-            return vmrt__sb_fail(-EINVAL, "%s: path must be absolute: %s",
-                                 writable ? "--rw" : "--ro", *list);
+            return vmrt__sb_fail(-EINVAL, "%s %s: path must be absolute", opt, *list);
         if (p->n_binds == SB_MAX_BINDS)
             return vmrt__sb_fail(-E2BIG, "too many --ro/--rw paths (max %d)", SB_MAX_BINDS);
         struct stat st;
         if (stat(*list, &st) != 0)
-            return vmrt__sb_fail(-errno, "%s %s: %s", writable ? "--rw" : "--ro", *list,
-                                 strerror(errno));
+            return vmrt__sb_fail(-errno, "%s %s: %s", opt, *list, strerror(errno));
+        char real[PATH_MAX];
+        if (!realpath(*list, real))
+            return vmrt__sb_fail(-errno, "%s %s: %s", opt, *list, strerror(errno));
+        size_t len = strlen(*list);
+        char trimmed[SB_PATH_MAX];
+        if (len >= sizeof trimmed)
+            return vmrt__sb_fail(-ENAMETOOLONG, "%s %s: path too long", opt, *list);
+        memcpy(trimmed, *list, len + 1);
+        while (len > 1 && trimmed[len - 1] == '/')
+            trimmed[--len] = '\0';
+        char why_buf[96];
+        const char *why = bind_refusal(trimmed, real, why_buf, sizeof why_buf);
+        if (why)
+            return vmrt__sb_fail(-EINVAL, "%s %s: %s", opt, *list, why);
         sb_bind_t *b = &p->binds[p->n_binds];
-        if (!(b->path = strdup(*list)))
+        if (!(b->path = strdup(trimmed)))
             return -ENOMEM;
         b->writable = writable;
         b->is_dir = S_ISDIR(st.st_mode);
@@ -271,11 +363,9 @@ static int plan_container(vmrt_sandbox_t *sb)
     uint64_t size = sb->lim.max_memory ? sb->lim.max_memory / 2 : 256ull << 20;
     snprintf(p->root_opts, sizeof p->root_opts, "mode=0755,size=%" PRIu64, size);
     snprintf(p->tmp_opts, sizeof p->tmp_opts, "mode=1777,size=%" PRIu64, size);
-    int err = plan_binds(sb, sb->cfg.ro_paths, false);
-    if (!err)
-        err = plan_binds(sb, sb->cfg.rw_paths, true);
-    if (err || !full)
-        return err;
+    int err = 0;
+    if (!full)
+        return 0;
     p->ro_root = p->hidepid = p->drop_caps = true;
     p->landlock_abi = h->landlock_abi;
     if (!p->landlock_abi)
@@ -283,14 +373,39 @@ static int plan_container(vmrt_sandbox_t *sb)
     return err;
 }
 
+/* FULL means the strict profile: anything weaker — no filter, another
+ * profile (a file cannot be proved stricter), syscalls allowed on top, a
+ * default action that lets unlisted syscalls run — is a downgrade. */
+static int full_filter_downgrade(vmrt_sandbox_t *sb)
+{
+    const vmrt_syscall_filter_t *f = &sb->cfg.filter;
+    if (sb->cfg.isolation_level != VMRT_ISOLATION_FULL)
+        return 0;
+    if (!sb->cfg.enable_seccomp)
+        return downgrade(sb, "isolation full: seccomp disabled (full means the strict profile)");
+    if (f->profile && strcmp(f->profile, "strict") != 0)
+        return downgrade(sb, "isolation full: seccomp profile '%.40s' instead of strict",
+                         f->profile);
+    if (f->allowed && f->allowed[0])
+        return downgrade(sb,
+                         "isolation full: syscalls allowed on top of the strict profile "
+                         "(%.32s%s)",
+                         f->allowed[0], f->allowed[1] ? ", ..." : "");
+    if (f->default_action == VMRT_SYSCALL_ALLOW || f->default_action == VMRT_SYSCALL_LOG)
+        return downgrade(sb, "isolation full: default action %s instead of kill",
+                         f->default_action == VMRT_SYSCALL_ALLOW ? "allow" : "log");
+    return 0;
+}
+
 static int plan_seccomp(vmrt_sandbox_t *sb)
 {
     const vmrt_sandbox_host_t *h = vmrt__sb_host();
-    if (!sb->cfg.enable_seccomp)
-        return 0;
+    int err = full_filter_downgrade(sb);
+    if (err || !sb->cfg.enable_seccomp)
+        return err;
     if (!h->seccomp)
         return downgrade(sb, "seccomp: not available on this host");
-    int err = vmrt__sb_filter_build(&sb->cfg.filter, sb->cfg.isolation_level, &sb->filter);
+    err = vmrt__sb_filter_build(&sb->cfg.filter, sb->cfg.isolation_level, &sb->filter);
     if (err)
         return err;
     sb->plan.prog.len = sb->filter.len;
@@ -359,18 +474,54 @@ static int plan_all(vmrt_sandbox_t *sb)
     p->stdio[1] = c->stdout_fd;
     p->stdio[2] = c->stderr_fd;
     p->cwd = c->cwd;
+    plan_step = "config";
     int err = plan_network(sb);
+    if (!err) /* checked at every level: a bad path is an error wherever it is dropped */
+        err = plan_binds(sb, c->ro_paths, false);
+    if (!err)
+        err = plan_binds(sb, c->rw_paths, true);
+    if (!err && p->n_binds &&
+        (c->isolation_level < VMRT_ISOLATION_CONTAINER || !c->enable_namespaces))
+        err = downgrade(sb, "ro/rw paths (%.32s%s): not applied at isolation %s (no new root)",
+                        p->binds[0].path, p->n_binds > 1 ? ", ..." : "",
+                        c->enable_namespaces ? vmrt_isolation_name(c->isolation_level)
+                                             : "container without namespaces");
     if (err)
         return err;
+    plan_step = "limits";
     if (c->isolation_level == VMRT_ISOLATION_NONE) {
         const vmrt_limits_t *l = &sb->lim;
-        if (l->max_memory || l->max_cpu_time_ns || l->max_disk_io || l->max_disk_bw ||
-            l->max_processes || l->max_open_files || l->max_file_size || l->vcpus ||
-            l->cpu_quota > 0 || (l->max_network_bandwidth && c->net == VMRT_NET_HOST))
-            err = downgrade(sb, "isolation none: only the wall time and in-process caps apply");
+        const struct {
+            bool set;
+            const char *name;
+        } lims[] = {{l->max_memory, "max_memory"},
+                    {l->max_cpu_time_ns, "max_cpu_time"},
+                    {l->max_disk_io, "max_disk_io"},
+                    {l->max_disk_bw, "max_disk_bw"},
+                    {l->max_processes, "max_processes"},
+                    {l->max_open_files, "max_open_files"},
+                    {l->max_file_size, "max_file_size"},
+                    {l->vcpus, "vcpus"},
+                    {l->cpu_quota > 0, "cpu_quota"},
+                    {l->max_network_bandwidth && c->net == VMRT_NET_HOST, "max_network_bandwidth"}};
+        char names[64] = "";
+        size_t len = 0;
+        for (size_t i = 0; i < sizeof lims / sizeof lims[0]; i++) {
+            if (!lims[i].set)
+                continue;
+            if (len + strlen(lims[i].name) + 2 > 56) {
+                strcat(names, ", ...");
+                break;
+            }
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                    lims[i].name);
+        }
+        if (names[0])
+            err = downgrade(sb, "isolation none: not enforced: %s", names);
         return err;
     }
     p->setsid = p->no_new_privs = true;
+    plan_step = "cgroup";
     if (c->enable_cgroups) {
         err = vmrt__sb_cgroup_create(&sb->cg, &sb->lim, p);
         if (err)
@@ -383,21 +534,28 @@ static int plan_all(vmrt_sandbox_t *sb)
             return vmrt__sb_fail(err, "cgroup: cannot track the process tree");
     }
     if (host_bw) {
+        plan_step = "net-bw";
         err = plan_host_bw(sb);
         if (err)
             return err;
     }
+    plan_step = "limits";
     err = plan_limits(sb);
     if (!err && c->isolation_level >= VMRT_ISOLATION_CONTAINER) {
+        plan_step = "namespaces";
         if (c->enable_namespaces)
             err = plan_container(sb);
         else
             err = downgrade(sb, "namespaces disabled: runs as isolation process");
     }
-    if (!err)
+    if (!err) {
+        plan_step = "disk-bw";
         err = plan_disk_bw(sb); /* after plan_container: the --rw paths are checked */
-    if (!err)
+    }
+    if (!err) {
+        plan_step = "seccomp";
         err = plan_seccomp(sb);
+    }
     return err;
 }
 
@@ -415,9 +573,13 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
                      const vmrt_limits_t *limits)
 {
     last_error[0] = '\0';
+    have_failed_report = false;
+    plan_step = "config";
     vmrt_sandbox_t *sb = calloc(1, sizeof *sb);
-    if (!sb)
+    if (!sb) {
+        record_failure(NULL, VMRT_ISOLATION_NONE, -ENOMEM);
         return -ENOMEM;
+    }
     vmrt_sandbox_config_init(&sb->cfg);
     vmrt_limits_init(&sb->lim);
     sb->pid = sb->pidfd = sb->listener = sb->chan = -1;
@@ -431,11 +593,20 @@ int vmrt_sandbox_new(vmrt_sandbox_t **out, const vmrt_sandbox_config_t *cfg,
         err = vmrt__sb_fail(-EINVAL, "isolation: bad level %d", (int)sb->cfg.isolation_level);
     if (!err && (sb->lim.cpu_quota < 0 || sb->lim.cpu_quota != sb->lim.cpu_quota))
         err = vmrt__sb_fail(-EINVAL, "cpu_quota: must be positive");
+    /* The kernel refuses a CFS quota under 1 ms per period (100 ms here). */
+    if (!err && sb->lim.cpu_quota > 0 && sb->lim.cpu_quota * 100000.0 < 1000.0)
+        err = vmrt__sb_fail(-EINVAL, "cpu_quota: %g CPU is below the kernel's minimum of 0.01",
+                            sb->lim.cpu_quota);
+    long online = !err && sb->lim.vcpus ? sysconf(_SC_NPROCESSORS_ONLN) : 0; /* reads sysfs */
+    if (online > 0 && sb->lim.vcpus > (unsigned long)online)
+        err = vmrt__sb_fail(-EINVAL, "vcpus: %u CPUs asked, this host has %ld online",
+                            (unsigned)sb->lim.vcpus, online);
     sb->report.level = sb->cfg.isolation_level;
     sb->report.syscall_nr = -1;
     if (!err)
         err = plan_all(sb);
     if (err) {
+        record_failure(&sb->report, sb->cfg.isolation_level, err);
         vmrt_sandbox_free(sb);
         return err;
     }
@@ -553,7 +724,13 @@ static int start(vmrt_sandbox_t *sb)
     if (sb->pid >= 0 || sb->report.reason != VMRT_END_RUNNING)
         return vmrt__sb_fail(VMRT_ESTATE, "sandbox already started");
     sb_plan_t *p = &sb->plan;
-    bool share_vm = SB_SHARE_VM && !p->fn;
+    /* Never share our memory with a child that joins a memory-limited
+     * cgroup: the memcg OOM killer kills every process that shares the
+     * victim's mm — the supervisor (and the VM embedding it) with a guest
+     * that runs out of memory before its execve replaced the mm. Such a
+     * child is a fork-like copy (page tables copied: no measurable cost
+     * for vmrt exec, docs/benchmarks.md). */
+    bool share_vm = SB_SHARE_VM && !p->fn && !cg_has(sb, SB_CG_MEMORY);
     sb->stack_size = p->fn ? SPAWN_STACK : EXEC_STACK;
     sb->stack = mmap(NULL, sb->stack_size, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);

@@ -326,9 +326,10 @@ static int build_rules(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, r
     if (!err && f->default_action != VMRT_SYSCALL_DEFAULT)
         rs->def = map_action(f->default_action, f->errno_value);
     if (!err)
-        err = apply_list(rs, f->allowed, SCMP_ACT_ALLOW, "allowed");
+        err = apply_list(rs, f->allowed, SCMP_ACT_ALLOW, "allowed syscalls (--allow-syscall)");
     if (!err)
-        err = apply_list(rs, f->denied, map_action(f->deny_action, f->errno_value), "denied");
+        err = apply_list(rs, f->denied, map_action(f->deny_action, f->errno_value),
+                         "denied syscalls (--deny-syscall)");
     if (!err && rs->def == ACT_KILL_MARK && rs->notify)
         err = expand_kill_default(rs);
     if (!err && rs->def == ACT_KILL_MARK)

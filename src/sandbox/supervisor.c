@@ -16,6 +16,7 @@
  *
  * The first reason wins: a seccomp violation, then a limit, then what the
  * wait status says (SIGXCPU → cpu_time_limit, SIGXFSZ → file_size_limit,
+ * an exit status of 128+SIGXFSZ with a file size limit → file_size_limit,
  * SIGSYS under a filter → seccomp_violation without a name, an oom_kill
  * count with a failed exit → out_of_memory).
  */
@@ -171,6 +172,10 @@ static vmrt_end_reason_t status_reason(const vmrt_sandbox_t *sb, const sb_cgroup
         return VMRT_END_OUT_OF_MEMORY;
     if (u->pids_max_events && failed)
         return VMRT_END_PROCESS_LIMIT; /* a refused fork made it fail */
+    /* A shell reports a child killed by SIGXFSZ as 128+SIGXFSZ: with a file
+     * size limit set that is the limit (noted in the report as inferred). */
+    if (WIFEXITED(st) && sb->lim.max_file_size && WEXITSTATUS(st) == 128 + SIGXFSZ)
+        return VMRT_END_FILE_SIZE_LIMIT;
     if (WIFEXITED(st))
         return VMRT_END_EXITED;
     switch (WTERMSIG(st)) {
@@ -233,6 +238,11 @@ static void finish(vmrt_sandbox_t *sb)
         ; /* the child's status is our own set-up code, not the guest's */
     else if (WIFEXITED(sb->status))
         r->exit_code = WEXITSTATUS(sb->status);
+    if (r->reason == VMRT_END_FILE_SIZE_LIMIT && WIFEXITED(sb->status))
+        vmrt__sb_note(r,
+                      "file_size_limit: inferred from exit status %d (128+SIGXFSZ: a child "
+                      "killed by the limit)",
+                      r->exit_code);
     else if (WIFSIGNALED(sb->status))
         r->signal = WTERMSIG(sb->status);
     sb_netbw_stats_t nb;

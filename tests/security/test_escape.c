@@ -171,6 +171,37 @@ static void test_read_host_files(void **state)
     attempt(read_host_file, L_CONT | L_FULL, NULL, NULL, VMRT_END_EXITED);
 }
 
+/* The host's /proc (its processes, beyond hidepid) asked for through a
+ * bind: refused before anything runs, at container and full; the fresh
+ * /proc does not show the host process. */
+static int see_host_pid(void *arg)
+{
+    (void)arg;
+    char path[32];
+    snprintf(path, sizeof path, "/proc/%d", (int)host_pid);
+    return access(path, F_OK) == 0 ? ESCAPED : 0;
+}
+
+static void test_host_proc_bind_refused(void **state)
+{
+    (void)state;
+    NEED_ALL();
+    static const char *const paths[] = {"/proc", "/proc/1", "/dev", "/sys", "/"};
+    for (int full = 0; full < 2; full++)
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+            const char *list[] = {paths[i], NULL};
+            vmrt_sandbox_config_t c;
+            sbt_config(&c, full ? VMRT_ISOLATION_FULL : VMRT_ISOLATION_CONTAINER);
+            c.rw_paths = list;
+            vmrt_sandbox_t *sb = NULL;
+            int err = vmrt_sandbox_new(&sb, &c, NULL);
+            if (!err)
+                vmrt_sandbox_free(sb);
+            ASSERT_EQ(err, -EINVAL);
+        }
+    attempt(see_host_pid, L_CONT | L_FULL, NULL, NULL, VMRT_END_EXITED);
+}
+
 static int write_readonly(void *arg)
 {
     (void)arg;
@@ -483,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_disk_fill),
         cmocka_unit_test(test_read_host_files),
         cmocka_unit_test(test_write_readonly),
+        cmocka_unit_test(test_host_proc_bind_refused),
         cmocka_unit_test(test_overwrite_proc_self_exe),
         cmocka_unit_test(test_chroot_escape),
         cmocka_unit_test(test_mount),

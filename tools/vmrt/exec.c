@@ -2,7 +2,9 @@
  * how it ended.
  *
  * Options are parsed from a table into a plan (the sandbox configuration),
- * then the plan is executed. A bad value names its option and exits 2.
+ * then the plan is executed. A bad value names its option and exits 2; a
+ * failure while the sandbox is created (vmrt_sandbox_new) exits 125 with
+ * the report written as for any other end.
  *
  * Exit status: the guest's exit code; 128+N when it died of signal N; and
  * for the sandbox's own verdicts (chosen above the 128+signal range):
@@ -30,6 +32,7 @@ typedef struct exec_opts {
     unsigned n_ro, n_rw, n_allow, n_deny;
     bool json;
     const char *report_file;
+    FILE *report_out; /* report_file, opened before the sandbox is made */
 } exec_opts_t;
 
 typedef void (*opt_fn)(exec_opts_t *o, const char *name, const char *val);
@@ -290,22 +293,37 @@ static int exit_status(const vmrt_sandbox_report_t *r)
     }
 }
 
-static void write_report(const exec_opts_t *o, const vmrt_sandbox_report_t *r)
+static int print_report(bool json, const vmrt_sandbox_report_t *r, FILE *out)
 {
-    FILE *out = stderr;
-    if (o->report_file && !(out = fopen(o->report_file, "we")))
-        die_errno("--report-file: cannot open %s", o->report_file);
-    if (o->json) {
-        char *s = vmrt_sandbox_report_json(r);
-        if (!s)
-            die("exec: cannot format the report");
-        fprintf(out, "%s\n", s);
-        free(s);
-    } else {
-        vmrt_sandbox_report_print(r, out);
+    if (!json)
+        return vmrt_sandbox_report_print(r, out);
+    char *s = vmrt_sandbox_report_json(r);
+    if (!s)
+        return -ENOMEM;
+    fprintf(out, "%s\n", s);
+    free(s);
+    return ferror(out) ? -EIO : 0;
+}
+
+/* Writes the report to --report-file (opened up front) or stderr. A report
+ * file that cannot be written at the end gets an error message and the
+ * report on stderr instead: the exit status stays the guest's. */
+static void write_report(exec_opts_t *o, const vmrt_sandbox_report_t *r)
+{
+    if (!o->report_out) {
+        if (print_report(o->json, r, stderr) != 0)
+            fprintf(stderr, "vmrt: exec: cannot format the report\n");
+        return;
     }
-    if (out != stderr && fclose(out) != 0)
-        die_errno("--report-file: %s", o->report_file);
+    int err = print_report(o->json, r, o->report_out);
+    if (fclose(o->report_out) != 0 && !err)
+        err = -errno;
+    o->report_out = NULL;
+    if (err) {
+        fprintf(stderr, "vmrt: exec: --report-file %s: cannot write: %s; the report follows\n",
+                o->report_file, strerror(-err));
+        print_report(o->json, r, stderr);
+    }
 }
 
 int cmd_exec(int argc, char **argv)
@@ -317,6 +335,13 @@ int cmd_exec(int argc, char **argv)
     int cmd = parse(&o, argc, argv);
     if (cmd >= argc)
         die_usage("exec: no command (vmrt exec [OPTIONS] -- CMD [ARGS])");
+    /* Opened before anything runs: a report file that cannot be created is a
+     * set-up failure (125), not a surprise after the guest has run. */
+    if (o.report_file && !(o.report_out = fopen(o.report_file, "we"))) {
+        fprintf(stderr, "vmrt: exec: --report-file %s: cannot open: %s\n", o.report_file,
+                strerror(errno));
+        return 125;
+    }
     o.cfg.ro_paths = o.ro;
     o.cfg.rw_paths = o.rw;
     o.cfg.filter.allowed = o.allow;
@@ -326,9 +351,14 @@ int cmd_exec(int argc, char **argv)
     vmrt_sandbox_t *sb;
     int err = vmrt_sandbox_new(&sb, &o.cfg, &o.lim);
     if (err) {
+        /* The options parsed: what failed is the sandbox's set-up (a value
+         * the host cannot take, a missing path, a strict downgrade). */
         const char *detail = vmrt_sandbox_error();
         fprintf(stderr, "vmrt: exec: %s\n", *detail ? detail : vmrt_strerror(err));
-        return err == -EINVAL ? VMRT_EXIT_USAGE : 125;
+        vmrt_sandbox_report_t r;
+        if (vmrt_sandbox_failure_report(&r) == 0)
+            write_report(&o, &r);
+        return 125;
     }
     err = vmrt_sandbox_exec(sb, argv + cmd, NULL);
     if (err && vmrt_sandbox_pid(sb) < 0)

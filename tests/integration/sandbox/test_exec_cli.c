@@ -1,4 +1,5 @@
-/* `vmrt exec` end to end: flags, errors that name the option (exit 2), the
+/* `vmrt exec` end to end: flags, errors that name the option (exit 2), set-up
+ * failures with a report (exit 125), the
  * exit-status mapping, text and JSON reports, --report-file.
  * argv[1] is the vmrt binary (meson passes it). */
 #include "../../unit/sandbox/sb_helpers.h"
@@ -124,6 +125,95 @@ static void test_json_report_file(void **state)
     json_decref(o);
 }
 
+/* A failure while the sandbox is being created (vmrt_sandbox_new) exits 125
+ * and writes the report (setup_failed, the stage, errno) where --report and
+ * --report-file say; 2 is for bad option syntax only. */
+static void test_creation_failures_reported(void **state)
+{
+    (void)state;
+    if (sbt_config_is("aarch64"))
+        VT_SKIP("qemu-user emulates neither seccomp nor namespaces for the guest");
+    char cpus[24];
+    snprintf(cpus, sizeof cpus, "%ld", sysconf(_SC_NPROCESSORS_ONLN) + 1);
+    static const char *cases[][7] = {
+        /* args..., NULL, step, text in the message */
+        {"--isolation", "container", "--ro", "/nonexistent", NULL, "config", "--ro /nonexistent"},
+        {"--isolation", "none", "--strict", "--memory", "10M", "limits", "isolation none"},
+        {"--cpus", NULL, NULL, NULL, NULL, "config", "vcpus"},
+        {"--cpus", "0.001", NULL, NULL, NULL, "config", "cpu_quota"},
+        {"--seccomp", "/etc/passwd", NULL, NULL, NULL, "seccomp", "/etc/passwd"},
+        {"--isolation", "full", "--rw", "/proc", NULL, "config", "--rw /proc"},
+    };
+    cases[2][1] = cpus;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[] = "/tmp/vmrt-report-XXXXXX";
+        int fd = mkstemp(path);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        const char *args[16] = {"exec", "--report", "json", "--report-file", path};
+        int n = 5;
+        for (int k = 0; k < 5 && cases[i][k]; k++)
+            args[n++] = cases[i][k];
+        args[n++] = "--";
+        args[n++] = "/bin/true";
+        args[n] = NULL;
+        char err[1024];
+        int rc = run_vmrt(args, err, sizeof err);
+        fprintf(stderr, "%s %s -> %d: %s", cases[i][0], cases[i][1], rc, err);
+        json_error_t je;
+        json_t *o = json_load_file(path, 0, &je);
+        unlink(path);
+        ASSERT_EQ(rc, 125);
+        ASSERT_NOT_NULL(strstr(err, cases[i][6]));
+        ASSERT_NULL(strstr(err, "//"));
+        ASSERT_NOT_NULL(o);
+        ASSERT_STR_EQ(json_string_value(json_object_get(o, "reason")), "setup_failed");
+        ASSERT_STR_EQ(json_string_value(json_object_get(o, "setup_step")), cases[i][5]);
+        ASSERT_TRUE(json_integer_value(json_object_get(o, "setup_errno")) > 0);
+        json_decref(o);
+    }
+}
+
+/* --report-file is opened before anything runs: a path that cannot be
+ * created exits 125 and the guest never runs; a file that cannot be written
+ * at the end gets the report on stderr and the guest's status. */
+static void test_report_file_errors(void **state)
+{
+    (void)state;
+    if (sbt_config_is("aarch64"))
+        VT_SKIP("qemu-user emulates neither seccomp nor namespaces for the guest");
+    char marker[64], script[128], err[4096];
+    snprintf(marker, sizeof marker, "/tmp/vmrt-ran-%d", (int)getpid());
+    snprintf(script, sizeof script, "touch %s", marker);
+    const char *bad[] = {"exec", "--seccomp", "none", "--report-file", "/nonexistent/dir/x",
+                         "--",   "/bin/sh",   "-c",   script,          NULL};
+    ASSERT_EQ(run_vmrt(bad, err, sizeof err), 125);
+    ASSERT_NOT_NULL(strstr(err, "--report-file /nonexistent/dir/x: cannot open"));
+    ASSERT_NE(access(marker, F_OK), 0); /* the guest did not run */
+    const char *full[] = {"exec", "--seccomp", "none", "--report-file", "/dev/full",
+                          "--",   "/bin/sh",   "-c",   "exit 3",        NULL};
+    ASSERT_EQ(run_vmrt(full, err, sizeof err), 3);
+    ASSERT_NOT_NULL(strstr(err, "cannot write"));
+    ASSERT_NOT_NULL(strstr(err, "reason: exited\n"));
+}
+
+/* Filter errors name the option and say what is wrong, without line -1. */
+static void test_filter_errors_named(void **state)
+{
+    (void)state;
+    if (!vmrt_sandbox_host()->seccomp || sbt_config_is("aarch64"))
+        VT_SKIP("seccomp not available (e.g. under qemu-user)");
+    char err[4096];
+    const char *nofile[] = {"exec", "--seccomp", "/nonexistent", "--", "true", NULL};
+    ASSERT_EQ(run_vmrt(nofile, err, sizeof err), 125);
+    ASSERT_NOT_NULL(strstr(err, "/nonexistent: cannot open: No such file or directory"));
+    ASSERT_NULL(strstr(err, ":-1"));
+    const char *allow[] = {"exec", "--allow-syscall", "notasyscall", "--", "true", NULL};
+    ASSERT_EQ(run_vmrt(allow, err, sizeof err), 125);
+    ASSERT_NOT_NULL(strstr(err, "--allow-syscall"));
+    ASSERT_NOT_NULL(strstr(err, "notasyscall"));
+}
+
 /* As an unprivileged user: the container level uses a user namespace (root
  * inside is the caller outside) and /dev nodes are bound, not made. */
 static void test_unprivileged_container(void **state)
@@ -167,6 +257,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_values_name_the_option),
         cmocka_unit_test(test_exit_statuses),
         cmocka_unit_test(test_json_report_file),
+        cmocka_unit_test(test_creation_failures_reported),
+        cmocka_unit_test(test_report_file_errors),
+        cmocka_unit_test(test_filter_errors_named),
         cmocka_unit_test(test_unprivileged_container),
     };
     VT_RUN("sandbox_exec_cli", tests);

@@ -56,6 +56,39 @@ static void test_memory_oom(void **state)
     ASSERT_TRUE(run.r.peak_memory >= 8u << 20);
 }
 
+/* A memory limit too small to exec anything: the guest fails (out of
+ * memory or set-up failed) and the supervisor — this test — lives on. The
+ * OOM killer takes every process sharing the victim's memory, so a
+ * pre-exec child sharing ours (CLONE_VM) in the limited cgroup took the
+ * test down with it (SIGKILL, no report). */
+static void test_tiny_memory_exec(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    SBT_REQUIRE_CGROUP();
+    static const uint64_t sizes[] = {1024, 4096, 32768};
+    for (int level = VMRT_ISOLATION_PROCESS; level <= VMRT_ISOLATION_CONTAINER; level++) {
+        if (level == VMRT_ISOLATION_CONTAINER && !vmrt_sandbox_host()->root &&
+            !vmrt_sandbox_host()->user_namespaces)
+            break;
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            vmrt_sandbox_config_t c;
+            cfg_cg(&c);
+            c.isolation_level = (vmrt_isolation_t)level;
+            vmrt_limits_t l;
+            vmrt_limits_init(&l);
+            l.max_memory = sizes[i];
+            char *argv[] = {"/bin/true", NULL};
+            sbt_run_t run;
+            sbt_run(&c, &l, argv, NULL, NULL, &run);
+            fprintf(stderr, "level %d memory %llu: %s\n", level, (unsigned long long)sizes[i],
+                    vmrt_end_reason_name(run.r.reason));
+            ASSERT_TRUE(run.r.reason == VMRT_END_OUT_OF_MEMORY ||
+                        run.r.reason == VMRT_END_SETUP_FAILED);
+        }
+    }
+}
+
 static int fork_many(void *arg)
 {
     (void)arg;
@@ -422,7 +455,7 @@ int main(void)
         cmocka_unit_test(test_cpu_time_over_tree),   cmocka_unit_test(test_disk_io_budget),
         cmocka_unit_test(test_cpu_quota_and_cpuset), cmocka_unit_test(test_cgroups_removed),
         cmocka_unit_test(test_disk_bw_throttled),    cmocka_unit_test(test_disk_bw_tmpfs),
-        cmocka_unit_test(test_host_net_bandwidth),
+        cmocka_unit_test(test_host_net_bandwidth),   cmocka_unit_test(test_tiny_memory_exec),
     };
     VT_RUN("sandbox_cgroup", tests);
 }

@@ -251,12 +251,92 @@ static void test_bad_bind_named(void **state)
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "/nonexistent/dir"));
 }
 
+/* Binds that would replace the sandbox's own /proc or /dev (or add the
+ * host's /sys, or cover the whole root) are refused up front, naming the
+ * option and the path — at FULL they exposed the host's processes. */
+static void test_bind_refusals(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_CONTAINER, false);
+    char link[64];
+    snprintf(link, sizeof link, "/tmp/vmrt-proclink-%d", (int)getpid());
+    ASSERT_OK(symlink("/proc", link));
+    const char *bad[] = {"/proc", "/proc/", "/proc/1",      "/dev", "/dev/null",
+                         "/sys",  "/",      "/etc/../proc", link};
+    for (int full = 0; full < 2; full++)
+        for (int writable = 0; writable < 2; writable++)
+            for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                const char *list[] = {bad[i], NULL};
+                vmrt_sandbox_config_t c;
+                sbt_config(&c, full ? VMRT_ISOLATION_FULL : VMRT_ISOLATION_CONTAINER);
+                if (writable)
+                    c.rw_paths = list;
+                else
+                    c.ro_paths = list;
+                vmrt_sandbox_t *sb = NULL;
+                int err = vmrt_sandbox_new(&sb, &c, NULL);
+                if (!err)
+                    vmrt_sandbox_free(sb);
+                ASSERT_EQ(err, -EINVAL);
+                const char *msg = vmrt_sandbox_error();
+                ASSERT_NOT_NULL(strstr(msg, writable ? "--rw" : "--ro"));
+                ASSERT_NOT_NULL(strstr(msg, bad[i]));
+            }
+    unlink(link);
+    /* The host's /dev/shm may be shared (a plain directory of our /dev). */
+    const char *shm[] = {"/dev/shm", NULL};
+    vmrt_sandbox_config_t c;
+    sbt_config(&c, VMRT_ISOLATION_CONTAINER);
+    c.rw_paths = shm;
+    vmrt_sandbox_t *sb = NULL;
+    if (access("/dev/shm", F_OK) == 0) {
+        ASSERT_OK(vmrt_sandbox_new(&sb, &c, NULL));
+        vmrt_sandbox_free(sb);
+    }
+}
+
+static int read_passwd(void *arg)
+{
+    (void)arg;
+    char buf[8] = "";
+    int fd = open("/etc/passwd", O_RDONLY);
+    if (fd < 0 || read(fd, buf, 5) != 5)
+        return 10;
+    close(fd);
+    if (strncmp(buf, "root:", 5) != 0)
+        return 11;
+    fd = open("/etc/passwd", O_WRONLY);
+    if (fd >= 0)
+        return 12; /* bound read-only */
+    return 0;
+}
+
+/* A file bind, and one beneath a read-only system directory (/etc): the
+ * mount point exists already and is used, nothing is created there. */
+static void test_file_bind_under_sysdir(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_CONTAINER, false);
+    const char *ro[] = {"/etc/passwd", NULL};
+    for (int full = 0; full < 2; full++) {
+        vmrt_sandbox_config_t c;
+        sbt_config(&c, full ? VMRT_ISOLATION_FULL : VMRT_ISOLATION_CONTAINER);
+        c.ro_paths = ro;
+        c.enable_seccomp = false;
+        sbt_run_t run;
+        sbt_run(&c, NULL, NULL, read_passwd, NULL, &run);
+        SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+        ASSERT_EQ(run.r.exit_code, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_namespaces_and_root), cmocka_unit_test(test_ro_rw_binds),
         cmocka_unit_test(test_net_modes),           cmocka_unit_test(test_bandwidth_shaping),
         cmocka_unit_test(test_exec_in_container),   cmocka_unit_test(test_bad_bind_named),
+        cmocka_unit_test(test_bind_refusals),       cmocka_unit_test(test_file_bind_under_sysdir),
     };
     VT_RUN("sandbox_container", tests);
 }

@@ -92,12 +92,70 @@ static void test_full_exec_shell(void **state)
     ASSERT_TRUE(!strncmp(run.out, "a\n", 2));
 }
 
+static bool has_note(const vmrt_sandbox_report_t *r, const char *text)
+{
+    for (unsigned i = 0; i < r->n_notes; i++)
+        if (strstr(r->notes[i], text))
+            return true;
+    return false;
+}
+
+/* Full means the strict profile: a weaker filter is a reported downgrade
+ * (a note; an error under strict), never silent. */
+static void test_full_weaker_filter_reported(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_FULL, true);
+    const char *allow[] = {"mknodat", NULL};
+    for (int k = 0; k < 4; k++) {
+        for (int strict = 0; strict < 2; strict++) {
+            vmrt_sandbox_config_t c;
+            sbt_config(&c, VMRT_ISOLATION_FULL);
+            c.strict = strict;
+            if (k == 0)
+                c.enable_seccomp = false;
+            else if (k == 1)
+                c.filter.profile = "default";
+            else if (k == 2)
+                c.filter.allowed = allow;
+            else
+                c.filter.default_action = VMRT_SYSCALL_ALLOW;
+            vmrt_sandbox_t *sb = NULL;
+            int err = vmrt_sandbox_new(&sb, &c, NULL);
+            if (strict) {
+                ASSERT_EQ(err, VMRT_EUNSUPPORTED);
+                ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "isolation full"));
+                continue;
+            }
+            ASSERT_OK(err);
+            char *argv[] = {"/bin/true", NULL};
+            ASSERT_OK(vmrt_sandbox_exec(sb, argv, NULL));
+            vmrt_sandbox_report_t r;
+            ASSERT_OK(vmrt_sandbox_wait(sb, &r));
+            vmrt_sandbox_free(sb);
+            ASSERT_EQ(r.reason, VMRT_END_EXITED);
+            ASSERT_TRUE(has_note(&r, "isolation full"));
+        }
+    }
+    /* The strict profile itself, with more denied, is no downgrade. */
+    const char *deny[] = {"getppid", NULL};
+    vmrt_sandbox_config_t c;
+    sbt_config(&c, VMRT_ISOLATION_FULL);
+    c.strict = true;
+    c.filter.profile = "strict";
+    c.filter.denied = deny;
+    vmrt_sandbox_t *sb = NULL;
+    ASSERT_OK(vmrt_sandbox_new(&sb, &c, NULL));
+    vmrt_sandbox_free(sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_properties),
         cmocka_unit_test(test_full_uses_strict_profile),
         cmocka_unit_test(test_full_exec_shell),
+        cmocka_unit_test(test_full_weaker_filter_reported),
     };
     VT_RUN("sandbox_full", tests);
 }

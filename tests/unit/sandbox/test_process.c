@@ -193,6 +193,39 @@ static void test_file_size_limit(void **state)
     ASSERT_EQ(st.st_size, 256 << 10);
 }
 
+/* A grandchild killed by SIGXFSZ: the shell exits 128+SIGXFSZ, which with a
+ * file size limit is reported as file_size_limit (and noted as inferred). */
+static void test_file_size_limit_grandchild(void **state)
+{
+    (void)state;
+    if (access("/bin/sh", X_OK) != 0 || access("/usr/bin/head", X_OK) != 0)
+        VT_SKIP("needs /bin/sh and head");
+    char path[64], script[160];
+    snprintf(path, sizeof path, "/tmp/vmrt-xfsz-%d", (int)getpid());
+    snprintf(script, sizeof script, "/usr/bin/head -c 10000 /dev/zero > %s", path);
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_file_size = 1024;
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    sbt_run_t run;
+    sbt_run(&c, &l, argv, NULL, NULL, &run);
+    struct stat st;
+    ASSERT_OK(stat(path, &st));
+    unlink(path);
+    ASSERT_EQ(st.st_size, 1024);
+    SBT_ASSERT_REASON(&run, VMRT_END_FILE_SIZE_LIMIT);
+    ASSERT_EQ(run.r.exit_code, 128 + SIGXFSZ);
+    ASSERT_TRUE(run.r.n_notes >= 1);
+    ASSERT_NOT_NULL(strstr(run.r.notes[run.r.n_notes - 1], "inferred"));
+    /* Without the limit the same status is just an exit status. */
+    char *plain[] = {"/bin/sh", "-c", "exit 153", NULL};
+    sbt_run(&c, NULL, plain, NULL, NULL, &run);
+    SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    ASSERT_EQ(run.r.exit_code, 153);
+}
+
 static void test_kill(void **state)
 {
     (void)state;
@@ -316,6 +349,50 @@ static void test_guest_joins_track_cgroup(void **state)
     ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* --ro/--rw need a new root: below container they are a reported
+ * downgrade (a note; an error under strict), never silently dropped. */
+static void test_binds_below_container_reported(void **state)
+{
+    (void)state;
+    SBT_REQUIRE(VMRT_ISOLATION_PROCESS, false);
+    const char *ro[] = {"/etc", NULL};
+    for (int level = VMRT_ISOLATION_NONE; level <= VMRT_ISOLATION_CONTAINER; level++) {
+        for (int strict = 0; strict < 2; strict++) {
+            vmrt_sandbox_config_t c;
+            cfg_process(&c);
+            c.isolation_level = (vmrt_isolation_t)level;
+            c.ro_paths = ro;
+            c.strict = strict;
+            if (level == VMRT_ISOLATION_CONTAINER)
+                c.enable_namespaces = false; /* runs as process: no new root either */
+            vmrt_sandbox_t *sb = NULL;
+            int err = vmrt_sandbox_new(&sb, &c, NULL);
+            if (strict) {
+                ASSERT_EQ(err, VMRT_EUNSUPPORTED);
+                ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "/etc"));
+                continue;
+            }
+            ASSERT_OK(err);
+            vmrt_sandbox_report_t r;
+            char *argv[] = {"/bin/true", NULL};
+            ASSERT_OK(vmrt_sandbox_exec(sb, argv, NULL));
+            ASSERT_OK(vmrt_sandbox_wait(sb, &r));
+            vmrt_sandbox_free(sb);
+            bool noted = false;
+            for (unsigned i = 0; i < r.n_notes; i++)
+                noted |= strstr(r.notes[i], "ro/rw paths (/etc)") != NULL;
+            ASSERT_TRUE(noted);
+        }
+    }
+    /* A bad path is an error at every level, not a note. */
+    const char *bad[] = {"/nonexistent-vmrt-path", NULL};
+    vmrt_sandbox_config_t c;
+    cfg_process(&c);
+    c.ro_paths = bad;
+    vmrt_sandbox_t *sb = NULL;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -ENOENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,9 +403,11 @@ int main(void)
         cmocka_unit_test(test_wall_time_limit),
         cmocka_unit_test(test_cpu_time_limit),
         cmocka_unit_test(test_file_size_limit),
+        cmocka_unit_test(test_file_size_limit_grandchild),
         cmocka_unit_test(test_kill),
         cmocka_unit_test(test_daemon_dies_with_tree),
         cmocka_unit_test(test_guest_joins_track_cgroup),
+        cmocka_unit_test(test_binds_below_container_reported),
     };
     VT_RUN("sandbox_process", tests);
 }

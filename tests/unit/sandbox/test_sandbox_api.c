@@ -54,6 +54,13 @@ static void test_unknown_syscall_named(void **state)
     vmrt_sandbox_t *sb;
     ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "no_such_syscall"));
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "--deny-syscall"));
+    const char *allow[] = {"notasyscall", NULL};
+    c.filter.denied = NULL;
+    c.filter.allowed = allow;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "--allow-syscall"));
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "notasyscall"));
 }
 
 static void test_bad_profile_file(void **state)
@@ -65,8 +72,13 @@ static void test_bad_profile_file(void **state)
     vmrt_sandbox_config_init(&c);
     c.filter.profile = "/nonexistent/profile.json";
     vmrt_sandbox_t *sb;
-    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -ENOENT);
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "/nonexistent/profile.json"));
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "cannot open: No such file or directory"));
+    ASSERT_NULL(strstr(vmrt_sandbox_error(), ":-1")); /* no line number for an open error */
+    c.filter.profile = "/etc";
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "not a regular file"));
 }
 
 static void test_host_detection(void **state)
@@ -176,6 +188,64 @@ static void test_none_limits_downgrade_or_strict(void **state)
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "strict"));
 }
 
+/* vmrt_sandbox_new failures have a report: setup_failed, the stage, errno,
+ * the level and the message as the last note. */
+static void test_failure_report(void **state)
+{
+    (void)state;
+    vmrt_sandbox_report_t r;
+    vmrt_sandbox_t *sb = NULL;
+    vmrt_sandbox_config_t c;
+    vmrt_sandbox_config_init(&c);
+    c.enable_seccomp = false;
+    ASSERT_OK(vmrt_sandbox_new(&sb, &c, NULL));
+    ASSERT_EQ(vmrt_sandbox_failure_report(&r), VMRT_ESTATE); /* nothing failed */
+    vmrt_sandbox_free(sb);
+
+    const char *ro[] = {"/nonexistent-vmrt", NULL};
+    c.isolation_level = VMRT_ISOLATION_CONTAINER;
+    c.ro_paths = ro;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -ENOENT);
+    ASSERT_OK(vmrt_sandbox_failure_report(&r));
+    ASSERT_EQ(r.reason, VMRT_END_SETUP_FAILED);
+    ASSERT_STR_EQ(r.setup_step, "config");
+    ASSERT_EQ(r.setup_errno, ENOENT);
+    ASSERT_EQ(r.level, VMRT_ISOLATION_CONTAINER);
+    ASSERT_TRUE(r.n_notes >= 1);
+    ASSERT_NOT_NULL(strstr(r.notes[r.n_notes - 1], "/nonexistent-vmrt"));
+
+    vmrt_sandbox_config_init(&c);
+    c.isolation_level = VMRT_ISOLATION_NONE;
+    c.strict = true;
+    vmrt_limits_t l;
+    vmrt_limits_init(&l);
+    l.max_memory = 10 << 20;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), VMRT_EUNSUPPORTED);
+    ASSERT_OK(vmrt_sandbox_failure_report(&r));
+    ASSERT_STR_EQ(r.setup_step, "limits");
+    ASSERT_EQ(r.setup_errno, EOPNOTSUPP);
+
+    vmrt_sandbox_config_init(&c);
+    vmrt_limits_init(&l);
+    l.vcpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN) + 1;
+    l.cpu_quota = l.vcpus;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "vcpus"));
+    ASSERT_OK(vmrt_sandbox_failure_report(&r));
+    ASSERT_STR_EQ(r.setup_step, "config");
+    vmrt_limits_init(&l);
+    l.cpu_quota = 0.001;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, &l), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "cpu_quota"));
+
+    vmrt_sandbox_config_init(&c);
+    c.filter.profile = "/etc/passwd";
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_OK(vmrt_sandbox_failure_report(&r));
+    ASSERT_STR_EQ(r.setup_step, "seccomp");
+    ASSERT_EQ(r.setup_errno, EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_report_formats),
         cmocka_unit_test(test_none_spawn_inline),
         cmocka_unit_test(test_none_limits_downgrade_or_strict),
+        cmocka_unit_test(test_failure_report),
     };
     VT_RUN("sandbox_api", tests);
 }
