@@ -260,39 +260,6 @@ static int parse(exec_opts_t *o, int argc, char **argv)
     return i;
 }
 
-static int exit_status(const vmrt_sandbox_report_t *r)
-{
-    switch (r->reason) {
-    case VMRT_END_EXITED:
-        return r->exit_code;
-    case VMRT_END_SIGNALED:
-        return 128 + r->signal;
-    case VMRT_END_SETUP_FAILED:
-        if (!strcmp(r->setup_step, "execve"))
-            return r->setup_errno == ENOENT ? 127 : 126;
-        return 125;
-    case VMRT_END_OUT_OF_MEMORY:
-        return 240;
-    case VMRT_END_SECCOMP_VIOLATION:
-        return 241;
-    case VMRT_END_CPU_TIME_LIMIT:
-        return 242;
-    case VMRT_END_WALL_TIME_LIMIT:
-        return 243;
-    case VMRT_END_DISK_IO_LIMIT:
-        return 244;
-    case VMRT_END_PROCESS_LIMIT:
-        return 245;
-    case VMRT_END_FILE_SIZE_LIMIT:
-        return 246;
-    case VMRT_END_KILLED:
-        return 247;
-    case VMRT_END_RUNNING:
-    default:
-        return VMRT_EXIT_FAILURE;
-    }
-}
-
 static int print_report(bool json, const vmrt_sandbox_report_t *r, FILE *out)
 {
     if (!json)
@@ -369,5 +336,5 @@ int cmd_exec(int argc, char **argv)
         fprintf(stderr, "vmrt: exec: %s: %s\n", argv[cmd], strerror(r.setup_errno));
     write_report(&o, &r);
     vmrt_sandbox_free(sb);
-    return exit_status(&r);
+    return sandbox_end_status(&r);
 }
