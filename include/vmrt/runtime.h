@@ -106,7 +106,9 @@ VMRT_API int vmrt_runtime_stats_print(vmrt_runtime_t *rt, FILE *out);
  * cfg->sandbox and cfg->limits (with isolation NONE, in the calling process
  * under the in-process caps), waits for it and fills *report (why it ended,
  * what it used). Returns 0, or a negative error with vmrt_sandbox_error()
- * naming the failed step. fn's return value is the sandbox's exit code. */
+ * naming the failed step — then *report is the failure's report (reason
+ * setup_failed, the stage, errno; vmrt_sandbox_failure_report) if the
+ * sandbox could not be made. fn's return value is the sandbox's exit code. */
 VMRT_API int vmrt_runtime_run_sandboxed(const vmrt_runtime_config_t *cfg, int (*fn)(void *),
                                         void *arg, vmrt_sandbox_report_t *report);
 

@@ -360,8 +360,11 @@ int vmrt_runtime_run_sandboxed(const vmrt_runtime_config_t *cfg, int (*fn)(void 
         sc.filter.profile = cfg->seccomp_profile;
     vmrt_sandbox_t *sb;
     int err = vmrt_sandbox_new(&sb, &sc, &cfg->limits);
-    if (err)
+    if (err) {
+        if (report)
+            vmrt_sandbox_failure_report(report); /* setup_failed: the stage and errno */
         return err;
+    }
     err = vmrt_sandbox_spawn(sb, fn, arg);
     if (!err)
         err = vmrt_sandbox_wait(sb, report);

@@ -389,18 +389,23 @@ static int run_sandboxed(vm_job_t *job, plan_t *p)
     fflush(stdout);
     fflush(stderr);
     vmrt_sandbox_report_t rep;
+    memset(&rep, 0, sizeof rep);
     int err = vmrt_runtime_run_sandboxed(cfg, run_vm, job, &rep);
-    if (err)
+    if (err && rep.reason != VMRT_END_SETUP_FAILED)
         die("run: sandbox: %s", vmrt_sandbox_error() ? vmrt_sandbox_error() : vmrt_strerror(err));
-    if (job->plan->stats) {
-        fputs("--- sandbox report ---\n", stdout);
+    if (err) /* the sandbox could not be made: say why, report it, exit 125 */
+        fprintf(stderr, "vmrt: run: sandbox: %s\n",
+                vmrt_sandbox_error()[0] ? vmrt_sandbox_error() : vmrt_strerror(err));
+    if (job->plan->stats || err) {
+        FILE *out = err ? stderr : stdout; /* a failure's report goes with its message */
+        fputs("--- sandbox report ---\n", out);
         if (job->plan->stats == 2) {
             char *j = vmrt_sandbox_report_json(&rep);
             if (j)
-                puts(j);
+                fprintf(out, "%s\n", j);
             free(j);
         } else {
-            vmrt_sandbox_report_print(&rep, stdout);
+            vmrt_sandbox_report_print(&rep, out);
         }
     }
     if (rep.reason == VMRT_END_EXITED)

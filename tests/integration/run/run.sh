@@ -108,6 +108,12 @@ else
     >"$tmp/out" 2>"$tmp/err"; rc=$?
   [ $rc -eq 243 ] && grep -q "wall_time_limit" "$tmp/out" "$tmp/err" && ok "sandbox wall-time limit: 243, reported" ||
     { bad "sandbox wall-time limit: exit $rc"; tail -3 "$tmp/out"; head -3 "$tmp/err"; }
+  # A sandbox that cannot be made: 125, its report (setup_failed) on stderr, nothing run.
+  timeout 60 "$vmrt_bin" run --isolation container --ro /proc "$examples/ping-pong.vasm" \
+    >"$tmp/out" 2>"$tmp/err"; rc=$?
+  [ $rc -eq 125 ] && [ ! -s "$tmp/out" ] && grep -q "setup_failed" "$tmp/err" &&
+    grep -q -- "--ro /proc" "$tmp/err" && ok "sandbox set-up failure: 125, reported" ||
+    { bad "sandbox set-up failure: exit $rc"; head -5 "$tmp/err"; }
 fi
 
 # Isolation none: the wall and CPU time are supervised in-process (243, 242,
