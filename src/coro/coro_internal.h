@@ -37,6 +37,7 @@ struct vmrt_coro {
     void *asan_fake_stack;        /* ASan fake stack of this coroutine while switched out */
     const void *resumer_stack_lo; /* ASan: bounds of the resumer's stack */
     size_t resumer_stack_size;
+    bool asan_handed_off;     /* ASan: arrived by vmrt__coro_handoff, keep the resumer bounds */
     void *tsan_fiber;         /* TSan fiber of this coroutine */
     void *resumer_tsan_fiber; /* TSan fiber of the resumer */
 
@@ -62,6 +63,17 @@ int vmrt__coro_alloc(vmrt_coro_t **out, size_t stack_size);
 /* Sets the state and yields; used by blocking primitives (state BLOCKED or
  * SUSPENDED). */
 void vmrt__coro_yield_as(vmrt_coro_state_t state);
+
+/* Like vmrt__coro_yield_as(state), but switches straight to `to` instead of
+ * to the resumer: `to` must be a started coroutine switched out by
+ * vmrt__coro_yield_as or vmrt__coro_handoff (not by vmrt_coro_yield: its
+ * saved frame is the one patched here). `to` takes over the current
+ * coroutine's resumer, so when `to` later leaves, the resumer's
+ * vmrt_coro_resume() returns (with `to`'s state, not the coroutine it
+ * resumed: the caller of resume must find out which one came back). The
+ * current coroutine's state becomes `state` once it is off its stack, as
+ * with a yield [CORO-PARK]. Returns when the current coroutine is resumed. */
+void vmrt__coro_handoff(vmrt_coro_t *to, vmrt_coro_state_t state);
 
 /* Installs the stack-overflow reporter (SIGSEGV on an alternate stack) for the
  * calling thread; idempotent and cheap after the first call on a thread. */
