@@ -252,7 +252,7 @@ static __attribute__((noinline, cold)) void resume_prepare(struct thread_state *
     if (!co->started) {
         co->started = true;
         co->sp =
-            vmrt__ctx_make(vmrt__stack_lo(&co->stack), vmrt__stack_hi(&co->stack), coro_main, co);
+            vmrt__ctx_make(vmrt__stack_lo(&co->stack), vmrt__coro_stack_top(co), coro_main, co);
     }
 }
 
