@@ -323,8 +323,9 @@ static void commit_park(vcpu_t *v, task_t *t)
  * to it skips two stack switches and the loop's pick and resume bookkeeping
  * (Go's runnext does the same through its g0 stack). It is done only when the
  * loop would pick the same coroutine:
- *  - v is a vCPU thread (run_one steps one coroutine at a time), no world
- *    stop or preemption request is pending, and this is not the loop's fair
+ *  - v is an online vCPU thread (run_one steps one coroutine at a time; a
+ *    retiring vCPU goes back to its loop), no world stop or preemption
+ *    request is pending, and this is not the loop's fair
  *    pick: every FAIR_EVERY-th switch still goes through the loop, which
  *    looks at the global queue and the anti-starvation rules
  *    [SCHED-FAIR, SCHED-STARVE];
@@ -348,7 +349,8 @@ task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur)
     int p = atomic_load_explicit(&v->running_prio, relaxed);
     if (p >= VMRT_PRIO_COUNT || vmrt__deque_size(&v->dq[p]) != 1 ||
         atomic_load_explicit(&v->preempt_req, relaxed) || atomic_load_explicit(&s->stw, relaxed) ||
-        fifo_count(&v->inbox[p]) || (atomic_load_explicit(&v->fair_req, relaxed) & (1u << p)))
+        atomic_load_explicit(&v->online, relaxed) != V_ONLINE || fifo_count(&v->inbox[p]) ||
+        (atomic_load_explicit(&v->fair_req, relaxed) & (1u << p)))
         return NULL;
     for (int q = 0; q < p; q++)
         if (level_has_work(v, q))
