@@ -70,13 +70,18 @@ static void test_mutex(void **state)
  * (barging), but a waiter that keeps losing gets it handed over: two
  * coroutines relocking in a tight loop cannot keep a third one out. ---- */
 static atomic_bool victim_done;
-static atomic_int hog_capped;
+static atomic_int hog_capped, hogs_started;
 
 static void *hog(void *arg)
 {
     uint64_t cap = vmrt_now_ns() + 5000000000ull; /* 5 s: only if starvation */
+    bool started = false;
     while (!atomic_load(&victim_done)) {
         ASSERT_OK(vmrt_mutex_lock(mtx));
+        if (!started) {
+            started = true;
+            atomic_fetch_add(&hogs_started, 1);
+        }
         uint64_t until = vmrt_now_ns() + 2000; /* hold it for 2 µs */
         while (vmrt_now_ns() < until)
             counter++;
@@ -91,7 +96,13 @@ static void *hog(void *arg)
 
 static void *victim(void *arg)
 {
-    vmrt_sleep_ns(5000000); /* let the hogs get going */
+    /* let the hogs get going: both have held the lock (a fixed 5 ms sleep was
+     * not always enough on a loaded host, and the victim then met no hog) */
+    uint64_t t0 = vmrt_now_ns();
+    while (atomic_load(&hogs_started) < 2 && vmrt_now_ns() - t0 < 10000000000ull)
+        vmrt_sleep_ns(1000000);
+    ASSERT_EQ(atomic_load(&hogs_started), 2);
+    vmrt_sleep_ns(2000000);
     for (int i = 0; i < 50; i++) {
         ASSERT_OK(vmrt_mutex_lock(mtx));
         ASSERT_OK(vmrt_mutex_unlock(mtx));
@@ -108,6 +119,7 @@ static void test_mutex_no_starvation(void **state)
     counter = 0;
     atomic_store(&victim_done, false);
     atomic_store(&hog_capped, 0);
+    atomic_store(&hogs_started, 0);
     vmrt_coro_t *h1, *h2, *v = NULL;
     ASSERT_OK(vmrt_sched_spawn(s, &h1, NULL, hog, NULL));
     ASSERT_OK(vmrt_sched_spawn(s, &h2, NULL, hog, NULL));
