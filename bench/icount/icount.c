@@ -4,8 +4,10 @@
  * Cases: switch (one resume + one yield: two switches), pool (get + resume to
  * completion + release), safepoint (the poll's fast path), sched_yield (a
  * yield through the scheduler and back), chan_send_recv (buffered send +
- * receive), gc_alloc (allocation, refills of the buffer included), gc_alloc_fast
- * (allocations that hit the buffer only: the inline fast path), gc_barrier (barrier fast path +
+ * receive), chan_pingpong (a round trip between two coroutines blocking on
+ * unbuffered channels), gc_alloc (allocation, refills of the buffer included),
+ * gc_alloc_fast (allocations that hit the buffer only: the inline fast path),
+ * gc_barrier (barrier fast path +
  * store). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,48 @@ static int case_chan(unsigned long n)
     return 0;
 }
 
+static vmrt_chan_t *pp_ping, *pp_pong;
+
+static void *pp_pinger(void *arg)
+{
+    unsigned long n = (unsigned long)(uintptr_t)arg, v;
+    for (unsigned long i = 0; i < n; i++) {
+        v = i;
+        vmrt_chan_send(pp_ping, &v, 0);
+        vmrt_chan_recv(pp_pong, &v, 0);
+    }
+    return NULL;
+}
+
+static void *pp_ponger(void *arg)
+{
+    unsigned long n = (unsigned long)(uintptr_t)arg, v;
+    for (unsigned long i = 0; i < n; i++) {
+        vmrt_chan_recv(pp_ping, &v, 0);
+        vmrt_chan_send(pp_pong, &v, 0);
+    }
+    return NULL;
+}
+
+/* A round trip over two unbuffered channels between two coroutines of one
+ * vCPU thread: each side blocks every time (the direct hand-off's case). */
+static int case_chan_pingpong(unsigned long n)
+{
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = 1;
+    cfg.preemptive = false;
+    vmrt_sched_t *s;
+    vmrt_coro_t *a, *b;
+    if (vmrt_chan_new(&pp_ping, sizeof(unsigned long), 0) ||
+        vmrt_chan_new(&pp_pong, sizeof(unsigned long), 0) || vmrt_sched_new(&s, &cfg) ||
+        vmrt_sched_start(s) || vmrt_sched_spawn(s, &a, NULL, pp_pinger, (void *)(uintptr_t)n) ||
+        vmrt_sched_spawn(s, &b, NULL, pp_ponger, (void *)(uintptr_t)n) ||
+        vmrt_sched_join(a, NULL) || vmrt_sched_join(b, NULL))
+        return 1;
+    return 0; /* process exit frees the scheduler */
+}
+
 typedef struct pair {
     struct pair *next;
     uint64_t v;
@@ -216,6 +260,7 @@ static const struct {
     {"safepoint", case_safepoint},
     {"sched_yield", case_sched_yield},
     {"chan_send_recv", case_chan},
+    {"chan_pingpong", case_chan_pingpong},
     {"gc_alloc", case_gc_alloc},
     {"gc_alloc_fast", case_gc_alloc_fast},
     {"gc_barrier", case_gc_barrier},

@@ -197,8 +197,15 @@ static inline void *encode_state(vmrt_coro_state_t s)
 static inline void arrived(vmrt_coro_t *co)
 {
 #ifdef VMRT_ASAN
-    __sanitizer_finish_switch_fiber(co->asan_fake_stack, &co->resumer_stack_lo,
-                                    &co->resumer_stack_size);
+    const void *lo;
+    size_t size;
+    __sanitizer_finish_switch_fiber(co->asan_fake_stack, &lo, &size);
+    if (co->asan_handed_off) { /* we came from a sibling: vmrt__coro_handoff set our resumer */
+        co->asan_handed_off = false;
+    } else {
+        co->resumer_stack_lo = lo;
+        co->resumer_stack_size = size;
+    }
 #else
     (void)co;
 #endif
@@ -245,7 +252,7 @@ static __attribute__((noinline, cold)) void resume_prepare(struct thread_state *
     if (!co->started) {
         co->started = true;
         co->sp =
-            vmrt__ctx_make(vmrt__stack_lo(&co->stack), vmrt__stack_hi(&co->stack), coro_main, co);
+            vmrt__ctx_make(vmrt__stack_lo(&co->stack), vmrt__coro_stack_top(co), coro_main, co);
     }
 }
 
@@ -298,6 +305,51 @@ void vmrt__coro_yield_as(vmrt_coro_state_t state)
     vmrt_coro_t *co = t->current;
     if (co)
         leave(t, co, state);
+}
+
+/* Offset, in words from a saved stack pointer, of the `park` argument that
+ * vmrt__ctx_switch saved in the frame (arch/switch_*.S). */
+#if defined(__x86_64__)
+#define CTX_PARK_SLOT 7 /* MXCSR/FCW word, r15, r14, r13, r12, rbx, rbp, then park */
+#elif defined(__aarch64__)
+#define CTX_PARK_SLOT 21 /* [sp + 168]: after the FPCR word at [sp + 160] */
+#endif
+
+void vmrt__coro_handoff(vmrt_coro_t *to, vmrt_coro_state_t state)
+{
+    struct thread_state *t = tls_before_switch();
+    vmrt_coro_t *co = t->current;
+#ifndef CTX_PARK_SLOT
+    (void)to;
+    vmrt__coro_yield_as(state);
+#else
+    /* The resumer's frame waits for co's state: make it wait for to's. */
+    ((_Atomic int **)co->resumer_sp)[CTX_PARK_SLOT] = &to->state;
+    /* to's own frame (saved by a yield, park NULL) now stores co's state
+     * once we are off co's stack. */
+    ((_Atomic int **)to->sp)[CTX_PARK_SLOT] = &co->state;
+    to->resumer = co->resumer;
+    to->resumer_sp = co->resumer_sp;
+    atomic_store_explicit(&to->state, VMRT_CORO_RUNNING, memory_order_relaxed);
+    t->current = to;
+#if defined(VMRT_ASAN) || defined(VMRT_TSAN)
+#ifdef VMRT_ASAN
+    to->resumer_stack_lo = co->resumer_stack_lo;
+    to->resumer_stack_size = co->resumer_stack_size;
+    to->asan_handed_off = true;
+    __sanitizer_start_switch_fiber(&co->asan_fake_stack, vmrt__stack_lo(&to->stack),
+                                   vmrt__stack_usable(&to->stack));
+#endif
+#ifdef VMRT_TSAN
+    to->resumer_tsan_fiber = co->resumer_tsan_fiber;
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    vmrt__ctx_switch(&co->sp, to->sp, encode_state(state), NULL);
+    arrived(co);
+#else
+    vmrt__ctx_switch(&co->sp, to->sp, encode_state(state), NULL);
+#endif
+#endif
 }
 
 vmrt_coro_t *vmrt_coro_self(void)
@@ -363,6 +415,7 @@ void vmrt__coro_init(vmrt_coro_t *co, const vmrt_coro_attr_t *attr, vmrt_coro_fn
     co->started = false;
     co->resumer = NULL;
     co->asan_fake_stack = NULL;
+    co->asan_handed_off = false;
     atomic_store_explicit(
         &co->priority, (int)(attr->priority <= VMRT_PRIO_LOW ? attr->priority : VMRT_PRIO_MEDIUM),
         memory_order_relaxed);

@@ -144,7 +144,14 @@ int vmrt__park(wait_t *w, uint64_t deadline)
     spin_unlock(&t->wait_lock);
     if (cancelled)
         vmrt__wake(w, VMRT_ECANCELED);
-    vmrt__coro_yield_as(w->suspend ? VMRT_CORO_SUSPENDED : VMRT_CORO_BLOCKED);
+    t->in_park = true;
+    task_t *next = w->suspend ? NULL : vmrt__handoff_take(v, t);
+    if (next)
+        vmrt__coro_handoff(next->co, VMRT_CORO_BLOCKED); /* straight to it, not via the loop */
+    else
+        vmrt__coro_yield_as(w->suspend ? VMRT_CORO_SUSPENDED : VMRT_CORO_BLOCKED);
+    t->in_park = false;
+    vmrt__handoff_arrived(); /* maybe we were handed off to: finish the sender's park */
     spin_lock(&t->wait_lock);
     atomic_store_explicit(&t->wait, NULL, relaxed);
     spin_unlock(&t->wait_lock);

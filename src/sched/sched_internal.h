@@ -174,7 +174,8 @@ typedef struct task {
     _Atomic int vcpu;                 /* vCPU it runs on / last ran on, -1 */
     _Atomic int migrate_to;           /* one-shot target vCPU, -1 */
     uint64_t ready_ns;                /* sampled: when it became ready, 0 = not sampled */
-    int start_err;                    /* VMRT_ECANCELED if cancelled before starting */
+    bool in_park;  /* switched out inside vmrt__park (a hand-off may resume it) */
+    int start_err; /* VMRT_ECANCELED if cancelled before starting */
 } task_t;
 
 static inline task_t *task_of(const vmrt_coro_t *co)
@@ -280,6 +281,7 @@ typedef struct vcpu {
     uint32_t pick_count;
     bool take_oldest;                 /* round-robin: next pick takes the oldest [SCHED-FAIR] */
     bool preempted;                   /* the coroutine just resumed was preempted */
+    struct task *handoff_from;        /* parked by a hand-off: its park is committed by the next */
     _Atomic uint32_t fair_req;        /* bit p: the oldest of deque p waited a slice (monitor) */
     int64_t mon_top[VMRT_PRIO_COUNT]; /* monitor-private: deque tops last tick */
     unsigned mon_top_ticks[VMRT_PRIO_COUNT];
@@ -308,6 +310,14 @@ void *vmrt__vcpu_main(void *arg);
 void vmrt__vcpu_run(vcpu_t *v, task_t *t);
 /* Finds a ready task for v without blocking. */
 task_t *vmrt__vcpu_pick(vcpu_t *v);
+/* Direct hand-off (vcpu.c): the ready coroutine that the running one, about
+ * to block, may switch to without the vCPU loop, or NULL; see the rules
+ * there. On success the bookkeeping of a resume is done and the caller must
+ * switch (vmrt__coro_handoff) at once. */
+task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur);
+/* Run by the coroutine that just arrived on v: commits the park of the one
+ * that handed off to it, if any. */
+void vmrt__handoff_arrived(void);
 /* Wakes v if it is parked. */
 void vmrt__vcpu_kick(vcpu_t *v);
 /* Wakes one parked vCPU if there is one and nobody spins. */

@@ -149,7 +149,7 @@ size_t vmrt_sched_for_each_stack(vmrt_sched_t *s, vmrt_stack_visit_fn cb, void *
                 vmrt_coro_state(co) == VMRT_CORO_TERMINATED)
                 continue;
             const void *sp = co == self ? __builtin_frame_address(0) : co->sp;
-            cb(co, vmrt__stack_lo(&co->stack), vmrt__stack_hi(&co->stack), sp, arg);
+            cb(co, vmrt__stack_lo(&co->stack), vmrt__coro_stack_top(co), sp, arg);
             n++;
         }
         spin_unlock(&s->reg[i].lock);

@@ -316,6 +316,89 @@ static void commit_park(vcpu_t *v, task_t *t)
     vmrt__sched_ready(v->s, t, v);
 }
 
+/* Direct hand-off. The running coroutine is about to block (vmrt__park) and
+ * the only entry of its level's deque is the coroutine it just readied (the
+ * message-passing pattern: send to a waiting receiver, then block on a
+ * receive). The loop would pick exactly that entry next; switching straight
+ * to it skips two stack switches and the loop's pick and resume bookkeeping
+ * (Go's runnext does the same through its g0 stack). It is done only when the
+ * loop would pick the same coroutine:
+ *  - v is an online vCPU thread (run_one steps one coroutine at a time; a
+ *    retiring vCPU goes back to its loop), no world stop or preemption
+ *    request is pending, and this is not the loop's fair
+ *    pick: every FAIR_EVERY-th switch still goes through the loop, which
+ *    looks at the global queue and the anti-starvation rules
+ *    [SCHED-FAIR, SCHED-STARVE];
+ *  - no higher level has work, and at this level the inbox is empty and the
+ *    monitor has not flagged the deque's oldest entry as waiting too long;
+ *    no lower level is past its starvation bound;
+ *  - the deque holds exactly one coroutine, and it is switched out inside
+ *    vmrt__park (so it resumes where vmrt__handoff_arrived runs) and has no
+ *    cancel or suspend request (the loop handles those).
+ * The current coroutine stays in_run across the switch, like a coroutine that
+ * keeps running: a world stop waits for the next safepoint or scheduling
+ * point, as it would anyway. Its park is committed by the coroutine it hands
+ * off to, right after the switch (vmrt__handoff_arrived), exactly as the loop
+ * would have done after resume() returned [SCHED-PARK]. */
+task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur)
+{
+    (void)cur;
+    struct vmrt_sched *s = v->s;
+    if (v->is_embed || v->pick_count == 0)
+        return NULL;
+    int p = atomic_load_explicit(&v->running_prio, relaxed);
+    if (p >= VMRT_PRIO_COUNT || vmrt__deque_size(&v->dq[p]) != 1 ||
+        atomic_load_explicit(&v->preempt_req, relaxed) || atomic_load_explicit(&s->stw, relaxed) ||
+        atomic_load_explicit(&v->online, relaxed) != V_ONLINE || fifo_count(&v->inbox[p]) ||
+        (atomic_load_explicit(&v->fair_req, relaxed) & (1u << p)))
+        return NULL;
+    for (int q = 0; q < p; q++)
+        if (level_has_work(v, q))
+            return NULL;
+    uint64_t now = atomic_load_explicit(&s->coarse_now, relaxed);
+    for (int q = p + 1; q < VMRT_PRIO_COUNT; q++)
+        if (now - v->last_run_ns[q] > s->cfg.starvation_ns)
+            return NULL;
+    NOPREEMPT_BEGIN(); /* until the next coroutine has committed our park */
+    task_t *t = vmrt__deque_take_oldest(&v->dq[p]);
+    if (!t) {
+        NOPREEMPT_END();
+        return NULL;
+    }
+    if (!t->in_park || (atomic_load_explicit(&t->flags, relaxed) & (T_CANCEL | T_SUSPEND_REQ))) {
+        vmrt__deque_push(&v->dq[p], t); /* cannot fail: we just emptied it */
+        NOPREEMPT_END();
+        return NULL;
+    }
+    v->pick_count--;
+    v->last_run_ns[p] = now;
+    atomic_store_explicit(&v->running_prio, atomic_load_explicit(&t->co->priority, relaxed),
+                          relaxed);
+    atomic_store_explicit(&v->current, t, release);
+    atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
+    atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
+    if (t->ready_ns) {
+        vmrt__record_latency(v, vmrt_now_ns() - t->ready_ns);
+        t->ready_ns = 0;
+    }
+    count(&v->c.switches);
+    v->handoff_from = cur;
+    return t;
+}
+
+static void commit_park(vcpu_t *v, task_t *t);
+
+void vmrt__handoff_arrived(void)
+{
+    vcpu_t *v = vmrt__vcpu_self();
+    task_t *prev = v ? v->handoff_from : NULL;
+    if (!prev)
+        return;
+    v->handoff_from = NULL;
+    commit_park(v, prev);
+    NOPREEMPT_END();
+}
+
 void vmrt__vcpu_run(vcpu_t *v, task_t *t)
 {
     struct vmrt_sched *s = v->s;
@@ -365,6 +448,9 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
     }
     count(&v->c.switches);
     vmrt_coro_resume(co);
+    /* after hand-offs (vmrt__handoff_take) another coroutine came back */
+    t = atomic_load_explicit(&v->current, relaxed);
+    co = t->co;
     atomic_store_explicit(&v->current, NULL, relaxed);
     atomic_store_explicit(&v->running_prio, VMRT_PRIO_COUNT, relaxed);
     atomic_store_explicit(&v->in_run, 0, release);

@@ -70,13 +70,18 @@ static void test_mutex(void **state)
  * (barging), but a waiter that keeps losing gets it handed over: two
  * coroutines relocking in a tight loop cannot keep a third one out. ---- */
 static atomic_bool victim_done;
-static atomic_int hog_capped;
+static atomic_int hog_capped, hogs_started;
 
 static void *hog(void *arg)
 {
     uint64_t cap = vmrt_now_ns() + 5000000000ull; /* 5 s: only if starvation */
+    bool started = false;
     while (!atomic_load(&victim_done)) {
         ASSERT_OK(vmrt_mutex_lock(mtx));
+        if (!started) {
+            started = true;
+            atomic_fetch_add(&hogs_started, 1);
+        }
         uint64_t until = vmrt_now_ns() + 2000; /* hold it for 2 µs */
         while (vmrt_now_ns() < until)
             counter++;
@@ -91,7 +96,13 @@ static void *hog(void *arg)
 
 static void *victim(void *arg)
 {
-    vmrt_sleep_ns(5000000); /* let the hogs get going */
+    /* let the hogs get going: both have held the lock (a fixed 5 ms sleep was
+     * not always enough on a loaded host, and the victim then met no hog) */
+    uint64_t t0 = vmrt_now_ns();
+    while (atomic_load(&hogs_started) < 2 && vmrt_now_ns() - t0 < 10000000000ull)
+        vmrt_sleep_ns(1000000);
+    ASSERT_EQ(atomic_load(&hogs_started), 2);
+    vmrt_sleep_ns(2000000);
     for (int i = 0; i < 50; i++) {
         ASSERT_OK(vmrt_mutex_lock(mtx));
         ASSERT_OK(vmrt_mutex_unlock(mtx));
@@ -108,6 +119,7 @@ static void test_mutex_no_starvation(void **state)
     counter = 0;
     atomic_store(&victim_done, false);
     atomic_store(&hog_capped, 0);
+    atomic_store(&hogs_started, 0);
     vmrt_coro_t *h1, *h2, *v = NULL;
     ASSERT_OK(vmrt_sched_spawn(s, &h1, NULL, hog, NULL));
     ASSERT_OK(vmrt_sched_spawn(s, &h2, NULL, hog, NULL));
@@ -414,6 +426,179 @@ static void test_blocking(void **state)
     vmrt_sched_destroy(s);
 }
 
+/* ---- direct hand-off (vcpu.c): a blocked receiver readied by a sender that
+ * then blocks is switched to without the vCPU loop ---- */
+#define HRING 61
+static vmrt_chan_t *hring[HRING];
+static _Atomic long hring_seen[HRING];
+static _Atomic int hring_last;
+
+static void *hring_node(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    long token;
+    /* odd nodes wait with a timeout: a registered timer across the switch */
+    while (vmrt_chan_recv(hring[i], &token, i % 2 ? 10000000000ull : 0) == 0) {
+        atomic_fetch_add(&hring_seen[i], 1);
+        if (token == 0) {
+            atomic_store(&hring_last, i);
+            continue;
+        }
+        token--;
+        ASSERT_OK(vmrt_chan_send(hring[(i + 1) % HRING], &token, 0));
+    }
+    return NULL;
+}
+
+static void run_hring(unsigned vcpus, long passes)
+{
+    vmrt_sched_t *s = make(vcpus);
+    vmrt_coro_t *co[HRING];
+    for (int i = 0; i < HRING; i++) {
+        ASSERT_OK(vmrt_chan_new(&hring[i], sizeof(long), 0));
+        atomic_store(&hring_seen[i], 0);
+    }
+    atomic_store(&hring_last, -1);
+    for (int i = 0; i < HRING; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &co[i], NULL, hring_node, (void *)(intptr_t)i));
+    vmrt_sched_stats_t st0, st1;
+    ASSERT_OK(vmrt_sched_stats(s, &st0));
+    ASSERT_OK(vmrt_chan_send(hring[0], &passes, 0)); /* from the plain thread */
+    uint64_t t0 = vmrt_now_ns();
+    while (atomic_load(&hring_last) < 0) {
+        ASSERT_TRUE(vmrt_now_ns() - t0 < 20000000000ull);
+        usleep(1000);
+    }
+    ASSERT_OK(vmrt_sched_stats(s, &st1));
+    ASSERT_EQ(atomic_load(&hring_last), (int)(passes % HRING));
+    long total = 0;
+    for (int i = 0; i < HRING; i++) {
+        long want = passes / HRING + (i <= passes % HRING ? 1 : 0);
+        ASSERT_EQ(atomic_load(&hring_seen[i]), want);
+        total += atomic_load(&hring_seen[i]);
+    }
+    ASSERT_EQ(total, passes + 1);
+    /* every pass resumed a coroutine, through the loop or a hand-off */
+    ASSERT_TRUE(st1.context_switches - st0.context_switches >= (uint64_t)passes);
+    for (int i = 0; i < HRING; i++)
+        ASSERT_OK(vmrt_chan_close(hring[i]));
+    for (int i = 0; i < HRING; i++)
+        ASSERT_OK(vmrt_sched_join(co[i], NULL));
+    for (int i = 0; i < HRING; i++)
+        ASSERT_OK(vmrt_chan_destroy(hring[i]));
+    vmrt_sched_destroy(s);
+}
+
+static void test_chan_handoff_ring(void **state)
+{
+    (void)state;
+    run_hring(1, 100000);
+    run_hring(2, 100000);
+}
+
+/* A ping-pong pair that keeps handing off to each other must not starve
+ * other ready work: a coroutine in the global queue (spawned by a plain
+ * thread; it must run within a few dozen rounds of the pair) and a Low
+ * coroutine on the same vCPU (anti-starvation bound) both run while the pair
+ * keeps going; each of them stops the pair. */
+static vmrt_chan_t *hp_a, *hp_b;
+static _Atomic int hp_stop, hp_rounds_ok;
+static _Atomic long hp_rounds;
+
+static void *hp_pinger(void *arg)
+{
+    (void)arg;
+    long v = 0, w;
+    while (!atomic_load(&hp_stop)) {
+        ASSERT_OK(vmrt_chan_send(hp_a, &v, 0));
+        ASSERT_OK(vmrt_chan_recv(hp_b, &w, 0));
+        ASSERT_EQ(w, v + 1);
+        v = w + 1;
+        atomic_fetch_add_explicit(&hp_rounds, 1, memory_order_relaxed);
+    }
+    v = -1;
+    ASSERT_OK(vmrt_chan_send(hp_a, &v, 0));
+    atomic_store(&hp_rounds_ok, 1);
+    return NULL;
+}
+
+static void *hp_ponger(void *arg)
+{
+    (void)arg;
+    long v;
+    for (;;) {
+        ASSERT_OK(vmrt_chan_recv(hp_a, &v, 0));
+        if (v < 0)
+            return NULL;
+        v++;
+        ASSERT_OK(vmrt_chan_send(hp_b, &v, 0));
+    }
+}
+
+static void *hp_stopper(void *arg)
+{
+    (void)arg;
+    atomic_store(&hp_stop, 1);
+    return NULL;
+}
+
+static void *hp_spawn_low_stopper(void *arg)
+{
+    (void)arg;
+    vmrt_coro_attr_t a;
+    vmrt_coro_attr_init(&a);
+    a.priority = VMRT_PRIO_LOW;
+    ASSERT_OK(vmrt_sched_spawn(vmrt_sched_current(), NULL, &a, hp_stopper, NULL));
+    return hp_pinger(NULL);
+}
+
+static void run_handoff_fair(bool low)
+{
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = 1;
+    cfg.time_slice_ns = 1000000; /* starvation bound 10 ms */
+    vmrt_sched_t *s;
+    ASSERT_OK(vmrt_sched_new(&s, &cfg));
+    ASSERT_OK(vmrt_sched_start(s));
+    ASSERT_OK(vmrt_chan_new(&hp_a, sizeof(long), 0));
+    ASSERT_OK(vmrt_chan_new(&hp_b, sizeof(long), 0));
+    atomic_store(&hp_stop, 0);
+    atomic_store(&hp_rounds_ok, 0);
+    atomic_store(&hp_rounds, 0);
+    long at_spawn = 0;
+    vmrt_coro_t *x, *y;
+    ASSERT_OK(vmrt_sched_spawn(s, &y, NULL, hp_ponger, NULL));
+    ASSERT_OK(vmrt_sched_spawn(s, &x, NULL, low ? hp_spawn_low_stopper : hp_pinger, NULL));
+    if (!low) {
+        usleep(20000); /* let the pair run */
+        at_spawn = atomic_load(&hp_rounds);
+        ASSERT_OK(vmrt_sched_spawn(s, NULL, NULL, hp_stopper, NULL)); /* global queue */
+    }
+    uint64_t t0 = vmrt_now_ns();
+    while (!atomic_load(&hp_rounds_ok)) {
+        ASSERT_TRUE(vmrt_now_ns() - t0 < 10000000000ull); /* starved: the pair never stops */
+        usleep(1000);
+    }
+    /* Through the global queue it must not wait for a time slice or longer:
+     * the loop's fair pick comes every 61 switches, hand-offs included (a
+     * count, not a time: it does not depend on the host's speed). */
+    if (!low)
+        ASSERT_TRUE(atomic_load(&hp_rounds) - at_spawn < 10000);
+    ASSERT_OK(vmrt_sched_join(x, NULL));
+    ASSERT_OK(vmrt_sched_join(y, NULL));
+    ASSERT_OK(vmrt_chan_destroy(hp_a));
+    ASSERT_OK(vmrt_chan_destroy(hp_b));
+    vmrt_sched_destroy(s);
+}
+
+static void test_chan_handoff_fair(void **state)
+{
+    (void)state;
+    run_handoff_fair(false);
+    run_handoff_fair(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +607,8 @@ int main(void)
         cmocka_unit_test(test_chan_buffered),
         cmocka_unit_test(test_chan_unbuffered),
         cmocka_unit_test(test_chan_buffer_drains_after_close),
+        cmocka_unit_test(test_chan_handoff_ring),
+        cmocka_unit_test(test_chan_handoff_fair),
         cmocka_unit_test(test_select),
         cmocka_unit_test(test_cond),
         cmocka_unit_test(test_sem_waitgroup),
