@@ -255,14 +255,10 @@ static const struct {
     const char *name;
     int (*run)(unsigned long n);
 } cases[] = {
-    {"switch", case_switch},
-    {"pool", case_pool},
-    {"safepoint", case_safepoint},
-    {"sched_yield", case_sched_yield},
-    {"chan_send_recv", case_chan},
-    {"chan_pingpong", case_chan_pingpong},
-    {"gc_alloc", case_gc_alloc},
-    {"gc_alloc_fast", case_gc_alloc_fast},
+    {"switch", case_switch},         {"pool", case_pool},
+    {"safepoint", case_safepoint},   {"sched_yield", case_sched_yield},
+    {"chan_send_recv", case_chan},   {"chan_pingpong", case_chan_pingpong},
+    {"gc_alloc", case_gc_alloc},     {"gc_alloc_fast", case_gc_alloc_fast},
     {"gc_barrier", case_gc_barrier},
 };
 
