@@ -316,6 +316,19 @@ static void commit_park(vcpu_t *v, task_t *t)
     vmrt__sched_ready(v->s, t, v);
 }
 
+/* t becomes v's running coroutine: published, stamped, counted. */
+static inline void set_running(vcpu_t *v, task_t *t)
+{
+    atomic_store_explicit(&v->current, t, release);
+    atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
+    atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
+    if (t->ready_ns) {
+        vmrt__record_latency(v, vmrt_now_ns() - t->ready_ns);
+        t->ready_ns = 0;
+    }
+    count(&v->c.switches);
+}
+
 /* Direct hand-off. The running coroutine is about to block (vmrt__park) and
  * the only entry of its level's deque is the coroutine it just readied (the
  * message-passing pattern: send to a waiting receiver, then block on a
@@ -340,6 +353,7 @@ static void commit_park(vcpu_t *v, task_t *t)
  * point, as it would anyway. Its park is committed by the coroutine it hands
  * off to, right after the switch (vmrt__handoff_arrived), exactly as the loop
  * would have done after resume() returned [SCHED-PARK]. */
+
 task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur)
 {
     (void)cur;
@@ -374,14 +388,7 @@ task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur)
     v->last_run_ns[p] = now;
     atomic_store_explicit(&v->running_prio, atomic_load_explicit(&t->co->priority, relaxed),
                           relaxed);
-    atomic_store_explicit(&v->current, t, release);
-    atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
-    atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
-    if (t->ready_ns) {
-        vmrt__record_latency(v, vmrt_now_ns() - t->ready_ns);
-        t->ready_ns = 0;
-    }
-    count(&v->c.switches);
+    set_running(v, t);
     v->handoff_from = cur;
     return t;
 }
@@ -439,14 +446,7 @@ void vmrt__vcpu_run(vcpu_t *v, task_t *t)
      * priority here and skipped us: yield to it at the first safepoint. */
     if (prio != VMRT_PRIO_HIGH && atomic_load_explicit(&s->global[VMRT_PRIO_HIGH].count, seq_cst))
         vmrt__preempt_request(v);
-    atomic_store_explicit(&v->current, t, release);
-    atomic_store_explicit(&t->vcpu, (int)v->id, relaxed);
-    atomic_store_explicit(&v->run_seq, atomic_load_explicit(&v->run_seq, relaxed) + 1, relaxed);
-    if (t->ready_ns) {
-        vmrt__record_latency(v, vmrt_now_ns() - t->ready_ns);
-        t->ready_ns = 0;
-    }
-    count(&v->c.switches);
+    set_running(v, t);
     vmrt_coro_resume(co);
     /* after hand-offs (vmrt__handoff_take) another coroutine came back */
     t = atomic_load_explicit(&v->current, relaxed);

@@ -171,6 +171,24 @@ static void op(worker_t *w, vmrt_gc_mutator_t *m)
     }
 }
 
+/* Worker t of a round: its seed, model and conservative range. */
+static void worker_init(worker_t *w, vmrt_gc_t *gc, vmrt_runtime_t *rt, unsigned t, uint64_t seed,
+                        uint64_t deadline)
+{
+    memset(w, 0, sizeof *w);
+    w->gc = gc;
+    w->rt = rt;
+    w->idx = t;
+    w->seed = seed * 7919 + t + 1;
+    w->deadline = deadline;
+    w->compactor = t == 0;
+    w->mdl = calloc(1, sizeof *w->mdl);
+    w->cons = calloc(NCONS, sizeof *w->cons);
+    ASSERT_NOT_NULL(w->mdl);
+    ASSERT_NOT_NULL(w->cons);
+    ASSERT_OK(vmrt_gc_conservative_add(gc, w->cons, w->cons + NCONS));
+}
+
 static void *mutator_main(void *arg)
 {
     worker_t *w = arg;
@@ -274,16 +292,7 @@ static void run_round(uint64_t seed, unsigned threads, uint64_t ns, long *ops, l
     uint64_t deadline = vmrt_now_ns() + ns;
     for (unsigned t = 0; t < threads; t++) {
         worker_t *w = &ws[t];
-        memset(w, 0, sizeof *w);
-        w->gc = gc;
-        w->idx = t;
-        w->seed = seed * 7919 + t + 1;
-        w->deadline = deadline;
-        w->compactor = t == 0;
-        w->mdl = calloc(1, sizeof *w->mdl);
-        w->cons = calloc(NCONS, sizeof *w->cons);
-        ASSERT_NOT_NULL(w->mdl);
-        ASSERT_OK(vmrt_gc_conservative_add(gc, w->cons, w->cons + NCONS));
+        worker_init(w, gc, NULL, t, seed, deadline);
         if (threads > 1)
             ASSERT_OK(pthread_create(&th[t], NULL, mutator_main, w));
     }
@@ -335,17 +344,7 @@ static void run_coroutine_round(uint64_t seed, unsigned coros, uint64_t ns, long
     uint64_t deadline = vmrt_now_ns() + ns;
     for (unsigned t = 0; t < coros; t++) {
         worker_t *w = &ws[t];
-        memset(w, 0, sizeof *w);
-        w->gc = gc;
-        w->rt = rt;
-        w->idx = t;
-        w->seed = seed * 7919 + t + 1;
-        w->deadline = deadline;
-        w->compactor = t == 0;
-        w->mdl = calloc(1, sizeof *w->mdl);
-        w->cons = calloc(NCONS, sizeof *w->cons);
-        ASSERT_NOT_NULL(w->mdl);
-        ASSERT_OK(vmrt_gc_conservative_add(gc, w->cons, w->cons + NCONS));
+        worker_init(w, gc, rt, t, seed, deadline);
         ASSERT_OK(vmrt_runtime_spawn(rt, &co[t], NULL, coro_main, w));
     }
     long failures = 0, migrations = 0;
