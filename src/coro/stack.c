@@ -119,13 +119,17 @@ typedef struct {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static stack_class_t classes[STACK_CLASSES];
 
-static stack_class_t *class_for(size_t map_size)
+/* The class of map_size, made on first use when create; NULL when every
+ * class is taken by other sizes (or out of memory). cache_lock held. */
+static stack_class_t *class_of(size_t map_size, bool create)
 {
     for (int i = 0; i < STACK_CLASSES; i++) {
         stack_class_t *c = &classes[i];
         if (c->map_size == map_size)
             return c;
         if (!c->map_size) {
+            if (!create)
+                return NULL;
             c->items = malloc((STACK_CACHE_MAX + STACK_BATCH) * sizeof *c->items);
             if (!c->items)
                 return NULL;
@@ -159,23 +163,29 @@ static void release_cold(stack_class_t *c)
     c->n -= k;
 }
 
-/* Takes a stack of c's size from the cache, mapping a batch when it is
- * empty. 0 or -ENOMEM. */
-static int cache_get(stack_class_t *c, cached_t *out)
+/* Takes a stack of map_size from the cache (one lock round trip when it has
+ * one), mapping a batch when it is empty. 0, -ENOMEM, or 1 when the size has
+ * no class (the caller maps it alone). */
+static int cache_get(size_t map_size, cached_t *out)
 {
     pthread_mutex_lock(&cache_lock);
+    stack_class_t *c = class_of(map_size, true);
+    if (!c) {
+        pthread_mutex_unlock(&cache_lock);
+        return 1;
+    }
     if (c->n == 0) {
         pthread_mutex_unlock(&cache_lock);
-        char *p = mmap(NULL, STACK_BATCH * c->map_size, PROT_READ | PROT_WRITE,
+        char *p = mmap(NULL, STACK_BATCH * map_size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (p == MAP_FAILED)
             return -ENOMEM;
         pthread_mutex_lock(&cache_lock);
-        if (c->n + STACK_BATCH > STACK_CACHE_MAX + STACK_BATCH)
+        if (c->n > STACK_CACHE_MAX)
             release_cold(c);
         /* Highest address last: handed out first, like one-by-one mmaps. */
         for (int i = 0; i < STACK_BATCH; i++)
-            c->items[c->n++] = (cached_t){p + (size_t)i * c->map_size, false};
+            c->items[c->n++] = (cached_t){p + (size_t)i * map_size, false};
     }
     *out = c->items[--c->n];
     pthread_mutex_unlock(&cache_lock);
@@ -191,14 +201,11 @@ int vmrt__stack_alloc(vmrt__stack_t *st, size_t usable)
         atomic_fetch_sub(&inject_failures, 1) > 0)
         return -ENOMEM;
     size_t map_size = guard + usable;
-    pthread_mutex_lock(&cache_lock);
-    stack_class_t *c = class_for(map_size);
-    pthread_mutex_unlock(&cache_lock);
     cached_t got = {NULL, false};
-    if (c) {
-        if (cache_get(c, &got) != 0)
-            return -ENOMEM;
-    } else {
+    int rc = cache_get(map_size, &got);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
         void *p = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (p == MAP_FAILED)
@@ -234,10 +241,7 @@ void vmrt__stack_free(vmrt__stack_t *st)
     VALGRIND_STACK_DEREGISTER(st->valgrind_id);
 #endif
     pthread_mutex_lock(&cache_lock);
-    stack_class_t *c = NULL;
-    for (int i = 0; i < STACK_CLASSES; i++)
-        if (classes[i].map_size == st->map_size)
-            c = &classes[i];
+    stack_class_t *c = class_of(st->map_size, false);
     if (c) {
         if (c->n >= STACK_CACHE_MAX)
             release_cold(c);
