@@ -189,6 +189,23 @@ static void worker_init(worker_t *w, vmrt_gc_t *gc, vmrt_runtime_t *rt, unsigned
     ASSERT_OK(vmrt_gc_conservative_add(gc, w->cons, w->cons + NCONS));
 }
 
+/* Every 32 operations of a mutator loop: an incremental step, a check of the
+ * graph after each completed cycle, now and then a compacting collection.
+ * Returns true when the worker should stop (deadline or a failure). */
+static bool maintain(worker_t *w, vmrt_gc_mutator_t *m, long i, uint64_t *last)
+{
+    vmrt_gc_check_and_run_step(m);
+    vmrt_gc_stats_t st;
+    vmrt_gc_stats(w->gc, &st);
+    if (st.gc_count != *last) {
+        *last = st.gc_count;
+        verify(w);
+    }
+    if (w->compactor && (i & 4095) == 0)
+        vmrt_gc_collect(m, VMRT_GC_COMPACT);
+    return vmrt_now_ns() >= w->deadline || w->failures;
+}
+
 static void *mutator_main(void *arg)
 {
     worker_t *w = arg;
@@ -200,22 +217,13 @@ static void *mutator_main(void *arg)
     for (int r = 0; r < NROOTS; r++)
         vmrt_gc_push_root(m, &w->roots[r]);
     vmrt_gc_push_root(m, &w->tmp);
-    vmrt_gc_stats_t st;
     uint64_t last = 0;
     for (long i = 0;; i++) {
         op(w, m);
         w->ops++;
         vmrt_gc_safepoint(m);
         if ((i & 31) == 0) {
-            vmrt_gc_check_and_run_step(m);
-            vmrt_gc_stats(w->gc, &st);
-            if (st.gc_count != last) {
-                last = st.gc_count;
-                verify(w);
-            }
-            if (w->compactor && (i & 4095) == 0)
-                vmrt_gc_collect(m, VMRT_GC_COMPACT);
-            if (vmrt_now_ns() >= w->deadline || w->failures)
+            if (maintain(w, m, i, &last))
                 break;
         }
     }
@@ -234,7 +242,6 @@ static void *coro_main(void *arg)
     for (int r = 0; r < NROOTS; r++)
         ASSERT_OK(vmrt_gc_root_add(w->gc, (void **)&w->roots[r]));
     ASSERT_OK(vmrt_gc_root_add(w->gc, (void **)&w->tmp));
-    vmrt_gc_stats_t st;
     uint64_t last = 0;
     for (long i = 0;; i++) {
         op(w, vmrt_runtime_mutator(w->rt));
@@ -243,14 +250,7 @@ static void *coro_main(void *arg)
             vmrt_safepoint();
             vmrt_gc_mutator_t *m = vmrt_runtime_mutator(w->rt);
             vmrt_gc_safepoint(m);
-            vmrt_gc_check_and_run_step(m);
-            vmrt_gc_stats(w->gc, &st);
-            if (st.gc_count != last) {
-                last = st.gc_count;
-                verify(w);
-            }
-            if (w->compactor && (i & 4095) == 0)
-                vmrt_gc_collect(m, VMRT_GC_COMPACT);
+            bool stop = maintain(w, m, i, &last);
             if ((i & 2047) == 0) { /* move to the other vCPU mid-graph */
                 int v = vmrt_coro_vcpu(vmrt_coro_self());
                 ASSERT_OK(vmrt_coro_migrate(vmrt_coro_self(), v == 0 ? 1u : 0u));
@@ -258,7 +258,7 @@ static void *coro_main(void *arg)
             } else if ((i & 511) == 0) {
                 vmrt_yield(); /* interleave the coroutines of a vCPU */
             }
-            if (vmrt_now_ns() >= w->deadline || w->failures)
+            if (stop)
                 break;
         }
     }
