@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Exit codes shared by every subcommand. */
 enum {
@@ -30,6 +31,8 @@ struct vmrt_sandbox_report;
  * not executable, 127 not found); 240 out of memory, 241 seccomp violation,
  * 242 CPU time, 243 wall time, 244 disk I/O, 245 process limit, 246 file
  * size, 247 killed. */
+/* The time ns from now on clock clk, for pthread_cond_timedwait. */
+struct timespec timespec_in(clockid_t clk, long ns);
 int sandbox_end_status(const struct vmrt_sandbox_report *r);
 
 int cmd_run(int argc, char **argv);

@@ -250,13 +250,7 @@ static void *progress_main(void *arg)
     uint64_t t0 = vmrt_now_ns(), last_sw = 0, last_t = t0;
     pthread_mutex_lock(&pr->mu);
     while (!pr->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = timespec_in(CLOCK_REALTIME, 250000000);
         pthread_cond_timedwait(&pr->cv, &pr->mu, &ts);
         if (!pr->done && vmrt_now_ns() - t0 > 1000000000ull) {
             print_progress(pr->rt, t0, &last_sw, &last_t);
@@ -460,13 +454,7 @@ static void *watchdog_main(void *arg)
     watchdog_t *w = arg;
     pthread_mutex_lock(&w->mu);
     while (!w->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 10000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = timespec_in(CLOCK_MONOTONIC, 10000000);
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
         if (w->done)
             break;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <vmrt/common.h>
 #include <vmrt/sandbox.h>
@@ -70,6 +71,19 @@ int parse_size(const char *s, uint64_t *out)
 int parse_duration(const char *s, uint64_t *out_ns)
 {
     return vmrt_parse_duration(s, out_ns) == 0 ? 0 : -1;
+}
+
+struct timespec timespec_in(clockid_t clk, long ns)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec += ns % 1000000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
 }
 
 int sandbox_end_status(const struct vmrt_sandbox_report *r)
