@@ -64,7 +64,7 @@ struct vg_chan {
 
 struct rthread {
     vg_thread *t;
-    vmrt_coro_t *co;
+    vmrt_coro_t *co;      /* set under h->mu once spawned; NULL once joined */
     vmrt_cond_t *cv;      /* this thread waits here, under h->mu */
     waiter *waiting;      /* the waiter it blocks on (its value is a root) */
     bool done;            /* vg_thread_body returned */
@@ -512,15 +512,18 @@ static int rt_thread_start(vg_host *hh, vg_thread *t)
     if (h->alive > h->st.peak_threads)
         h->st.peak_threads = h->alive;
     vmrt_mutex_unlock(h->mu);
-    rc = vmrt_sched_spawn(h->sched, &r->co, &attr, thread_entry, r);
+    vmrt_coro_t *co;
+    rc = vmrt_sched_spawn(h->sched, &co, &attr, thread_entry, r);
+    /* r is already in h->threads, where rt_run looks for coroutines to join. */
+    vmrt_mutex_lock(h->mu);
     if (rc) {
-        vmrt_mutex_lock(h->mu);
         r->done = true;
         h->alive--;
-        vmrt_mutex_unlock(h->mu);
-        return rc;
+    } else {
+        r->co = co;
     }
-    return 0;
+    vmrt_mutex_unlock(h->mu);
+    return rc;
 }
 
 static int rt_thread_join(vg_host *hh, vg_thread *self, vg_thread *target)
@@ -566,11 +569,15 @@ static int rt_sleep(vg_host *hh, vg_thread *self, uint64_t ns)
 
 static void rt_set_priority(vg_host *hh, vg_thread *t, int prio)
 {
-    (void)hh;
     t->prio = prio; /* takes effect when the thread next becomes ready */
     rthread *r = t->host_data;
-    if (r && r->co && prio >= VG_PRIO_HIGH && prio <= VG_PRIO_LOW)
+    if (!r || prio < VG_PRIO_HIGH || prio > VG_PRIO_LOW)
+        return;
+    rhost *h = R(hh);
+    vmrt_mutex_lock(h->mu);
+    if (r->co)
         vmrt_coro_set_priority(r->co, (vmrt_prio_t)prio);
+    vmrt_mutex_unlock(h->mu);
 }
 
 static void rt_safepoint(vg_host *hh, vg_thread *self)
@@ -830,11 +837,42 @@ static int rt_run(vg_host *hh, vg_thread *main_t)
     /* Unwind: every guest thread returns at its next check or wake-up. */
     vg_engine_halt(hh->eng);
     rt_stop(hh);
-    for (rthread *r = h->threads; r; r = r->next_all)
-        if (r->co) {
-            vmrt_sched_join(r->co, NULL);
+    /* Join every guest thread, including one whose spawn is still under way
+     * (published in h->threads, its coroutine not yet recorded): each pass
+     * takes the coroutines recorded so far, then joins them unlocked. */
+    vmrt_coro_t **batch = NULL;
+    size_t cap = 0;
+    for (;;) {
+        size_t n = 0;
+        bool spawning = false, no_memory = false;
+        vmrt_mutex_lock(h->mu);
+        for (rthread *r = h->threads; r; r = r->next_all) {
+            if (!r->co) {
+                spawning |= !r->done;
+                continue;
+            }
+            if (n == cap) {
+                size_t c = cap ? 2 * cap : 256;
+                vmrt_coro_t **b = realloc(batch, c * sizeof *b);
+                if (!b) {
+                    no_memory = true;
+                    break;
+                }
+                batch = b;
+                cap = c;
+            }
+            batch[n++] = r->co;
             r->co = NULL;
         }
+        vmrt_mutex_unlock(h->mu);
+        for (size_t i = 0; i < n; i++)
+            vmrt_sched_join(batch[i], NULL);
+        if (!n && !spawning && !no_memory)
+            break;
+        if (!n)
+            vmrt_sleep_ns(100000);
+    }
+    free(batch);
     while (atomic_load_explicit(&h->jit_pending, memory_order_acquire))
         vmrt_sleep_ns(100000);
     return 0;
