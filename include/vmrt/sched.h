@@ -33,19 +33,25 @@ typedef struct vmrt_sched vmrt_sched_t;
 
 /* The spec's SchedulerConfig (+ vCPU count). Fill with _init(), then change. */
 typedef struct vmrt_sched_config {
-    size_t size;             /* sizeof(vmrt_sched_config_t), set by _init */
-    unsigned vcpus;          /* worker threads; 0 = none (drive with run_one only);
-                                _init sets vmrt_sched_default_vcpus() */
-    size_t max_coroutines;   /* spawned coroutines alive at once; 0 = unbounded */
-    size_t ready_queue_size; /* per-vCPU local queue capacity per priority (power of 2,
-                                16..65536); overflow goes to the global queues */
-    uint64_t time_slice_ns;  /* slice before a safepoint yields (100 us .. 10 s) */
-    bool preemptive;         /* false: no time slices (coroutines run until they yield) */
-    uint64_t starvation_ns;  /* a ready lower-priority coroutine waits at most about this
-                                long per vCPU while higher levels saturate it (default
-                                10 x time_slice; >= time_slice) */
-    size_t stack_size;       /* stack of spawned coroutines (0 = VMRT_CORO_DEFAULT_STACK) */
-    bool pin_vcpus;          /* pin vCPU i to the i-th allowed host CPU */
+    size_t size;               /* sizeof(vmrt_sched_config_t), set by _init */
+    unsigned vcpus;            /* worker threads; 0 = none (drive with run_one only);
+                                  _init sets vmrt_sched_default_vcpus() */
+    size_t max_coroutines;     /* spawned coroutines alive at once; 0 = unbounded */
+    size_t ready_queue_size;   /* per-vCPU local queue capacity per priority (power of 2,
+                                  16..65536); overflow goes to the global queues */
+    uint64_t time_slice_ns;    /* slice before a safepoint yields (100 us .. 10 s) */
+    bool preemptive;           /* false: no time slices (coroutines run until they yield) */
+    uint64_t starvation_ns;    /* a ready lower-priority coroutine waits at most about this
+                                  long per vCPU while higher levels saturate it (default
+                                  10 x time_slice; >= time_slice) */
+    size_t stack_size;         /* stack of spawned coroutines (0 = VMRT_CORO_DEFAULT_STACK) */
+    bool pin_vcpus;            /* pin vCPU i to the i-th allowed host CPU */
+    uint64_t idle_spin_max_ns; /* an idle vCPU spins ~1 us before it parks; while its
+                                  recent parks were short (woken within this bound) it
+                                  spins up to this long instead, so a quick exchange
+                                  with another vCPU skips the futex wake-up (default
+                                  200 us, as KVM's halt polling; 0 = always ~1 us;
+                                  at most 10 ms) */
 } vmrt_sched_config_t;
 
 VMRT_API void vmrt_sched_config_init(vmrt_sched_config_t *cfg);

@@ -62,6 +62,8 @@ static const key_t_ keys[] = {
     {"sched.stack_size", KT_SIZE, F(sched.stack_size), VMRT_CORO_MIN_STACK, VMRT_CORO_MAX_STACK,
      NULL, "stack of each coroutine"},
     {"sched.pin_vcpus", KT_BOOL, F(sched.pin_vcpus), 0, 0, NULL, "pin vCPU threads to host CPUs"},
+    {"sched.idle_spin_max", KT_DURATION, F(sched.idle_spin_max_ns), 0, 1e7, NULL,
+     "longest adaptive spin of an idle vCPU before it parks (0..10ms, 0 = ~1us)"},
     {"gc.heap_max", KT_SIZE, F(gc.max_heap), 0, 1e15, NULL, "heap limit, 0 = none"},
     {"gc.trigger", KT_ENUM, F(gc.trigger), 0, 0, trigger_names,
      "fixed, adaptive, pressure or time"},

@@ -55,6 +55,7 @@ void vmrt_sched_config_init(vmrt_sched_config_t *cfg)
     cfg->time_slice_ns = 10 * 1000 * 1000;
     cfg->preemptive = true;
     cfg->stack_size = VMRT_CORO_DEFAULT_STACK;
+    cfg->idle_spin_max_ns = 200 * 1000;
 }
 
 static int bad(char *err, size_t errlen, const char *fmt, ...)
@@ -94,6 +95,9 @@ int vmrt_sched_config_check(const vmrt_sched_config_t *c, char *err, size_t errl
         (c->stack_size < VMRT_CORO_MIN_STACK || c->stack_size > VMRT_CORO_MAX_STACK))
         return bad(err, errlen, "stack_size: %zu is outside [%u, %u] bytes", c->stack_size,
                    VMRT_CORO_MIN_STACK, VMRT_CORO_MAX_STACK);
+    if (c->idle_spin_max_ns > 10000000u)
+        return bad(err, errlen, "idle_spin_max_ns: %llu is more than 10 ms",
+                   (unsigned long long)c->idle_spin_max_ns);
     return 0;
 }
 

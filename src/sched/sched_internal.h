@@ -255,6 +255,14 @@ typedef struct vcpu_counters {
         spawned, finished, idle_ns;
 } vcpu_counters_t;
 
+#ifndef SPIN_NS
+#define SPIN_NS 1000 /* shortest idle spin before a vCPU parks [SCHED-IDLE] */
+#endif
+/* The next idle spin window after a park of parked_ns that ended by a
+ * wake-up (woken) or a timer/spuriously: grows to cover short parks (at most
+ * max), halves back towards SPIN_NS otherwise. */
+uint64_t vmrt__spin_next(uint64_t cur, uint64_t parked_ns, bool woken, uint64_t max);
+
 typedef struct vcpu {
     unsigned id;
     struct vmrt_sched *s;
@@ -287,6 +295,7 @@ typedef struct vcpu {
     unsigned mon_top_ticks[VMRT_PRIO_COUNT];
     uint64_t steal_seen[VMRT_SCHED_MAX_VCPUS + 1]; /* victims' run_seq when spinning began */
     uint64_t rng;
+    uint64_t spin_ns; /* current idle spin window (owner thread only) [SCHED-IDLE] */
     uint64_t started_ns;
     vmrt_coro_t *cache[VCPU_CACHE]; /* terminated pooled coroutines kept for reuse */
     unsigned ncache;

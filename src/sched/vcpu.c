@@ -5,8 +5,8 @@
  * READY (yielded/preempted: requeue), BLOCKED/SUSPENDED (commit the park,
  * [SCHED-PARK]), TERMINATED (finish: wake the joiner, recycle).
  *
- * Idle path [SCHED-IDLE]: fire due timers, steal (spinning briefly, at most
- * half of the vCPUs spin at once), then park on the vCPU's futex word. To
+ * Idle path [SCHED-IDLE]: fire due timers, steal (spinning ~1 us, longer
+ * while recent parks were short, see vmrt__spin_next), then park on the vCPU's futex word. To
  * park, a vCPU sets its bit in idle_mask and *then* looks at every queue
  * once more; a producer pushes its work and *then* reads idle_mask
  * (vmrt__wake_idle). Both sides use seq_cst, so either the parker sees the
@@ -21,9 +21,6 @@
 #include <string.h>
 
 #define FAIR_EVERY 61 /* take the oldest local / global work every N picks */
-#ifndef SPIN_NS
-#define SPIN_NS 1000 /* how long a vCPU looks for work before it parks */
-#endif
 
 static _Thread_local vcpu_t *tls_vcpu __attribute__((tls_model("initial-exec")));
 
@@ -178,6 +175,25 @@ void vmrt__wake_idle(struct vmrt_sched *s)
     }
 }
 
+/* Adaptive idle spinning [SCHED-IDLE]. A park costs the waker a futex wake
+ * and this thread the host's wake-up latency (~20 us on a VM whose idle CPU
+ * halts): two per round trip when coroutines on two vCPUs exchange messages.
+ * When a park ends with a wake-up (new work) soon after it began, spinning
+ * that long would have caught the work: the window grows to cover it (at
+ * most idle_spin_max_ns). Parks that last longer, or end by a timer, shrink
+ * it back towards SPIN_NS, so a vCPU that is really idle does not burn CPU.
+ * A vCPU whose window has grown spins even when half of the vCPUs already
+ * do (find_work): its own work is what it waits for. */
+uint64_t vmrt__spin_next(uint64_t cur, uint64_t parked_ns, bool woken, uint64_t max)
+{
+    if (woken && parked_ns < max) {
+        uint64_t want = parked_ns + parked_ns / 2;
+        cur = want > cur * 2 ? want : cur * 2;
+        return cur > max ? max : cur;
+    }
+    return cur / 2 > SPIN_NS ? cur / 2 : SPIN_NS;
+}
+
 static void park_vcpu(vcpu_t *v)
 {
     struct vmrt_sched *s = v->s;
@@ -197,6 +213,9 @@ static void park_vcpu(vcpu_t *v)
     count(&v->c.parks);
     vmrt__futex_wait(&v->park_word, 0, timeout);
     uint64_t t1 = vmrt_now_ns();
+    v->spin_ns =
+        vmrt__spin_next(v->spin_ns, t1 - t0, atomic_load_explicit(&v->park_word, acquire) == 1,
+                        s->cfg.idle_spin_max_ns);
     atomic_store_explicit(&v->c.idle_ns, atomic_load_explicit(&v->c.idle_ns, relaxed) + (t1 - t0),
                           relaxed);
     atomic_store_explicit(&s->coarse_now, t1, relaxed);
@@ -228,22 +247,34 @@ static task_t *find_work(vcpu_t *v)
         unsigned online =
             (unsigned)__builtin_popcountll(atomic_load_explicit(&s->online_mask, relaxed));
         bool spinning = false;
-        if ((unsigned)atomic_load_explicit(&s->nspinning, relaxed) * 2 < online) {
+        /* at most half of the vCPUs spin, except one whose spin window
+         * has grown (vmrt__spin_next: its work keeps arriving within it) */
+        if ((unsigned)atomic_load_explicit(&s->nspinning, relaxed) * 2 < online ||
+            v->spin_ns > SPIN_NS) {
             atomic_fetch_add_explicit(&s->nspinning, 1, seq_cst);
             spinning = true;
         }
-        /* Spin briefly (SPIN_NS), re-checking our queues and stealing.
-         * Longer spins lose on a small shared host: a spinner holds the core
-         * that a vCPU just woken by futex needs. Measured here (2 cores
-         * shared with other jobs): 8 rounds of 32 pauses (~4 us) gave
-         * 9.4-12 us per cross-vCPU ping-pong round trip, ~1 us gave 4.4-4.7
-         * us; a 20 us watch before parking gave 1.8 us or 50 us, bimodal. */
+        /* Spin for v->spin_ns (vmrt__spin_next: ~1 us, longer while recent parks
+         * were short), re-checking our queues and stealing; never past a
+         * due timer, a stop-the-world request or shutdown. Measured here (2
+         * cores, cross-vCPU ping-pong): a fixed ~1 us spin gave 4.4-4.7 us
+         * per round trip while both threads stayed awake but fell into a
+         * 40-50 us regime (two futex wake-ups per round trip) after any
+         * hiccup; a fixed 20 us one gave 1.8 us or 50 us, bimodal; the
+         * adaptive window climbs out of the slow regime. */
         uint64_t t0 = spinning ? vmrt_now_ns() : 0;
+        uint64_t until = t0 + v->spin_ns;
+        due = atomic_load_explicit(&v->timers.earliest, acquire);
+        if (due < until)
+            until = due;
         vmrt__steal_observe(v);
         for (int round = 0; !t; round++) {
             /* by time, not by rounds: a pause costs 10 to 150 cycles
              * depending on the CPU */
-            bool last = !spinning || (round > 0 && vmrt_now_ns() - t0 >= SPIN_NS);
+            bool last =
+                !spinning ||
+                (round > 0 && (vmrt_now_ns() >= until || atomic_load_explicit(&s->stw, relaxed) ||
+                               atomic_load_explicit(&s->state, relaxed) >= S_STOPPING));
             for (int p = 0; p < VMRT_PRIO_COUNT && !t; p++)
                 t = vmrt__steal(v, p, last);
             if (!t && spinning)
@@ -501,6 +532,7 @@ vcpu_t *vmrt__vcpu_alloc(struct vmrt_sched *s, unsigned id)
     atomic_init(&v->host_cpu, -1);
     atomic_init(&v->running_prio, VMRT_PRIO_COUNT);
     v->rng = 0x9e3779b97f4a7c15ull * (id + 1);
+    v->spin_ns = SPIN_NS;
     v->started_ns = vmrt_now_ns();
     for (int p = 0; p < VMRT_PRIO_COUNT; p++)
         v->last_run_ns[p] = v->started_ns; /* not starved at birth */

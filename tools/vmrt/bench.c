@@ -754,7 +754,7 @@ static void usage(FILE *f)
           "  --json      one JSON object per line\n"
           "  --reps N    runs of each side (default 7, quick 5; 1..101)\n"
           "  --plot DIR  write a bar chart per suite (gnuplot) into DIR (made first)\n"
-          "Several suites run in the order given. sched's fib_scaling row (%%) is derived from\n"
+          "Several suites run in the order given. sched's fib_scaling row (%) is derived from\n"
           "fib_1 and fib_all: fib_1 / (fib_all * vCPUs) * 100, higher is better.\n",
           f);
 }

@@ -13,6 +13,8 @@
 
 #include <vmrt/vmrt.h>
 
+#include "sched/sched_internal.h"
+
 VT_DEFINE_GLOBALS;
 
 static vmrt_sched_t *make(unsigned vcpus, bool pin)
@@ -282,6 +284,11 @@ static void set_stack(vmrt_sched_config_t *c)
 {
     c->stack_size = 1024;
 }
+static void set_spin(vmrt_sched_config_t *c)
+{
+    c->idle_spin_max_ns = 20000000;
+}
+
 static void set_size(vmrt_sched_config_t *c)
 {
     c->size = 8;
@@ -296,9 +303,13 @@ static void test_config_errors(void **state)
         void (*set)(vmrt_sched_config_t *);
         const char *want;
     } cases[] = {
-        {set_vcpus, "vcpus: 65"},         {set_queue, "ready_queue_size: 100"},
-        {set_slice, "time_slice_ns: 5 "}, {set_starve, "starvation_ns: "},
-        {set_stack, "stack_size: 1024 "}, {set_size, "size: 8"},
+        {set_vcpus, "vcpus: 65"},
+        {set_queue, "ready_queue_size: 100"},
+        {set_slice, "time_slice_ns: 5 "},
+        {set_starve, "starvation_ns: "},
+        {set_stack, "stack_size: 1024 "},
+        {set_size, "size: 8"},
+        {set_spin, "idle_spin_max_ns: 20000000 "},
     };
     char err[160];
     vmrt_sched_config_t c;
@@ -318,6 +329,101 @@ static void test_config_errors(void **state)
     }
 }
 
+/* ---- adaptive idle spinning ---- */
+
+#define PP_ROUNDS 2000
+static vmrt_chan_t *pp_ping, *pp_pong;
+
+static void *pp_pinger(void *arg)
+{
+    for (long i = 0; i < PP_ROUNDS; i++) {
+        long w;
+        if (vmrt_chan_send(pp_ping, &i, 0) || vmrt_chan_recv(pp_pong, &w, 0) || w != i)
+            return NULL;
+    }
+    return arg;
+}
+
+static void *pp_ponger(void *arg)
+{
+    for (long i = 0; i < PP_ROUNDS; i++) {
+        long v;
+        if (vmrt_chan_recv(pp_ping, &v, 0) || vmrt_chan_send(pp_pong, &v, 0))
+            return NULL;
+    }
+    return arg;
+}
+
+/* Parks during PP_ROUNDS round trips between coroutines bound to two vCPUs. */
+static uint64_t pingpong_parks(uint64_t spin_max_ns)
+{
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = 2;
+    cfg.idle_spin_max_ns = spin_max_ns;
+    vmrt_sched_t *s;
+    ASSERT_OK(vmrt_sched_new(&s, &cfg));
+    ASSERT_OK(vmrt_sched_start(s));
+    ASSERT_OK(vmrt_chan_new(&pp_ping, sizeof(long), 0));
+    ASSERT_OK(vmrt_chan_new(&pp_pong, sizeof(long), 0));
+    vmrt_coro_attr_t a, b;
+    vmrt_coro_attr_init(&a);
+    vmrt_coro_attr_init(&b);
+    a.bind_vcpu = 0;
+    b.bind_vcpu = 1;
+    vmrt_sched_stats_t before, after;
+    ASSERT_OK(vmrt_sched_stats(s, &before));
+    vmrt_coro_t *x, *y;
+    void *rx, *ry;
+    ASSERT_OK(vmrt_sched_spawn(s, &x, &a, pp_pinger, &a));
+    ASSERT_OK(vmrt_sched_spawn(s, &y, &b, pp_ponger, &b));
+    ASSERT_OK(vmrt_sched_join(x, &rx));
+    ASSERT_OK(vmrt_sched_join(y, &ry));
+    ASSERT_OK(vmrt_sched_stats(s, &after));
+    ASSERT_TRUE(rx == &a); /* every round trip carried the right value */
+    ASSERT_TRUE(ry == &b);
+    ASSERT_OK(vmrt_chan_destroy(pp_ping));
+    ASSERT_OK(vmrt_chan_destroy(pp_pong));
+    vmrt_sched_destroy(s);
+    return after.parks - before.parks;
+}
+
+/* The window's policy: grows past a short park that a wake-up ended (to
+ * 1.5x it, at least doubling), never beyond the maximum; halves towards
+ * SPIN_NS after a long park or a timer's; stays at SPIN_NS with max 0. */
+static void test_spin_policy(void **state)
+{
+    (void)state;
+    const uint64_t max = 200000;
+    ASSERT_EQ(vmrt__spin_next(SPIN_NS, 30000, true, max), 45000);
+    ASSERT_EQ(vmrt__spin_next(45000, 1000, true, max), 90000);
+    ASSERT_EQ(vmrt__spin_next(150000, 190000, true, max), max);
+    ASSERT_EQ(vmrt__spin_next(max, 500000, true, max), max / 2);
+    ASSERT_EQ(vmrt__spin_next(max, 1000, false, max), max / 2);
+    ASSERT_EQ(vmrt__spin_next(SPIN_NS + 1, 10, false, max), SPIN_NS);
+    ASSERT_EQ(vmrt__spin_next(SPIN_NS, 10, true, 0), SPIN_NS);
+    uint64_t w = max;
+    for (int i = 0; i < 20; i++)
+        w = vmrt__spin_next(w, 1000000, true, max);
+    ASSERT_EQ(w, SPIN_NS);
+}
+
+/* Two vCPUs exchanging messages: with a 1 us spin every message parks and
+ * futex-wakes the partner's thread (about two parks per round trip); the
+ * adaptive window learns that the work comes back within it and the vCPUs
+ * stop parking. Scheduling on a loaded host varies, so up to 3 tries, with
+ * a 2 ms bound (on a busy host the partner may wait for a core that long). */
+static void test_adaptive_spin(void **state)
+{
+    (void)state;
+    uint64_t fixed = pingpong_parks(0), adaptive = UINT64_MAX;
+    for (int i = 0; i < 3 && adaptive >= PP_ROUNDS / 4; i++)
+        adaptive = pingpong_parks(2000000);
+    fprintf(stderr, "parks in %d round trips: spin 1 us %llu, adaptive %llu\n", PP_ROUNDS,
+            (unsigned long long)fixed, (unsigned long long)adaptive);
+    ASSERT_TRUE(adaptive < PP_ROUNDS / 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_queue_depth),       cmocka_unit_test(test_detach_releases),
         cmocka_unit_test(test_io_wait),           cmocka_unit_test(test_default_vcpus),
         cmocka_unit_test(test_pin_vcpus),         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_spin_policy),       cmocka_unit_test(test_adaptive_spin),
     };
     VT_RUN("sched_stats", tests);
 }
