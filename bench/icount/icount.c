@@ -165,6 +165,28 @@ static int case_chan_pingpong(unsigned long n)
     return 0; /* process exit frees the scheduler */
 }
 
+/* The same with a High ponger: each ping readies a High coroutine that the
+ * Medium pinger's vCPU must yield to (the High hand-off's case). */
+static int case_chan_pingpong_high(unsigned long n)
+{
+    vmrt_sched_config_t cfg;
+    vmrt_sched_config_init(&cfg);
+    cfg.vcpus = 1;
+    cfg.preemptive = false;
+    vmrt_sched_t *s;
+    vmrt_coro_t *a, *b;
+    vmrt_coro_attr_t high;
+    vmrt_coro_attr_init(&high);
+    high.priority = VMRT_PRIO_HIGH;
+    if (vmrt_chan_new(&pp_ping, sizeof(unsigned long), 0) ||
+        vmrt_chan_new(&pp_pong, sizeof(unsigned long), 0) || vmrt_sched_new(&s, &cfg) ||
+        vmrt_sched_start(s) || vmrt_sched_spawn(s, &b, &high, pp_ponger, (void *)(uintptr_t)n) ||
+        vmrt_sched_spawn(s, &a, NULL, pp_pinger, (void *)(uintptr_t)n) ||
+        vmrt_sched_join(a, NULL) || vmrt_sched_join(b, NULL))
+        return 1;
+    return 0;
+}
+
 typedef struct pair {
     struct pair *next;
     uint64_t v;
@@ -255,10 +277,15 @@ static const struct {
     const char *name;
     int (*run)(unsigned long n);
 } cases[] = {
-    {"switch", case_switch},         {"pool", case_pool},
-    {"safepoint", case_safepoint},   {"sched_yield", case_sched_yield},
-    {"chan_send_recv", case_chan},   {"chan_pingpong", case_chan_pingpong},
-    {"gc_alloc", case_gc_alloc},     {"gc_alloc_fast", case_gc_alloc_fast},
+    {"switch", case_switch},
+    {"pool", case_pool},
+    {"safepoint", case_safepoint},
+    {"sched_yield", case_sched_yield},
+    {"chan_send_recv", case_chan},
+    {"chan_pingpong", case_chan_pingpong},
+    {"chan_pingpong_high", case_chan_pingpong_high},
+    {"gc_alloc", case_gc_alloc},
+    {"gc_alloc_fast", case_gc_alloc_fast},
     {"gc_barrier", case_gc_barrier},
 };
 

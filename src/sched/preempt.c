@@ -73,8 +73,20 @@ void vmrt_safepoint_slow(void)
         vmrt__coro_yield_as(VMRT_CORO_READY); /* the loop parks at the stop */
         return;
     }
-    if (atomic_load_explicit(&v->preempt_req, relaxed))
-        preempted_yield(v, &v->c.preempt_coop);
+    if (!atomic_load_explicit(&v->preempt_req, relaxed))
+        return;
+    /* asked to yield for a High coroutine that waits alone: straight to it */
+    task_t *cur = running_task(v), *next = vmrt__handoff_take_high(v, cur);
+    if (next) {
+        atomic_store_explicit(&v->c.preempt_coop,
+                              atomic_load_explicit(&v->c.preempt_coop, relaxed) + 1, relaxed);
+        v->take_oldest = true;
+        v->handoff_yield = true;
+        vmrt__coro_handoff(next->co, VMRT_CORO_READY);
+        vmrt__handoff_arrived(); /* (a no-op: a READY coroutine is not handed off to) */
+        return;
+    }
+    preempted_yield(v, &v->c.preempt_coop);
 }
 
 /* A waker that is itself a lower-priority coroutine on a vCPU asks only its

@@ -290,6 +290,7 @@ typedef struct vcpu {
     bool take_oldest;                 /* round-robin: next pick takes the oldest [SCHED-FAIR] */
     bool preempted;                   /* the coroutine just resumed was preempted */
     struct task *handoff_from;        /* parked by a hand-off: its park is committed by the next */
+    bool handoff_yield;               /* handoff_from yielded (READY), not parked */
     _Atomic uint32_t fair_req;        /* bit p: the oldest of deque p waited a slice (monitor) */
     int64_t mon_top[VMRT_PRIO_COUNT]; /* monitor-private: deque tops last tick */
     unsigned mon_top_ticks[VMRT_PRIO_COUNT];
@@ -324,6 +325,9 @@ task_t *vmrt__vcpu_pick(vcpu_t *v);
  * there. On success the bookkeeping of a resume is done and the caller must
  * switch (vmrt__coro_handoff) at once. */
 task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur);
+/* The same for the lone coroutine of the global High queue, which v was asked
+ * to yield for (from vmrt__handoff_take and from a safepoint). */
+task_t *vmrt__handoff_take_high(vcpu_t *v, task_t *cur);
 /* Run by the coroutine that just arrived on v: commits the park of the one
  * that handed off to it, if any. */
 void vmrt__handoff_arrived(void);

@@ -385,12 +385,59 @@ static inline void set_running(vcpu_t *v, task_t *t)
  * off to, right after the switch (vmrt__handoff_arrived), exactly as the loop
  * would have done after resume() returned [SCHED-PARK]. */
 
+/* The High variant, for a coroutine that is about to block or to yield at
+ * a safepoint because it readied a High one: that one waits in the global
+ * High queue and this vCPU was asked to yield for it
+ * (vmrt__preempt_for_high). The loop would requeue the caller, clear the
+ * request and pick the High coroutine first; switch straight to it instead
+ * (a Medium waker sending to a High receiver). Only when the loop would
+ * pick the same coroutine: nothing High is queued on this vCPU, it is the
+ * only one in the global High queue, it is parked (so it resumes where
+ * vmrt__handoff_arrived runs), no lower level is due under the starvation
+ * bound, no world stop. */
+task_t *vmrt__handoff_take_high(vcpu_t *v, task_t *cur)
+{
+    if (v->is_embed || v->pick_count == 0 || fifo_count(&v->s->global[VMRT_PRIO_HIGH]) != 1)
+        return NULL;
+    struct vmrt_sched *s = v->s;
+    fifo_t *g = &s->global[VMRT_PRIO_HIGH];
+    if (atomic_load_explicit(&s->stw, relaxed) ||
+        atomic_load_explicit(&v->online, relaxed) != V_ONLINE ||
+        fifo_count(&v->inbox[VMRT_PRIO_HIGH]) || vmrt__deque_size(&v->dq[VMRT_PRIO_HIGH]))
+        return NULL;
+    uint64_t now = atomic_load_explicit(&s->coarse_now, relaxed);
+    for (int q = VMRT_PRIO_HIGH + 1; q < VMRT_PRIO_COUNT; q++)
+        if (now - v->last_run_ns[q] > s->cfg.starvation_ns)
+            return NULL;
+    NOPREEMPT_BEGIN(); /* until the next coroutine has committed our park */
+    task_t *t = vmrt__fifo_pop(g);
+    if (!t) {
+        NOPREEMPT_END();
+        return NULL;
+    }
+    if (!t->in_park || (atomic_load_explicit(&t->flags, relaxed) & (T_CANCEL | T_SUSPEND_REQ))) {
+        vmrt__fifo_push(g, t); /* the loop takes it (it was alone: order kept) */
+        NOPREEMPT_END();
+        return NULL;
+    }
+    vmrt__preempt_clear(v);
+    v->pick_count--;
+    v->last_run_ns[VMRT_PRIO_HIGH] = now;
+    atomic_store_explicit(&v->running_prio, atomic_load_explicit(&t->co->priority, relaxed),
+                          relaxed);
+    set_running(v, t);
+    v->handoff_from = cur;
+    return t;
+}
+
 task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur)
 {
-    (void)cur;
     struct vmrt_sched *s = v->s;
     if (v->is_embed || v->pick_count == 0)
         return NULL;
+    if (atomic_load_explicit(&v->preempt_req, relaxed) &&
+        fifo_count(&s->global[VMRT_PRIO_HIGH]) == 1)
+        return vmrt__handoff_take_high(v, cur);
     int p = atomic_load_explicit(&v->running_prio, relaxed);
     if (p >= VMRT_PRIO_COUNT || vmrt__deque_size(&v->dq[p]) != 1 ||
         atomic_load_explicit(&v->preempt_req, relaxed) || atomic_load_explicit(&s->stw, relaxed) ||
@@ -433,7 +480,12 @@ void vmrt__handoff_arrived(void)
     if (!prev)
         return;
     v->handoff_from = NULL;
-    commit_park(v, prev);
+    if (v->handoff_yield) { /* it yielded at a safepoint: requeue it as the loop would */
+        v->handoff_yield = false;
+        vmrt__sched_ready(v->s, prev, NULL);
+    } else {
+        commit_park(v, prev);
+    }
     NOPREEMPT_END();
 }
 
