@@ -63,7 +63,8 @@ static size_t decayed_floor(const gc_pacer_t *p, uint64_t now)
 static void set_goal(struct vmrt_gc *gc, size_t live)
 {
     gc_pacer_t *p = &gc->pacer;
-    size_t goal = live + live / 100 * gc->cfg.gogc;
+    size_t base = p->live_full; /* exact live data (the last full cycle's) */
+    size_t goal = base + base / 100 * gc->cfg.gogc;
     if (goal < gc->cfg.min_heap)
         goal = gc->cfg.min_heap;
     uint64_t now = vmrt_now_ns();
@@ -75,8 +76,15 @@ static void set_goal(struct vmrt_gc *gc, size_t live)
         p->floor_ns = now;
     }
     size_t trig = goal;
-    if (atomic_load(&gc->incremental))
+    if (goal <= live)
+        trig = live;
+    else if (atomic_load(&gc->incremental))
         trig = live + (size_t)(p->trigger_ratio * (double)(goal - live));
+    /* Generational: minor cycles until the old generation (live, which
+     * includes old objects that died since the last full cycle) has used
+     * half of the growth the goal allows; then a full cycle. */
+    size_t old_growth = live > base ? live - base : 0;
+    atomic_store(&gc->next_full, goal <= base || old_growth >= (goal - base) / 2);
     atomic_store(&p->goal, goal);
     atomic_store(&p->trigger, trig);
 }
@@ -254,7 +262,7 @@ bool vmrt__gc_should_start(struct vmrt_gc *gc)
 }
 
 /* In the final pause: a new goal from the live size; tune the trigger. */
-void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live)
+void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live, bool full)
 {
     gc_pacer_t *p = &gc->pacer;
     size_t usage = vmrt__gc_heap_usage(gc); /* before alloc_bytes is rebased */
@@ -262,10 +270,13 @@ void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live)
     if (atomic_load(&gc->incremental)) {
         if (usage > goal && p->trigger_ratio > 0.3)
             p->trigger_ratio -= 0.1;
-        else if (usage < goal - (goal - atomic_load(&p->live_after)) / 4 && p->trigger_ratio < 0.9)
+        else if (goal > atomic_load(&p->live_after) &&
+                 usage < goal - (goal - atomic_load(&p->live_after)) / 4 && p->trigger_ratio < 0.9)
             p->trigger_ratio += 0.05;
     }
     atomic_store(&p->live_after, live);
+    if (full || !gc->cards)
+        p->live_full = live;
     set_goal(gc, live);
     atomic_store(&p->last_cycle_end_ns, vmrt_now_ns());
 }
