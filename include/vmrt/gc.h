@@ -238,21 +238,32 @@ typedef struct vmrt_gc_mutator_fast {
 VMRT_API void vmrt_gc_write_slow(vmrt_gc_mutator_t *m, void *old);
 VMRT_API void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m);
 
-/* Stores val into the reference slot `slot` of heap object obj (obj is
- * informational). Every reference store into a heap object must use it.
- * Fast path: one load and one branch (SATB, while marking), then the
- * store and the card mark of the generational barrier (a shift, an and,
- * a byte store: no branch, no lock). */
-static inline void vmrt_gc_write(vmrt_gc_mutator_t *m, void *obj, void *slot, void *val)
+/* The generational half of the barrier alone: slot of heap object obj now
+ * holds a reference (a byte store into the card table, no branch). For
+ * embedders whose slots also hold non-reference values (tagged integers):
+ * when the old value was not a reference, it must not go to
+ * vmrt_gc_write's SATB record, but a new reference must be remembered. */
+static inline void vmrt_gc_write_card(vmrt_gc_mutator_t *m, void *obj, void *slot)
 {
     (void)obj;
     const vmrt_gc_mutator_fast_t *f = (const vmrt_gc_mutator_fast_t *)m;
+    __atomic_store_n(&f->cards[((uintptr_t)slot >> VMRT_GC_CARD_SHIFT) & f->card_mask], (uint8_t)1,
+                     __ATOMIC_RELAXED);
+}
+
+/* Stores val into the reference slot `slot` of heap object obj (obj is
+ * informational; the old value must be a reference or NULL). Every
+ * reference store into a heap object, initializing stores included, must
+ * use it. Fast path: one load and one branch (the SATB barrier, taken only
+ * while marking), the store, then the card mark of the generational
+ * barrier (a shift, an and, a byte store: no branch, no lock). */
+static inline void vmrt_gc_write(vmrt_gc_mutator_t *m, void *obj, void *slot, void *val)
+{
     void **s = (void **)slot;
-    if (__builtin_expect(f->marking != 0, 0))
+    if (__builtin_expect(((const vmrt_gc_mutator_fast_t *)m)->marking != 0, 0))
         vmrt_gc_write_slow(m, *s);
     *s = val;
-    __atomic_store_n(&f->cards[((uintptr_t)s >> VMRT_GC_CARD_SHIFT) & f->card_mask], (uint8_t)1,
-                     __ATOMIC_RELAXED);
+    vmrt_gc_write_card(m, obj, slot);
 }
 
 /* The allocation fast path: pop the mutator's free list of the object's
