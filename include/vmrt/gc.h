@@ -224,9 +224,10 @@ typedef struct vmrt_gc_free {
 #define VMRT_GC_CARD_SHIFT 9
 
 typedef struct vmrt_gc_mutator_fast {
-    uint32_t poll;    /* nonzero: the GC asks this mutator to reach a safepoint */
-    uint32_t marking; /* nonzero: marking in progress, the write barrier is on */
-    uint8_t *cards;   /* card table (a private dummy byte when not generational) */
+    uint32_t poll;     /* nonzero: the GC asks this mutator to reach a safepoint */
+    uint32_t marking;  /* nonzero: marking in progress, the write barrier is on */
+    uint32_t old_mark; /* the header mark of an old object (0x100: not generational) */
+    uint8_t *cards;    /* card table (a private dummy byte when not generational) */
     uintptr_t card_mask;
     /* Allocation buffers: per size class, the free list this mutator owns,
      * and the second header word of a new object of the class (mark epoch,
@@ -239,24 +240,26 @@ VMRT_API void vmrt_gc_write_slow(vmrt_gc_mutator_t *m, void *old);
 VMRT_API void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m);
 
 /* The generational half of the barrier alone: slot of heap object obj now
- * holds a reference (a byte store into the card table, no branch). For
- * embedders whose slots also hold non-reference values (tagged integers):
- * when the old value was not a reference, it must not go to
- * vmrt_gc_write's SATB record, but a new reference must be remembered. */
+ * holds a reference; if obj is old (its header's mark byte, 4 bytes below
+ * the payload, is the old mark), the slot's card is marked. For embedders
+ * whose slots also hold non-reference values (tagged integers): when the
+ * old value was not a reference, it must not go to vmrt_gc_write's SATB
+ * record, but a new reference must be remembered. */
 static inline void vmrt_gc_write_card(vmrt_gc_mutator_t *m, void *obj, void *slot)
 {
-    (void)obj;
     const vmrt_gc_mutator_fast_t *f = (const vmrt_gc_mutator_fast_t *)m;
-    __atomic_store_n(&f->cards[((uintptr_t)slot >> VMRT_GC_CARD_SHIFT) & f->card_mask], (uint8_t)1,
-                     __ATOMIC_RELAXED);
+    if (__atomic_load_n((const uint8_t *)obj - 4, __ATOMIC_RELAXED) == f->old_mark)
+        __atomic_store_n(&f->cards[((uintptr_t)slot >> VMRT_GC_CARD_SHIFT) & f->card_mask],
+                         (uint8_t)1, __ATOMIC_RELAXED);
 }
 
-/* Stores val into the reference slot `slot` of heap object obj (obj is
- * informational; the old value must be a reference or NULL). Every
- * reference store into a heap object, initializing stores included, must
- * use it. Fast path: one load and one branch (the SATB barrier, taken only
- * while marking), the store, then the card mark of the generational
- * barrier (a shift, an and, a byte store: no branch, no lock). */
+/* Stores val into the reference slot `slot` of heap object obj (obj must be
+ * the object that contains slot; the old value must be a reference or
+ * NULL). Every reference store into a heap object, initializing stores
+ * included, must use it. Fast path: one load and one branch (the SATB
+ * barrier, taken only while marking), the store, then the generational
+ * barrier: a load of obj's mark byte and a branch, and for an old object a
+ * byte store into the card table (no lock, no atomic read-modify-write). */
 static inline void vmrt_gc_write(vmrt_gc_mutator_t *m, void *obj, void *slot, void *val)
 {
     void **s = (void **)slot;

@@ -195,6 +195,7 @@ int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
     pthread_mutex_lock(&gc->mu);
     vmrt__gc_wait_pause_end_locked(gc);
     m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
+    m->fast.old_mark = gc->cards ? gc->epoch : 0x100u;
     vmrt__gc_mutator_set_epoch(m, alloc_mark(gc, m->fast.marking));
     m->next = gc->mutators;
     if (gc->mutators)
@@ -341,6 +342,7 @@ static void set_marking(vmrt_gc_t *gc, uint32_t on)
 {
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
         m->fast.marking = on;
+        m->fast.old_mark = gc->cards ? gc->epoch : 0x100u;
         vmrt__gc_mutator_set_epoch(m, alloc_mark(gc, on));
     }
 }

@@ -55,6 +55,7 @@ typedef struct gc_hdr {
 } gc_hdr_t;
 
 _Static_assert(sizeof(gc_hdr_t) == GC_HDR, "header is 16 bytes");
+_Static_assert(offsetof(gc_hdr_t, mark) == GC_HDR - 4, "vmrt_gc_write_card reads payload[-4]");
 
 #define GC_F_FINALIZE 1u /* registered for finalization */
 

@@ -701,7 +701,12 @@ void vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk)
         if (!cards_dirty(c, GC_CARDS_PER_BLOCK))
             continue;
 #ifndef VMRT_TEST_NO_REMSET /* test: the remembered set ignored (must fail) */
-        if (b->kind == GC_BLOCK_SMALL) {
+        /* A small block's marked bytes are exact here (every block was
+         * swept, recounting them, or is fully marked, since the last cycle
+         * ended): none means no old object, only young ones whose
+         * initializing stores dirtied the cards. */
+        if (b->kind == GC_BLOCK_SMALL &&
+            atomic_load_explicit(&b->live_bytes, memory_order_relaxed) != 0) {
             size_t ss = b->slot_size;
             for (size_t k = 0; k < GC_CARDS_PER_BLOCK; k++) {
                 if (!c[k])
