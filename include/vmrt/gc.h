@@ -89,7 +89,7 @@ typedef struct vmrt_gc_config {
     size_t retain_bytes; /* free memory kept committed before returning it to the OS */
     vmrt_gc_trigger_t trigger;
     size_t threshold_bytes;    /* FixedThreshold: bytes allocated between cycles */
-    unsigned gogc;             /* Adaptive: heap growth percent over live (default 100) */
+    unsigned gogc;             /* Adaptive: heap growth percent over live (default 30) */
     size_t min_heap;           /* Adaptive: no cycle below this heap size (default 4 MiB) */
     double pressure_ratio;     /* MemoryPressure: collect when usage/limit exceeds it (0.8) */
     uint64_t interval_ns;      /* TimeBased: nanoseconds between cycles (default 1 s) */

@@ -41,6 +41,16 @@ static uint8_t alloc_mark(const vmrt_gc_t *gc, uint32_t marking)
     return marking || !gc->cards ? gc->epoch : 0;
 }
 
+/* The mark of the objects whose stores the card barrier records: old ones,
+ * between cycles, in generational mode; none (0x100 matches no mark byte)
+ * while marking: a cycle ends with every reachable object marked, so only
+ * the stores made after its end can create old-to-young references (and
+ * objects allocated black during the cycle would dirty cards for nothing). */
+static uint32_t card_mark_of(const vmrt_gc_t *gc, uint32_t marking)
+{
+    return gc->cards && !marking ? gc->epoch : 0x100u;
+}
+
 void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -49,7 +59,7 @@ void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
     cfg->retain_bytes = (size_t)16 << 20;
     cfg->trigger = VMRT_GC_TRIGGER_ADAPTIVE;
     cfg->threshold_bytes = (size_t)8 << 20;
-    cfg->gogc = 100;
+    cfg->gogc = 30;
     cfg->min_heap = (size_t)4 << 20;
     cfg->pressure_ratio = 0.8;
     cfg->interval_ns = 1000000000u;
@@ -195,7 +205,7 @@ int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
     pthread_mutex_lock(&gc->mu);
     vmrt__gc_wait_pause_end_locked(gc);
     m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
-    m->fast.old_mark = gc->cards ? gc->epoch : 0x100u;
+    m->fast.old_mark = card_mark_of(gc, m->fast.marking);
     vmrt__gc_mutator_set_epoch(m, alloc_mark(gc, m->fast.marking));
     m->next = gc->mutators;
     if (gc->mutators)
@@ -342,7 +352,7 @@ static void set_marking(vmrt_gc_t *gc, uint32_t on)
 {
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
         m->fast.marking = on;
-        m->fast.old_mark = gc->cards ? gc->epoch : 0x100u;
+        m->fast.old_mark = card_mark_of(gc, on);
         vmrt__gc_mutator_set_epoch(m, alloc_mark(gc, on));
     }
 }

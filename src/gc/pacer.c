@@ -274,10 +274,17 @@ void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live, bool full)
                  usage < goal - (goal - atomic_load(&p->live_after)) / 4 && p->trigger_ratio < 0.9)
             p->trigger_ratio += 0.05;
     }
+    /* A minor cycle that kept more than half of the young generation (what
+     * was allocated between the cycles) saved little marking: the next
+     * cycle is a full one (set_goal may ask for it too). */
+    size_t before = atomic_load(&p->live_after), young = p->alloc_at_start;
+    bool unproductive = !full && young && live > before && (live - before) > young / 2;
     atomic_store(&p->live_after, live);
     if (full || !gc->cards)
         p->live_full = live;
     set_goal(gc, live);
+    if (unproductive)
+        atomic_store(&gc->next_full, true);
     atomic_store(&p->last_cycle_end_ns, vmrt_now_ns());
 }
 
