@@ -231,17 +231,18 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (getenv("VMRT_BENCH_VERBOSE"))
-        fprintf(stderr,
-                "%s: %.1f ms, %llu cycles, pauses %llu max %.3f ms p99 %.3f ms, moved %llu KB, "
-                "peak rss %ld KB, gc time %.1f ms, live %zu KB, steps %llu, minor %llu, "
-                "max live %zu KB (rss/live %.2f)\n",
-                argv[1], (double)(t1 - t0) / 1e6, (unsigned long long)st.gc_count,
-                (unsigned long long)st.pause_count, (double)st.pause_max / 1e6,
-                (double)st.pause_p99 / 1e6, (unsigned long long)(st.bytes_moved >> 10),
-                ru.ru_maxrss, (double)st.gc_time / 1e6, st.live_bytes >> 10,
-                (unsigned long long)st.incremental_steps, (unsigned long long)st.minor_count,
-                st.live_full_max >> 10,
-                st.live_full_max ? (double)ru.ru_maxrss * 1024 / (double)st.live_full_max : 0.0);
+        fprintf(
+            stderr,
+            "%s: %.1f ms, %llu cycles, pauses %llu max %.3f ms p99 %.3f ms, moved %llu KB, "
+            "peak rss %ld KB, gc time %.1f ms (sweep %.1f), live %zu KB, steps %llu, minor %llu, "
+            "max live %zu KB (rss/live %.2f)\n",
+            argv[1], (double)(t1 - t0) / 1e6, (unsigned long long)st.gc_count,
+            (unsigned long long)st.pause_count, (double)st.pause_max / 1e6,
+            (double)st.pause_p99 / 1e6, (unsigned long long)(st.bytes_moved >> 10), ru.ru_maxrss,
+            (double)st.gc_time / 1e6, (double)st.sweep_time / 1e6, st.live_bytes >> 10,
+            (unsigned long long)st.incremental_steps, (unsigned long long)st.minor_count,
+            st.live_full_max >> 10,
+            st.live_full_max ? (double)ru.ru_maxrss * 1024 / (double)st.live_full_max : 0.0);
     if (getenv("VMRT_BENCH_VERBOSE"))
         for (int i = 0; i < VMRT_GC_PAUSE_BUCKETS; i++)
             if (st.pause_hist[i])

@@ -81,10 +81,12 @@ static void set_goal(struct vmrt_gc *gc, size_t live)
     else if (atomic_load(&gc->incremental))
         trig = live + (size_t)(p->trigger_ratio * (double)(goal - live));
     /* Generational: minor cycles until the old generation (live, which
-     * includes old objects that died since the last full cycle) has used
-     * half of the growth the goal allows; then a full cycle. */
+     * includes old objects that died since the last full cycle) has used a
+     * quarter of the growth the goal allows; then a full cycle (a half
+     * cost GCBench 16 about 4% more CPU time: with less room left, minor
+     * cycles come sooner and promote more of the trees under construction). */
     size_t old_growth = live > base ? live - base : 0;
-    atomic_store(&gc->next_full, goal <= base || old_growth >= (goal - base) / 2);
+    atomic_store(&gc->next_full, goal <= base || old_growth >= (goal - base) / 4);
     atomic_store(&p->goal, goal);
     atomic_store(&p->trigger, trig);
 }
