@@ -1,10 +1,13 @@
 /* The GcRuntime object: creation, mutators, and the collection cycle.
  *
- * A cycle (all phases but lazy sweeping run in pauses [INV-STW]):
+ * A cycle (all phases but lazy sweeping run in pauses [INV-STW]) is full or
+ * minor (generational mode, see gc_internal.h):
  *
  *   start   (thread holding gc->collecting) finish lazy sweeping, then in a
- *           pause: flip the mark epoch, take back allocation caches, turn
- *           the write barrier on, grey the roots.
+ *           pause: take back allocation caches; full: flip the mark epoch,
+ *           zero the blocks' marked bytes, clear the cards; minor: grey the
+ *           old objects in dirty cards; turn the write barrier on, grey the
+ *           roots.
  *   mark    a full collection drains the grey set in the same pause; an
  *           incremental cycle drains it in bounded steps (each a pause of
  *           about step_budget_ns), run by vmrt_gc_check_and_run_step and by

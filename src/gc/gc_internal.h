@@ -16,7 +16,17 @@
  * black/grey when mark == gc->epoch. Every block is swept before the next
  * cycle flips the epoch, so a stale epoch always means "not marked this
  * cycle" [INV-EPOCH]. New objects are allocated with the current epoch
- * (allocate-black), which is what SATB needs.
+ * while marking (allocate-black), which is what SATB needs.
+ *
+ * Generations (sticky mark bits): between cycles, in generational mode,
+ * new objects get mark 0 (young). A full cycle flips the epoch; a minor
+ * cycle keeps it, so old objects (mark == epoch) stay marked and marking
+ * stops at them, and its extra roots are the old objects in dirty cards
+ * (vmrt_gc_write marks the card of a store into an old object between
+ * cycles). At the end of any cycle every reachable object is marked, i.e.
+ * old [INV-GEN]: only stores made after it can create old-to-young
+ * references. A small block's live_bytes is its marked (old) bytes: full
+ * cycles zero it, sweeping recounts it, minor cycles add to it.
  *
  * Mutators never run while marking work runs: marking, compaction and
  * mark termination happen in stop-the-world pauses (bounded steps when
