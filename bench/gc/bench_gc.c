@@ -9,10 +9,15 @@
  *           bigheap      N MiB of live trees (depth 10) held by one array,
  *                        then random trees replaced until 3N MiB more were
  *                        allocated: pauses over a large live heap
- *   METRIC  time (ms), pause_max (us), pause_p99 (us), rss (peak KiB), or
- *           pauses: every pause (us) on its own line, for the CDF plot (from the
- *           GC's power-of-two histogram: each pause as its bucket's middle)
+ *   METRIC  time (ms), pause_max (us), pause_p99 (us), rss (peak KiB),
+ *           rss_live (peak RSS of the process / live data, where live data is
+ *           the largest live-bytes figure after any full cycle: reachable
+ *           objects with their headers), or pauses: every pause (us) on its own
+ *           line, for the CDF plot (from the GC's power-of-two histogram: each
+ *           pause as its bucket's middle)
  *   inc     incremental marking (default: stop-the-world, parallel marking)
+ *   gogc100-full  the collector's former default: no generations, gogc 100
+ *                 (the peer of the rss_live rows)
  *
  * Prints one number. Heap: precise (type descriptors), with the thread's
  * stack scanned conservatively for roots, as bdwgc does, so tree builders
@@ -180,17 +185,30 @@ int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: vmrt-bench-gc gcbench|binarytrees|bigheap "
-                        "time|pause_max|pause_p99|rss|pauses "
-                        "N [inc]\n");
+                        "time|pause_max|pause_p99|rss|rss_live|pauses "
+                        "N [inc] [gogc100-full]\n");
         return 2;
     }
     vmrt_gc_config_t cfg;
     vmrt_gc_config_init(&cfg);
     cfg.scan_thread_stacks = true;
-    cfg.incremental = argc > 4 && !strcmp(argv[4], "inc");
+    for (int i = 4; i < argc; i++) {
+        if (!strcmp(argv[i], "inc")) {
+            cfg.incremental = true;
+        } else if (!strcmp(argv[i], "gogc100-full")) {
+            cfg.generational = false;
+            cfg.gogc = 100;
+        } else {
+            fprintf(stderr, "vmrt-bench-gc: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
     const char *gogc = getenv("VMRT_BENCH_GOGC"); /* for RSS/time trade-off runs */
     if (gogc && *gogc)
         cfg.gogc = (unsigned)atoi(gogc);
+    const char *gen = getenv("VMRT_BENCH_GEN"); /* 0: no generations */
+    if (gen && *gen)
+        cfg.generational = atoi(gen) != 0;
     const char *step = getenv("VMRT_BENCH_STEP_US"); /* incremental step budget */
     if (step && *step)
         cfg.step_budget_ns = (uint64_t)atoi(step) * 1000u;
@@ -213,14 +231,18 @@ int main(int argc, char **argv)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     if (getenv("VMRT_BENCH_VERBOSE"))
-        fprintf(stderr,
-                "%s: %.1f ms, %llu cycles, pauses %llu max %.3f ms p99 %.3f ms, moved %llu KB, "
-                "peak rss %ld KB, gc time %.1f ms, live %zu KB, steps %llu\n",
-                argv[1], (double)(t1 - t0) / 1e6, (unsigned long long)st.gc_count,
-                (unsigned long long)st.pause_count, (double)st.pause_max / 1e6,
-                (double)st.pause_p99 / 1e6, (unsigned long long)(st.bytes_moved >> 10),
-                ru.ru_maxrss, (double)st.gc_time / 1e6, st.live_bytes >> 10,
-                (unsigned long long)st.incremental_steps);
+        fprintf(
+            stderr,
+            "%s: %.1f ms, %llu cycles, pauses %llu max %.3f ms p99 %.3f ms, moved %llu KB, "
+            "peak rss %ld KB, gc time %.1f ms (sweep %.1f), live %zu KB, steps %llu, minor %llu, "
+            "max live %zu KB (rss/live %.2f)\n",
+            argv[1], (double)(t1 - t0) / 1e6, (unsigned long long)st.gc_count,
+            (unsigned long long)st.pause_count, (double)st.pause_max / 1e6,
+            (double)st.pause_p99 / 1e6, (unsigned long long)(st.bytes_moved >> 10), ru.ru_maxrss,
+            (double)st.gc_time / 1e6, (double)st.sweep_time / 1e6, st.live_bytes >> 10,
+            (unsigned long long)st.incremental_steps, (unsigned long long)st.minor_count,
+            st.live_full_max >> 10,
+            st.live_full_max ? (double)ru.ru_maxrss * 1024 / (double)st.live_full_max : 0.0);
     if (getenv("VMRT_BENCH_VERBOSE"))
         for (int i = 0; i < VMRT_GC_PAUSE_BUCKETS; i++)
             if (st.pause_hist[i])
@@ -235,6 +257,8 @@ int main(int argc, char **argv)
         printf("%.3f\n", (double)st.pause_p99 / 1e3);
     else if (!strcmp(metric, "rss"))
         printf("%ld\n", ru.ru_maxrss);
+    else if (!strcmp(metric, "rss_live") && st.live_full_max)
+        printf("%.3f\n", (double)ru.ru_maxrss * 1024 / (double)st.live_full_max);
     else if (!strcmp(metric, "pauses")) /* for the CDF plot: one line per pause (us) */
         for (int i = 0; i < VMRT_GC_PAUSE_BUCKETS; i++)
             for (uint64_t k = 0; k < st.pause_hist[i]; k++) /* bucket [2^i, 2^(i+1)) ns */

@@ -89,7 +89,7 @@ typedef struct vmrt_gc_config {
     size_t retain_bytes; /* free memory kept committed before returning it to the OS */
     vmrt_gc_trigger_t trigger;
     size_t threshold_bytes;    /* FixedThreshold: bytes allocated between cycles */
-    unsigned gogc;             /* Adaptive: heap growth percent over live (default 100) */
+    unsigned gogc;             /* Adaptive: heap growth percent over live (default 30) */
     size_t min_heap;           /* Adaptive: no cycle below this heap size (default 4 MiB) */
     double pressure_ratio;     /* MemoryPressure: collect when usage/limit exceeds it (0.8) */
     uint64_t interval_ns;      /* TimeBased: nanoseconds between cycles (default 1 s) */
@@ -103,6 +103,14 @@ typedef struct vmrt_gc_config {
     double compact_live_ratio; /* a block with less live data than this ratio is sparse (0.3) */
     bool scan_thread_stacks;   /* scan attached threads' stacks conservatively (default false) */
     bool enabled;              /* automatic collection on (default true) */
+    /* Generational (default true): sticky mark bits. Objects that survived a
+     * cycle are old; minor cycles mark only from the roots and the old
+     * objects written since the last cycle (a card table filled by
+     * vmrt_gc_write) and free dead young objects; full cycles run when the
+     * old generation has grown by half the heap growth the pacer allows.
+     * Requires every reference store into a heap object, initializing
+     * stores included, to go through vmrt_gc_write. */
+    bool generational;
     vmrt_gc_hooks_t hooks;
     /* Called when an allocation would exceed max_heap even after a full
      * collection; may raise the limit (vmrt_gc_set_limit) or drop references
@@ -143,10 +151,14 @@ struct vmrt_gc_stats {
     uint64_t weak_cleared;
     uint64_t steals; /* work items stolen between markers */
     unsigned markers;
+    uint64_t minor_count; /* completed minor (young-generation) cycles, part of gc_count */
+    size_t live_full;     /* live bytes after the last full cycle (exact reachability) */
+    size_t live_full_max; /* the largest live_full so far: "live data" for RSS ratios */
 };
 
 #define VMRT_GC_FULL    0u /* vmrt_gc_collect flags: a full collection */
 #define VMRT_GC_COMPACT 1u /* also evacuate every sparse block */
+#define VMRT_GC_MINOR   2u /* a minor (young-generation) cycle; full when not generational */
 
 /* Sets defaults. */
 VMRT_API void vmrt_gc_config_init(vmrt_gc_config_t *cfg);
@@ -207,9 +219,16 @@ typedef struct vmrt_gc_free {
 
 /* The first words of every mutator, read by the inline fast paths below.
  * Part of the ABI; do not write them. */
+/* Card table of the generational barrier: one byte per 2^VMRT_GC_CARD_SHIFT
+ * bytes of heap. */
+#define VMRT_GC_CARD_SHIFT 9
+
 typedef struct vmrt_gc_mutator_fast {
-    uint32_t poll;    /* nonzero: the GC asks this mutator to reach a safepoint */
-    uint32_t marking; /* nonzero: marking in progress, the write barrier is on */
+    uint32_t poll;     /* nonzero: the GC asks this mutator to reach a safepoint */
+    uint32_t marking;  /* nonzero: marking in progress, the write barrier is on */
+    uint32_t old_mark; /* the header mark of an old object (0x100: not generational) */
+    uint8_t *cards;    /* card table (a private dummy byte when not generational) */
+    uintptr_t card_mask;
     /* Allocation buffers: per size class, the free list this mutator owns,
      * and the second header word of a new object of the class (mark epoch,
      * class). */
@@ -220,15 +239,34 @@ typedef struct vmrt_gc_mutator_fast {
 VMRT_API void vmrt_gc_write_slow(vmrt_gc_mutator_t *m, void *old);
 VMRT_API void vmrt_gc_safepoint_slow(vmrt_gc_mutator_t *m);
 
-/* Stores val into the reference slot `slot` of heap object obj (obj is
- * informational). Fast path: one load and one branch. */
+/* The generational half of the barrier alone: slot of heap object obj now
+ * holds a reference; if obj is old (its header's mark byte, 4 bytes below
+ * the payload, is the old mark), the slot's card is marked. For embedders
+ * whose slots also hold non-reference values (tagged integers): when the
+ * old value was not a reference, it must not go to vmrt_gc_write's SATB
+ * record, but a new reference must be remembered. */
+static inline void vmrt_gc_write_card(vmrt_gc_mutator_t *m, void *obj, void *slot)
+{
+    const vmrt_gc_mutator_fast_t *f = (const vmrt_gc_mutator_fast_t *)m;
+    if (__atomic_load_n((const uint8_t *)obj - 4, __ATOMIC_RELAXED) == f->old_mark)
+        __atomic_store_n(&f->cards[((uintptr_t)slot >> VMRT_GC_CARD_SHIFT) & f->card_mask],
+                         (uint8_t)1, __ATOMIC_RELAXED);
+}
+
+/* Stores val into the reference slot `slot` of heap object obj (obj must be
+ * the object that contains slot; the old value must be a reference or
+ * NULL). Every reference store into a heap object, initializing stores
+ * included, must use it. Fast path: one load and one branch (the SATB
+ * barrier, taken only while marking), the store, then the generational
+ * barrier: a load of obj's mark byte and a branch, and for an old object a
+ * byte store into the card table (no lock, no atomic read-modify-write). */
 static inline void vmrt_gc_write(vmrt_gc_mutator_t *m, void *obj, void *slot, void *val)
 {
-    (void)obj;
     void **s = (void **)slot;
     if (__builtin_expect(((const vmrt_gc_mutator_fast_t *)m)->marking != 0, 0))
         vmrt_gc_write_slow(m, *s);
     *s = val;
+    vmrt_gc_write_card(m, obj, slot);
 }
 
 /* The allocation fast path: pop the mutator's free list of the object's

@@ -1,10 +1,13 @@
 /* The GcRuntime object: creation, mutators, and the collection cycle.
  *
- * A cycle (all phases but lazy sweeping run in pauses [INV-STW]):
+ * A cycle (all phases but lazy sweeping run in pauses [INV-STW]) is full or
+ * minor (generational mode, see gc_internal.h):
  *
  *   start   (thread holding gc->collecting) finish lazy sweeping, then in a
- *           pause: flip the mark epoch, take back allocation caches, turn
- *           the write barrier on, grey the roots.
+ *           pause: take back allocation caches; full: flip the mark epoch,
+ *           zero the blocks' marked bytes, clear the cards; minor: grey the
+ *           old objects in dirty cards; turn the write barrier on, grey the
+ *           roots.
  *   mark    a full collection drains the grey set in the same pause; an
  *           incremental cycle drains it in bounded steps (each a pause of
  *           about step_budget_ns), run by vmrt_gc_check_and_run_step and by
@@ -26,12 +29,30 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 #include <time.h>
 
 #include "gc_internal.h"
 
 static __thread vmrt_gc_mutator_t *tls_mutator;
+
+/* The mark of a new object: black (the epoch) while marking; between
+ * cycles, in generational mode, 0 (young: never equal to the epoch). */
+static uint8_t alloc_mark(const vmrt_gc_t *gc, uint32_t marking)
+{
+    return marking || !gc->cards ? gc->epoch : 0;
+}
+
+/* The mark of the objects whose stores the card barrier records: old ones,
+ * between cycles, in generational mode; none (0x100 matches no mark byte)
+ * while marking: a cycle ends with every reachable object marked, so only
+ * the stores made after its end can create old-to-young references (and
+ * objects allocated black during the cycle would dirty cards for nothing). */
+static uint32_t card_mark_of(const vmrt_gc_t *gc, uint32_t marking)
+{
+    return gc->cards && !marking ? gc->epoch : 0x100u;
+}
 
 void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
 {
@@ -41,7 +62,7 @@ void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
     cfg->retain_bytes = (size_t)16 << 20;
     cfg->trigger = VMRT_GC_TRIGGER_ADAPTIVE;
     cfg->threshold_bytes = (size_t)8 << 20;
-    cfg->gogc = 100;
+    cfg->gogc = 30;
     cfg->min_heap = (size_t)4 << 20;
     cfg->pressure_ratio = 0.8;
     cfg->interval_ns = 1000000000u;
@@ -49,6 +70,7 @@ void vmrt_gc_config_init(vmrt_gc_config_t *cfg)
     cfg->compact = true;
     cfg->compact_live_ratio = 0.3;
     cfg->enabled = true;
+    cfg->generational = true;
 }
 
 static void gc_free_all(vmrt_gc_t *gc)
@@ -64,12 +86,32 @@ static void gc_free_all(vmrt_gc_t *gc)
     vmrt__gc_finalize_destroy(gc);
     vmrt__gc_roots_destroy(gc);
     vmrt__gc_heap_destroy(&gc->heap);
+    if (gc->cards)
+        munmap(gc->cards, gc->card_len);
     pthread_mutex_destroy(&gc->mu);
     pthread_mutex_destroy(&gc->roots_lock);
     pthread_mutex_destroy(&gc->st.lock);
     pthread_cond_destroy(&gc->cv_parked);
     pthread_cond_destroy(&gc->cv_resume);
     free(gc);
+}
+
+/* The card table: one byte per 512 bytes of the reservation, rounded up
+ * to a power of two so that the barrier indexes it with a mask (any
+ * address maps to some card; heap addresses to distinct ones). Reserved
+ * like the heap: pages are touched only where the heap is used. */
+static int cards_init(vmrt_gc_t *gc)
+{
+    size_t need = gc->heap.nblocks * GC_CARDS_PER_BLOCK, len = 4096;
+    while (len < need)
+        len <<= 1;
+    void *p =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -ENOMEM;
+    gc->cards = p;
+    gc->card_len = len;
+    return 0;
 }
 
 int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
@@ -121,6 +163,8 @@ int vmrt_gc_new(vmrt_gc_t **out, const vmrt_gc_config_t *cfg)
     vmrt__gc_pacer_init(gc);
     gc->cycle_t0 = vmrt_now_ns();
     int rc = vmrt__gc_heap_init(&gc->heap, gc->cfg.reserve, cfg->max_heap, cfg->retain_bytes);
+    if (!rc && cfg->generational)
+        rc = cards_init(gc);
     if (!rc)
         rc = vmrt__gc_markers_start(gc);
     if (rc) {
@@ -154,10 +198,18 @@ int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
             m->stack_hi = (uintptr_t)lo + sz;
         pthread_attr_destroy(&attr);
     }
+    if (gc->cards) {
+        m->fast.cards = gc->cards;
+        m->fast.card_mask = gc->card_len - 1;
+    } else {
+        m->fast.cards = &m->card_dummy;
+        m->fast.card_mask = 0;
+    }
     pthread_mutex_lock(&gc->mu);
     vmrt__gc_wait_pause_end_locked(gc);
-    vmrt__gc_mutator_set_epoch(m, gc->epoch);
     m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
+    m->fast.old_mark = card_mark_of(gc, m->fast.marking);
+    vmrt__gc_mutator_set_epoch(m, alloc_mark(gc, m->fast.marking));
     m->next = gc->mutators;
     if (gc->mutators)
         gc->mutators->prev = m;
@@ -303,19 +355,38 @@ static void set_marking(vmrt_gc_t *gc, uint32_t on)
 {
     for (vmrt_gc_mutator_t *m = gc->mutators; m; m = m->next) {
         m->fast.marking = on;
-        vmrt__gc_mutator_set_epoch(m, gc->epoch);
+        m->fast.old_mark = card_mark_of(gc, on);
+        vmrt__gc_mutator_set_epoch(m, alloc_mark(gc, on));
     }
 }
 
-/* Greys the roots under a new epoch. In a pause. */
-static void begin_marking(vmrt_gc_t *gc)
+/* Every block's marked bytes start from zero (a full cycle). In a pause. */
+static void live_bytes_clear(vmrt_gc_t *gc)
 {
-    gc->epoch = (uint8_t)(3 - gc->epoch);
+    gc_heap_t *h = &gc->heap;
+    for (size_t i = 0; i < h->top; i++)
+        atomic_store_explicit(&h->blocks[i].live_bytes, 0, memory_order_relaxed);
+}
+
+/* Greys the roots. A full cycle flips the epoch (every object turns
+ * white); a minor one keeps the old objects' marks (sticky mark bits) and
+ * greys, as further roots, the old objects in dirty cards. In a pause. */
+static void begin_marking(vmrt_gc_t *gc, bool full)
+{
+    gc->minor = !full;
+    if (full) {
+        gc->epoch = (uint8_t)(3 - gc->epoch);
+        live_bytes_clear(gc);
+        if (gc->cards)
+            vmrt__gc_cards_clear(gc);
+    }
     set_marking(gc, 1);
+    if (!full)
+        vmrt__gc_scan_cards(gc, &gc->markers[0]);
     vmrt__gc_scan_roots(gc, &gc->markers[0]);
 }
 
-static void begin_cycle(vmrt_gc_t *gc)
+static void begin_cycle(vmrt_gc_t *gc, bool full)
 {
     gc->cycle++;
     gc->finish_deferred = false;
@@ -325,7 +396,7 @@ static void begin_cycle(vmrt_gc_t *gc)
     gc->st.cycle_start_ns = vmrt_now_ns();
     pthread_mutex_unlock(&gc->st.lock);
     atomic_store(&gc->phase, GC_MARKING);
-    begin_marking(gc);
+    begin_marking(gc, full || !gc->cards);
 }
 
 /* Drains the barrier buffers and marks until the deadline (0: to the end).
@@ -339,7 +410,7 @@ static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
         vmrt__gc_grey_clear(gc);
         vmrt__gc_satb_drain(gc, &gc->markers[0]);
         vmrt__gc_grey_clear(gc);
-        begin_marking(gc);
+        begin_marking(gc, true); /* a minor cycle cannot unmark: restart as a full one */
         deadline = 0;
     }
     vmrt__gc_satb_drain(gc, &gc->markers[0]);
@@ -381,13 +452,25 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     gc->mk_work_limit = saved_limit;
     vmrt__gc_tlab_release_all(gc);
     bool forced = force_compact || gc->compact_next;
-    if (forced || (gc->cfg.compact && compaction_fits(gc)))
+    /* A minor cycle's block statistics count old objects it did not mark:
+     * only full cycles evacuate. */
+    if (!gc->minor && (forced || (gc->cfg.compact && compaction_fits(gc))))
         vmrt__gc_compact(gc, forced);
     vmrt__gc_sweep_large(gc);
     size_t live = vmrt__gc_sweep_prepare(gc);
     set_marking(gc, 0);
     atomic_store(&gc->phase, GC_IDLE);
-    vmrt__gc_pacer_cycle_end(gc, live);
+    vmrt__gc_pacer_cycle_end(gc, live, !gc->minor);
+    pthread_mutex_lock(&gc->st.lock);
+    gc->st.cycle_minor = gc->minor;
+    if (gc->minor) {
+        gc->st.s.minor_count++;
+    } else {
+        gc->st.s.live_full = live;
+        if (live > gc->st.s.live_full_max)
+            gc->st.s.live_full_max = live;
+    }
+    pthread_mutex_unlock(&gc->st.lock);
     size_t a = atomic_load(&gc->alloc_bytes); /* keep what was allocated during the cycle */
     atomic_store(&gc->alloc_bytes, a > gc->pacer.alloc_at_start ? a - gc->pacer.alloc_at_start : 0);
     gc->compact_next = false;
@@ -424,8 +507,9 @@ static void cycle_starting(vmrt_gc_t *gc)
         gc->cfg.on_cycle_start(gc, gc->cycle + 1, gc->cfg.user);
 }
 
-/* Finishes a cycle in progress, then runs a complete one, world stopped. */
-static int collect(vmrt_gc_mutator_t *m, bool compact, bool wait)
+/* Finishes a cycle in progress, then runs a complete one, world stopped
+ * (a full one, or a minor one when !full in generational mode). */
+static int collect(vmrt_gc_mutator_t *m, bool compact, bool wait, bool full)
 {
     vmrt_gc_t *gc = m->gc;
     uint64_t t0;
@@ -452,7 +536,7 @@ static int collect(vmrt_gc_mutator_t *m, bool compact, bool wait)
     rc = pause_begin(gc, m, &t0);
     if (rc)
         goto out;
-    begin_cycle(gc);
+    begin_cycle(gc, full || compact);
     mark_some(gc, 0);
     size_t live = finish_cycle(gc, compact);
     pause_end(gc, m, t0);
@@ -465,7 +549,7 @@ out:
 
 int vmrt__gc_collect_full(vmrt_gc_mutator_t *m, bool compact)
 {
-    return collect(m, compact, true);
+    return collect(m, compact, true, true);
 }
 
 /* Whether mark termination (finish_cycle) runs in this pause, now that
@@ -503,7 +587,7 @@ static int start_incremental(vmrt_gc_mutator_t *m)
         uint64_t t0;
         rc = pause_begin(gc, m, &t0);
         if (!rc) {
-            begin_cycle(gc);
+            begin_cycle(gc, atomic_load(&gc->next_full));
             uint64_t t1 = vmrt_now_ns(), deadline = t1 + gc->cfg.step_budget_ns;
             bool done = mark_some(gc, deadline) && finish_now(gc, deadline);
             uint64_t t2 = vmrt_now_ns();
@@ -556,14 +640,14 @@ int vmrt__gc_poll(vmrt_gc_mutator_t *m)
         return 0;
     if (atomic_load(&gc->incremental))
         return start_incremental(m);
-    return collect(m, false, false);
+    return collect(m, false, false, atomic_load(&gc->next_full));
 }
 
 int vmrt_gc_collect(vmrt_gc_mutator_t *m, unsigned flags)
 {
-    if (!m || (flags & ~VMRT_GC_COMPACT))
+    if (!m || (flags & ~(VMRT_GC_COMPACT | VMRT_GC_MINOR)))
         return -EINVAL;
-    int rc = collect(m, flags & VMRT_GC_COMPACT, true);
+    int rc = collect(m, flags & VMRT_GC_COMPACT, true, !(flags & VMRT_GC_MINOR));
     vmrt_gc_run_finalizers(m);
     return rc < 0 ? rc : 0;
 }

@@ -16,7 +16,17 @@
  * black/grey when mark == gc->epoch. Every block is swept before the next
  * cycle flips the epoch, so a stale epoch always means "not marked this
  * cycle" [INV-EPOCH]. New objects are allocated with the current epoch
- * (allocate-black), which is what SATB needs.
+ * while marking (allocate-black), which is what SATB needs.
+ *
+ * Generations (sticky mark bits): between cycles, in generational mode,
+ * new objects get mark 0 (young). A full cycle flips the epoch; a minor
+ * cycle keeps it, so old objects (mark == epoch) stay marked and marking
+ * stops at them, and its extra roots are the old objects in dirty cards
+ * (vmrt_gc_write marks the card of a store into an old object between
+ * cycles). At the end of any cycle every reachable object is marked, i.e.
+ * old [INV-GEN]: only stores made after it can create old-to-young
+ * references. A small block's live_bytes is its marked (old) bytes: full
+ * cycles zero it, sweeping recounts it, minor cycles add to it.
  *
  * Mutators never run while marking work runs: marking, compaction and
  * mark termination happen in stop-the-world pauses (bounded steps when
@@ -35,13 +45,15 @@
 
 #include "vmrt_config.h"
 
-#define GC_BLOCK_SHIFT 16
-#define GC_BLOCK_SIZE  ((size_t)1 << GC_BLOCK_SHIFT)
-#define GC_HDR         16u
-#define GC_SMALL_MAX   8192u /* largest slot (header included) of a small object */
-#define GC_NCLASSES    40
-#define GC_SATB_CAP    256
-#define GC_DQ_CAP      (1u << 15)
+#define GC_BLOCK_SHIFT     16
+#define GC_BLOCK_SIZE      ((size_t)1 << GC_BLOCK_SHIFT)
+#define GC_HDR             16u
+#define GC_SMALL_MAX       8192u /* largest slot (header included) of a small object */
+#define GC_NCLASSES        40
+#define GC_SATB_CAP        256
+#define GC_DQ_CAP          (1u << 15)
+#define GC_CARD_SHIFT      VMRT_GC_CARD_SHIFT
+#define GC_CARDS_PER_BLOCK (GC_BLOCK_SIZE >> GC_CARD_SHIFT)
 
 typedef struct gc_hdr {
     uintptr_t type;       /* const vmrt_gc_type_t *; 0 = free slot; bit 0 = forwarded */
@@ -53,6 +65,7 @@ typedef struct gc_hdr {
 } gc_hdr_t;
 
 _Static_assert(sizeof(gc_hdr_t) == GC_HDR, "header is 16 bytes");
+_Static_assert(offsetof(gc_hdr_t, mark) == GC_HDR - 4, "vmrt_gc_write_card reads payload[-4]");
 
 #define GC_F_FINALIZE 1u /* registered for finalization */
 
@@ -187,6 +200,7 @@ struct vmrt_gc_mutator {
     jmp_buf regs;                        /* callee-saved registers when it parked */
     size_t alloc_since_check;            /* bytes handed out since the last pacing check */
     uint8_t epoch;                       /* mark value for new objects */
+    uint8_t card_dummy;                  /* the card table when not generational */
     struct vmrt_gc_mutator *next, *prev; /* gc->mutators */
 };
 
@@ -206,7 +220,8 @@ struct vmrt_gc_visitor {
 };
 
 typedef struct gc_pacer {
-    _Atomic size_t live_after; /* live bytes after the last cycle */
+    _Atomic size_t live_after; /* bytes marked after the last cycle (old generation) */
+    size_t live_full;          /* live bytes after the last full cycle; pauses only */
     _Atomic size_t goal;       /* Adaptive: heap goal of the next cycle */
     _Atomic size_t trigger;    /* Adaptive: start a cycle at this heap usage */
     double trigger_ratio;      /* trigger = live + ratio * (goal - live); pauses only */
@@ -225,6 +240,7 @@ typedef struct gc_stats_state {
     uint64_t cycle_start_ns;
     uint64_t cycle_mark_ns, cycle_sweep_ns, cycle_compact_ns, cycle_pause_max;
     uint64_t cycle_freed, cycle_moved;
+    bool cycle_minor;                         /* the cycle that ended last was minor */
     uint64_t fine[VMRT_GC_PAUSE_BUCKETS * 4]; /* pauses, 4 sub-buckets per power of two */
 } gc_stats_state_t;
 
@@ -300,6 +316,11 @@ struct vmrt_gc {
     uint64_t pause_cpu0;  /* VMRT_GCTRACE=2: thread CPU time when the pause began */
     uint64_t finish_ns;   /* duration of the last incremental mark termination */
     bool finish_deferred; /* this cycle's termination was left to the next pause */
+    /* generational mode (sticky mark bits) */
+    bool minor;             /* the running (or last) cycle is a minor one */
+    _Atomic bool next_full; /* the pacer asks for a full cycle next */
+    uint8_t *cards;         /* card table: (addr >> GC_CARD_SHIFT) & card_mask */
+    size_t card_len;        /* bytes of the table (power of two) */
 };
 
 /* heap.c */
@@ -346,6 +367,14 @@ bool vmrt__gc_grey_empty(struct vmrt_gc *gc);
 void vmrt__gc_mark_flush(gc_marker_t *mk);
 void vmrt__gc_grey_clear(struct vmrt_gc *gc);
 
+/* Card of an address (generational remembered set). */
+static inline uint8_t *gc_card(const struct vmrt_gc *gc, uintptr_t addr)
+{
+    return &gc->cards[(addr >> GC_CARD_SHIFT) & (gc->card_len - 1)];
+}
+void vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk); /* minor start pause */
+void vmrt__gc_cards_clear(struct vmrt_gc *gc);                 /* full start pause */
+
 /* barrier.c */
 void vmrt__gc_satb_drain(struct vmrt_gc *gc, gc_marker_t *mk);
 void vmrt__gc_satb_record(vmrt_gc_mutator_t *m, void *obj);
@@ -363,7 +392,7 @@ void vmrt__gc_finalize_destroy(struct vmrt_gc *gc);
 
 /* pacer.c */
 bool vmrt__gc_should_start(struct vmrt_gc *gc);
-void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live);
+void vmrt__gc_pacer_cycle_end(struct vmrt_gc *gc, size_t live, bool full);
 size_t vmrt__gc_heap_usage(struct vmrt_gc *gc);
 size_t vmrt__gc_heap_headroom(struct vmrt_gc *gc);
 const char *vmrt__gc_read_memory_pressure(double *ratio); /* NULL: no source */

@@ -90,6 +90,7 @@ void vmrt__gc_stats_cycle_end(struct vmrt_gc *gc, size_t live)
     s->compact_time += gc->st.cycle_compact_ns;
     uint64_t pmax = gc->st.cycle_pause_max, mark = gc->st.cycle_mark_ns;
     uint64_t comp = gc->st.cycle_compact_ns, moved = gc->st.cycle_moved;
+    bool minor = gc->st.cycle_minor;
     gc->st.cycle_pause_max = gc->st.cycle_mark_ns = gc->st.cycle_compact_ns = 0;
     gc->st.cycle_moved = 0;
     pthread_mutex_unlock(&gc->st.lock);
@@ -97,12 +98,13 @@ void vmrt__gc_stats_cycle_end(struct vmrt_gc *gc, size_t live)
     vmrt_gc_stats(gc, &copy);
     if (gc->trace) {
         fprintf(stderr,
-                "gc %llu @%.3fs: cycle %.2f ms, pause max %.3f ms, mark %.3f ms, compact %.3f "
+                "gc %llu @%.3fs: %s cycle %.2f ms, pause max %.3f ms, mark %.3f ms, compact %.3f "
                 "ms, live %zu KB, goal %zu KB, committed %zu KB, moved %llu KB, %u markers\n",
                 (unsigned long long)copy.gc_count, (double)(now - gc->cycle_t0) / 1e9,
-                (double)copy.last_cycle_ns / 1e6, (double)pmax / 1e6, (double)mark / 1e6,
-                (double)comp / 1e6, live >> 10, atomic_load(&gc->pacer.goal) >> 10,
-                copy.heap_committed >> 10, (unsigned long long)(moved >> 10), gc->nmarkers);
+                minor ? "minor" : "full", (double)copy.last_cycle_ns / 1e6, (double)pmax / 1e6,
+                (double)mark / 1e6, (double)comp / 1e6, live >> 10,
+                atomic_load(&gc->pacer.goal) >> 10, copy.heap_committed >> 10,
+                (unsigned long long)(moved >> 10), gc->nmarkers);
     }
     if (gc->cfg.on_cycle_end)
         gc->cfg.on_cycle_end(gc, &copy, gc->cfg.user);

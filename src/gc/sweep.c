@@ -57,6 +57,9 @@ size_t vmrt__gc_sweep_block(struct vmrt_gc *gc, gc_block_t *b)
     *tail = NULL;
     b->freelist = head;
     b->free_slots = (uint32_t)nfree;
+    /* What stays is marked: the block's old generation (minor cycles add
+     * what they mark to it; full cycles start it from zero). */
+    atomic_store_explicit(&b->live_bytes, (uint32_t)((n - nfree) * ss), memory_order_relaxed);
     b->swept_gen = gc->heap.gen;
     atomic_fetch_add(&gc->freed_total, freed);
     atomic_fetch_add(&gc->sweep_ns, vmrt_now_ns() - t0);
@@ -103,8 +106,11 @@ size_t vmrt__gc_sweep_prepare(struct vmrt_gc *gc)
     for (size_t i = 0; i < h->top; i++) {
         gc_block_t *b = &h->blocks[i];
         if (b->kind == GC_BLOCK_LARGE) {
-            live += atomic_load_explicit(&b->live_bytes, memory_order_relaxed);
-            atomic_store_explicit(&b->live_bytes, 0, memory_order_relaxed);
+            /* sweep_large freed the unmarked ones: this one is marked (or
+             * was allocated black) */
+            const gc_hdr_t *hd = (const gc_hdr_t *)(gc_block_addr(h, b) + GC_LARGE_PREFIX);
+            const vmrt_gc_type_t *t = gc_type(hd);
+            live += GC_HDR + t->size + (size_t)hd->length * t->elem_size;
             b->pinned = b->evac = 0;
         }
         if (b->kind != GC_BLOCK_SMALL)
@@ -115,9 +121,10 @@ size_t vmrt__gc_sweep_prepare(struct vmrt_gc *gc)
             vmrt__gc_block_free(h, b);
             continue;
         }
+        /* Kept: the block's marked bytes (full cycles start them from
+         * zero, sweeping recounts them, minor cycles add to them). */
         size_t lv = atomic_load_explicit(&b->live_bytes, memory_order_relaxed);
         live += lv;
-        atomic_store_explicit(&b->live_bytes, 0, memory_order_relaxed);
         b->pinned = b->evac = 0;
         b->owned = 0;
         b->freelist = NULL;

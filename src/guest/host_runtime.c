@@ -214,9 +214,12 @@ static void rt_barrier(vg_host *hh, vg_obj *holder, vg_value *slot, vg_value v)
 {
     rhost *h = R(hh);
     atomic_fetch_add_explicit(&h->st.barriers, 1, memory_order_relaxed);
-    if (vg_is_obj(*slot)) /* SATB: only a deleted reference matters */
+    /* The engine stores v itself. SATB: only a deleted reference matters;
+     * generational: a stored reference marks the holder's card. */
+    if (vg_is_obj(*slot))
         vmrt_gc_write(mutator(h), holder, slot, (void *)(uintptr_t)*slot);
-    (void)v; /* the engine stores v itself */
+    else if (vg_is_obj(v))
+        vmrt_gc_write_card(mutator(h), holder, slot);
 }
 
 /* ---- waiting --------------------------------------------------------------------------------- */

@@ -80,6 +80,8 @@ static const key_t_ keys[] = {
      "incremental: time budget of one step"},
     {"gc.markers", KT_UINT, F(gc.markers), 0, 64, NULL, "marking threads, 0 = auto"},
     {"gc.compact", KT_BOOL, F(gc.compact), 0, 0, NULL, "evacuate sparse blocks"},
+    {"gc.generational", KT_BOOL, F(gc.generational), 0, 0, NULL,
+     "minor cycles over young objects (sticky mark bits, card barrier)"},
     {"gc.enabled", KT_BOOL, F(gc.enabled), 0, 0, NULL, "automatic collection"},
     {"gc.scan_coroutine_stacks", KT_BOOL, F(scan_coroutine_stacks), 0, 0, NULL,
      "scan coroutine stacks conservatively (referents are pinned)"},

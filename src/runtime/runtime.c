@@ -410,7 +410,7 @@ static json_t *gc_json(vmrt_runtime_t *rt)
     vmrt_gc_stats_t g;
     vmrt_gc_stats(rt->gc, &g);
     return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
         "s:b,s:b}",
         "heap_usage", (json_int_t)g.heap_usage, "heap_committed", (json_int_t)g.heap_committed,
         "heap_limit", (json_int_t)g.heap_limit, "gc_count", (json_int_t)g.gc_count, "gc_time_ns",
@@ -419,8 +419,9 @@ static json_t *gc_json(vmrt_runtime_t *rt)
         (json_int_t)g.pause_p50, "pause_p99_ns", (json_int_t)g.pause_p99, "bytes_allocated_total",
         (json_int_t)g.bytes_allocated, "bytes_freed_total", (json_int_t)g.bytes_freed,
         "bytes_moved_total", (json_int_t)g.bytes_moved, "live_bytes", (json_int_t)g.live_bytes,
-        "mark_time_ns", (json_int_t)g.mark_time, "sweep_time_ns", (json_int_t)g.sweep_time,
-        "compact_time_ns", (json_int_t)g.compact_time, "trigger",
+        "minor_count", (json_int_t)g.minor_count, "live_full_max_bytes",
+        (json_int_t)g.live_full_max, "mark_time_ns", (json_int_t)g.mark_time, "sweep_time_ns",
+        (json_int_t)g.sweep_time, "compact_time_ns", (json_int_t)g.compact_time, "trigger",
         vmrt_gc_trigger_name(vmrt_gc_trigger(rt->gc)), "enabled", vmrt_gc_enabled(rt->gc),
         "incremental", vmrt_gc_incremental(rt->gc));
 }
@@ -562,9 +563,10 @@ int vmrt_runtime_stats_print(vmrt_runtime_t *rt, FILE *out)
             num(pool, "created_total"), num(pool, "reused_total"), num(pool, "peak"),
             num(pool, "idle"), num(pool, "trimmed_total"));
     fprintf(out,
-            "gc:        %lld cycles (%s%s), heap %.1f MiB in use / %.1f MiB committed, "
-            "live %.1f MiB\n",
-            num(gc, "gc_count"), json_string_value(json_object_get(gc, "trigger")),
+            "gc:        %lld cycles (%lld minor; %s%s), heap %.1f MiB in use / %.1f MiB "
+            "committed, live %.1f MiB\n",
+            num(gc, "gc_count"), num(gc, "minor_count"),
+            json_string_value(json_object_get(gc, "trigger")),
             json_is_true(json_object_get(gc, "incremental")) ? ", incremental" : "",
             (double)num(gc, "heap_usage") / 1048576.0,
             (double)num(gc, "heap_committed") / 1048576.0,

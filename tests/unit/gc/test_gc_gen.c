@@ -1,0 +1,216 @@
+/* Generational mode (sticky mark bits): minor cycles mark only from the
+ * roots and the remembered set (old objects in cards that vmrt_gc_write
+ * dirtied since the last cycle), free dead young objects, and leave old
+ * ones alone until a full cycle.
+ *
+ * Built twice (tests/unit/gc/meson.build): test_gc_gen against the library
+ * (must pass), and test_gc_gen_no_remset with the GC sources compiled with
+ * VMRT_TEST_NO_REMSET (dirty cards are cleared without being scanned),
+ * registered with should_fail: true: an old-to-young store is then the
+ * only reference to the young object, which a minor cycle frees. */
+#include "harness.h"
+
+#include "gc_test.h"
+
+VT_DEFINE_GLOBALS;
+
+static void gen_config(vmrt_gc_config_t *cfg)
+{
+    gc_test_config(cfg);
+    cfg->generational = true;
+    cfg->compact = false;
+    cfg->enabled = false; /* only the explicit collections below */
+}
+
+static node_t *new_node(vmrt_gc_mutator_t *m, long value)
+{
+    node_t *n = vmrt_gc_alloc(m, &node_type);
+    if (n)
+        n->value = value;
+    return n;
+}
+
+/* An old object's (and an old reference array's) stores of young objects
+ * keep them alive across minor cycles; the young objects are promoted by
+ * the first and stay valid. */
+static void test_old_to_young_survives_minor(void **state)
+{
+    (void)state;
+    vmrt_gc_config_t cfg;
+    gen_config(&cfg);
+    vmrt_gc_t *gc;
+    vmrt_gc_mutator_t *m;
+    ASSERT_OK(vmrt_gc_new(&gc, &cfg));
+    ASSERT_OK(vmrt_gc_thread_attach(gc, &m));
+    enum { N = 20000 }; /* a large object: 160 KB of references */
+    node_t *old = NULL;
+    void **arr = NULL;
+    ASSERT_OK(vmrt_gc_root_add(gc, (void **)&old));
+    ASSERT_OK(vmrt_gc_root_add(gc, (void **)&arr));
+    old = new_node(m, 1);
+    arr = vmrt_gc_alloc_array(m, &refs_type, N);
+    ASSERT_NOT_NULL(old);
+    ASSERT_NOT_NULL(arr);
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL)); /* both are old now */
+    ASSERT_TRUE(vmrt__gc_is_marked(gc, old));
+    /* Young objects referenced only from the old ones. */
+    node_t *y = new_node(m, 777);
+    ASSERT_NOT_NULL(y);
+    ASSERT_FALSE(vmrt__gc_is_marked(gc, y)); /* young: unmarked */
+    vmrt_gc_write(m, old, &old->left, y);
+    static const long idx[] = {0, 1, 63, 64, 4095, 10000, N - 1};
+    for (size_t k = 0; k < sizeof idx / sizeof idx[0]; k++) {
+        node_t *e = new_node(m, 1000 + idx[k]);
+        ASSERT_NOT_NULL(e);
+        vmrt_gc_write(m, arr, &arr[idx[k]], e);
+    }
+    y = NULL;
+    /* Garbage to recycle the young slots around them. */
+    for (int i = 0; i < 5000; i++)
+        ASSERT_NOT_NULL(new_node(m, -1));
+    vmrt_gc_stats_t st0, st;
+    vmrt_gc_stats(gc, &st0);
+    for (int cycle = 0; cycle < 3; cycle++) {
+        ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_MINOR));
+        vmrt__gc_finish_sweep(gc);                     /* dead young slots cleared now */
+        ASSERT_TRUE(vmrt__gc_is_valid(gc, old->left)); /* fails without the remembered set */
+        ASSERT_EQ(old->left->value, 777);
+        for (size_t k = 0; k < sizeof idx / sizeof idx[0]; k++) {
+            ASSERT_TRUE(vmrt__gc_is_valid(gc, arr[idx[k]]));
+            ASSERT_EQ(((node_t *)arr[idx[k]])->value, 1000 + idx[k]);
+        }
+        for (int i = 0; i < 5000; i++) /* more young garbage over the freed slots */
+            ASSERT_NOT_NULL(new_node(m, -2));
+    }
+    vmrt_gc_stats(gc, &st);
+    ASSERT_EQ(st.minor_count - st0.minor_count, 3);
+    ASSERT_EQ(st.gc_count - st0.gc_count, 3);
+    /* Promoted objects are old: a store of another young object into one
+     * of them is remembered too. */
+    node_t *y2 = new_node(m, 888);
+    vmrt_gc_write(m, old->left, &old->left->right, y2);
+    y2 = NULL;
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_MINOR));
+    vmrt__gc_finish_sweep(gc);
+    ASSERT_TRUE(vmrt__gc_is_valid(gc, old->left->right));
+    ASSERT_EQ(old->left->right->value, 888);
+    ASSERT_OK(vmrt_gc_root_remove(gc, (void **)&old));
+    ASSERT_OK(vmrt_gc_root_remove(gc, (void **)&arr));
+    vmrt_gc_thread_detach(m);
+    vmrt_gc_destroy(gc);
+}
+
+/* A minor cycle frees dead young objects (their weak references are
+ * cleared) and keeps dead old ones until a full cycle. */
+static void test_minor_frees_young_only(void **state)
+{
+    (void)state;
+    vmrt_gc_config_t cfg;
+    gen_config(&cfg);
+    vmrt_gc_t *gc;
+    vmrt_gc_mutator_t *m;
+    ASSERT_OK(vmrt_gc_new(&gc, &cfg));
+    ASSERT_OK(vmrt_gc_thread_attach(gc, &m));
+    node_t *old = new_node(m, 1);
+    ASSERT_NOT_NULL(old);
+    vmrt_gc_weak_t *w_old, *w_young;
+    ASSERT_OK(vmrt_gc_weak_new(m, old, &w_old));
+    ASSERT_OK(vmrt_gc_root_add(gc, (void **)&old));
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL));
+    ASSERT_OK(vmrt_gc_root_remove(gc, (void **)&old)); /* old garbage from now on */
+    node_t *young = new_node(m, 2);
+    ASSERT_NOT_NULL(young);
+    ASSERT_OK(vmrt_gc_weak_new(m, young, &w_young));
+    young = NULL;
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_MINOR));
+    ASSERT_NULL(vmrt_gc_weak_get(m, w_young));      /* young garbage: freed */
+    ASSERT_TRUE(vmrt_gc_weak_get(m, w_old) == old); /* old garbage: not yet */
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL));
+    ASSERT_NULL(vmrt_gc_weak_get(m, w_old));
+    vmrt_gc_stats_t st;
+    vmrt_gc_stats(gc, &st);
+    ASSERT_EQ(st.minor_count, 1);
+    ASSERT_EQ(st.gc_count, 3);
+    vmrt_gc_weak_free(gc, w_old);
+    vmrt_gc_weak_free(gc, w_young);
+    vmrt_gc_thread_detach(m);
+    vmrt_gc_destroy(gc);
+}
+
+/* The SATB barrier in an incremental minor cycle: a young object moved
+ * from an unscanned young node into an already scanned one survives. */
+static void test_incremental_minor(void **state)
+{
+    (void)state;
+    vmrt_gc_config_t cfg;
+    gen_config(&cfg);
+    cfg.incremental = true;
+    cfg.markers = 1;
+    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
+    cfg.threshold_bytes = 1;
+    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
+    vmrt_gc_t *gc;
+    vmrt_gc_mutator_t *m;
+    ASSERT_OK(vmrt_gc_new(&gc, &cfg));
+    ASSERT_OK(vmrt_gc_thread_attach(gc, &m));
+    node_t *old = NULL, *b = NULL;
+    ASSERT_OK(vmrt_gc_root_add(gc, (void **)&old));
+    ASSERT_OK(vmrt_gc_root_add(gc, (void **)&b));
+    old = new_node(m, 1);
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL));
+    /* A young chain hanging off the old node (remembered through its card),
+     * with y deep in it. */
+    node_t *chain = NULL, *holder = NULL, *y = NULL;
+    for (int i = 0; i < 2000; i++) {
+        node_t *n = new_node(m, i);
+        vmrt_gc_write(m, n, &n->right, chain);
+        chain = n;
+        if (i == 500) {
+            holder = n;
+            y = new_node(m, 777);
+            vmrt_gc_write(m, holder, &holder->left, y);
+        }
+    }
+    vmrt_gc_write(m, old, &old->right, chain);
+    chain = NULL;
+    b = new_node(m, 5);
+    vmrt__gc_set_step_work(gc, 1);
+    vmrt_gc_set_enabled(gc, true);
+    ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1); /* starts a minor cycle */
+    ASSERT_TRUE(vmrt_gc_in_cycle(gc));
+    vmrt_gc_set_enabled(gc, false);
+    for (int i = 0; i < 10 && !vmrt__gc_is_marked(gc, b); i++)
+        ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
+    ASSERT_TRUE(vmrt__gc_is_marked(gc, b));
+    ASSERT_FALSE(vmrt__gc_is_marked(gc, y)); /* still white, deep in the chain */
+    vmrt_gc_write(m, b, &b->left, y);
+    vmrt_gc_write(m, holder, &holder->left, NULL);
+    y = holder = NULL;
+    vmrt__gc_set_step_work(gc, 0);
+    while (vmrt_gc_in_cycle(gc))
+        ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
+    vmrt__gc_finish_sweep(gc);
+    vmrt_gc_stats_t st;
+    vmrt_gc_stats(gc, &st);
+    ASSERT_EQ(st.minor_count, 1);
+    ASSERT_TRUE(vmrt__gc_is_valid(gc, b->left));
+    ASSERT_EQ(b->left->value, 777);
+    long n = 0;
+    for (node_t *c = old->right; c; c = c->right)
+        n++;
+    ASSERT_EQ(n, 2000);
+    ASSERT_OK(vmrt_gc_root_remove(gc, (void **)&old));
+    ASSERT_OK(vmrt_gc_root_remove(gc, (void **)&b));
+    vmrt_gc_thread_detach(m);
+    vmrt_gc_destroy(gc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_old_to_young_survives_minor),
+        cmocka_unit_test(test_minor_frees_young_only),
+        cmocka_unit_test(test_incremental_minor),
+    };
+    VT_RUN("gc_gen", tests);
+}
