@@ -83,6 +83,31 @@ static void test_bad_profile_file(void **state)
     c.filter.profile = "/etc";
     ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "not a regular file"));
+    /* An errno the filter cannot return (found by fuzz_seccomp_profile: it
+     * failed in libseccomp with a message that named no file). */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/vmrt-test-profile-%d.json", (int)getpid());
+    static const char *const bad[] = {
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": -1}",
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 4096}",
+        "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"getppid\"], "
+        "\"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 70000}]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(path, "w");
+        ASSERT_NOT_NULL(f);
+        fputs(bad[i], f);
+        fclose(f);
+        c.filter.profile = path;
+        ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+        ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), path));
+        ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "not in 0..4095"));
+    }
+    unlink(path);
+    vmrt_sandbox_config_init(&c);
+    c.filter.default_action = VMRT_SYSCALL_ERRNO;
+    c.filter.errno_value = -5;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "errno_value -5 not in 0..4095"));
 }
 
 static void test_host_detection(void **state)
