@@ -6,14 +6,14 @@ set -euo pipefail
 
 host_pkgs=(
   build-essential meson ninja-build pkg-config
-  libseccomp-dev libjansson-dev libcmocka-dev libmnl-dev
+  libseccomp-dev libjansson-dev libcmocka-dev
   valgrind clang clang-format cppcheck
   qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   golang-go libgc-dev libboost-context-dev
   bubblewrap firejail crun gnuplot-nox iproute2
 )
 # Libraries the aarch64 cross build links (Debian multiarch).
-arm64_pkgs=(libcmocka-dev:arm64 libjansson-dev:arm64 libseccomp-dev:arm64 libmnl-dev:arm64)
+arm64_pkgs=(libcmocka-dev:arm64 libjansson-dev:arm64 libseccomp-dev:arm64)
 
 missing=()
 for p in "${host_pkgs[@]}" "${arm64_pkgs[@]}"; do

@@ -100,8 +100,10 @@ int vmrt__sb_cgroup_create(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t 
 {
     memset(cg, 0, sizeof *cg);
     cg->needed = needed_controllers(lim);
-    int version = vmrt__sb_host()->cgroup_version;
-    if (!cg->needed || !version)
+    if (!cg->needed)
+        return 0; /* no cgroup detection either (it reads mountinfo) */
+    int version = vmrt__sb_host_cgroups()->cgroup_version;
+    if (!version)
         return 0;
     cg->version = version;
     int err =

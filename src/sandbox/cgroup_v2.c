@@ -67,7 +67,7 @@ static int apply_limits(const char *dir, const vmrt_limits_t *lim, const char **
 
 int vmrt__sb_cgv2_setup(sb_cgroup_t *cg, const vmrt_limits_t *lim, sb_plan_t *plan)
 {
-    const char *parent = vmrt__sb_host()->cgroup_root;
+    const char *parent = vmrt__sb_host_cgroups()->cgroup_root;
     int err = enable_controllers(parent, cg->needed);
     if (err)
         return err;

@@ -1,9 +1,14 @@
-/* Host detection, once per process: which cgroup hierarchy can enforce
- * limits (v2 with controllers, else v1 controllers, else none — hosts such as
- * this project's CI have v1 controllers beside an empty v2 hierarchy), user
- * namespaces, the Landlock ABI and the seccomp actions. Also records the
- * mount points of the cgroup hierarchies and this process's cgroup paths,
- * which cgroup.c joins into sandbox cgroup directories.
+/* Host detection, once per process, in two parts. The cheap part (a dozen
+ * system calls): user namespaces, the Landlock ABI and the seccomp actions.
+ * The cgroup part, only when a sandbox needs a cgroup (a limit, the tracking
+ * cgroup of the process level, --net host bandwidth) or the caller asks for
+ * the whole picture (vmrt_sandbox_host): which hierarchy can enforce limits
+ * (v2 with controllers, else v1 controllers, else none — hosts such as this
+ * project's CI have v1 controllers beside an empty v2 hierarchy), the mount
+ * points of the cgroup hierarchies and this process's cgroup paths, which
+ * cgroup.c joins into sandbox cgroup directories. Reading and parsing
+ * /proc/self/mountinfo is most of the cost of detection, and a container
+ * without limits needs none of it.
  */
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -27,6 +32,7 @@ static struct {
     char v2_path[256];
 } det;
 static pthread_once_t det_once = PTHREAD_ONCE_INIT;
+static pthread_once_t cg_once = PTHREAD_ONCE_INIT;
 
 /* dst = a + b, or "" when it does not fit. */
 static void join(char *dst, size_t len, const char *a, const char *b)
@@ -126,19 +132,7 @@ static bool writable_cgroup(const vmrt_sandbox_host_t *h)
 static void detect(void)
 {
     vmrt_sandbox_host_t *h = &det.host;
-    scan_mountinfo();
-    scan_self_cgroup();
     h->root = geteuid() == 0;
-    if (det.v2_mount[0] && v2_has("memory") && v2_has("pids")) {
-        h->cgroup_version = 2;
-        join(h->cgroup_root, sizeof h->cgroup_root, det.v2_mount, det.v2_path);
-    } else if (det.v1_mount[SB_CG_MEMORY][0] || det.v1_mount[SB_CG_PIDS][0]) {
-        h->cgroup_version = 1;
-    }
-    /* Creating cgroups needs write access to our cgroup (root, or a
-     * delegated v2 subtree). */
-    if (h->cgroup_version && !writable_cgroup(h))
-        h->cgroup_version = 0;
     h->user_namespaces = userns_allowed();
     h->landlock_abi = vmrt__sb_landlock_abi();
     unsigned act = SECCOMP_RET_KILL_PROCESS;
@@ -150,9 +144,10 @@ static void detect(void)
         unsigned ret;
     } acts[] = {{VMRT_SYSCALL_ALLOW, SECCOMP_RET_ALLOW},
                 {VMRT_SYSCALL_ERRNO, SECCOMP_RET_ERRNO},
-                {VMRT_SYSCALL_KILL, SECCOMP_RET_KILL_PROCESS},
                 {VMRT_SYSCALL_TRAP, SECCOMP_RET_TRAP},
                 {VMRT_SYSCALL_LOG, SECCOMP_RET_LOG}};
+    if (h->seccomp)
+        h->seccomp_actions |= 1u << VMRT_SYSCALL_KILL; /* probed above */
     for (size_t i = 0; h->seccomp && i < sizeof acts / sizeof acts[0]; i++) {
         act = acts[i].ret;
         if (syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0)
@@ -160,32 +155,58 @@ static void detect(void)
     }
 }
 
+static void detect_cgroups(void)
+{
+    vmrt_sandbox_host_t *h = &det.host;
+    scan_mountinfo();
+    scan_self_cgroup();
+    if (det.v2_mount[0] && v2_has("memory") && v2_has("pids")) {
+        h->cgroup_version = 2;
+        join(h->cgroup_root, sizeof h->cgroup_root, det.v2_mount, det.v2_path);
+    } else if (det.v1_mount[SB_CG_MEMORY][0] || det.v1_mount[SB_CG_PIDS][0]) {
+        h->cgroup_version = 1;
+    }
+    /* Creating cgroups needs write access to our cgroup (root, or a
+     * delegated v2 subtree). */
+    if (h->cgroup_version && !writable_cgroup(h))
+        h->cgroup_version = 0;
+}
+
+/* The cheap part: every field but cgroup_version and cgroup_root. */
 const vmrt_sandbox_host_t *vmrt__sb_host(void)
 {
     pthread_once(&det_once, detect);
     return &det.host;
 }
 
+/* Everything, the cgroup fields included. */
+const vmrt_sandbox_host_t *vmrt__sb_host_cgroups(void)
+{
+    pthread_once(&det_once, detect);
+    pthread_once(&cg_once, detect_cgroups);
+    return &det.host;
+}
+
 const vmrt_sandbox_host_t *vmrt_sandbox_host(void)
 {
-    return vmrt__sb_host();
+    return vmrt__sb_host_cgroups();
 }
 
 const char *vmrt__sb_cgv1_mount(sb_ctrl_t c)
 {
-    vmrt__sb_host();
+    vmrt__sb_host_cgroups();
     return det.v1_mount[c];
 }
 
 const char *vmrt__sb_cgv2_mount(void)
 {
-    vmrt__sb_host();
+    vmrt__sb_host_cgroups();
     return det.v2_mount;
 }
 
 /* This process's cgroup path: v2, or v1 for the named controller. */
 const char *vmrt__sb_self_cgroup(int version, sb_ctrl_t c)
 {
-    vmrt__sb_host();
+    vmrt__sb_host_cgroups();
     return version == 2 ? det.v2_path : det.v1_path[c];
 }

@@ -3,10 +3,12 @@
  *
  * Bandwidth (max_network_bandwidth) is shaped where the sandbox owns the
  * interface: with LOOPBACK, a token-bucket (tbf) root qdisc on the
- * namespace's lo, set over rtnetlink. The request is built in the parent with
- * libmnl (lo is always ifindex 1 in a new namespace) and the child only
- * sends it and reads the ack. HOST is refused (shaping it would shape the
- * host; a veth pair with NAT is not implemented); NONE has nothing to shape.
+ * namespace's lo, set over rtnetlink. The request is built in the parent
+ * (lo is always ifindex 1 in a new namespace) with the kernel's own
+ * <linux/rtnetlink.h> layout macros, and the child only sends it and reads
+ * the ack. (It was built with libmnl; there is no static libmnl to link into
+ * the static `vmrt`, and the message is one header and five attributes.) HOST is refused (shaping
+ * it would shape the host; a veth pair with NAT is not implemented); NONE has nothing to shape.
  * Child-side code: [SB-CHILD-ASYNC-SAFE].
  */
 #include <errno.h>
@@ -21,11 +23,6 @@
 #include <linux/rtnetlink.h>
 
 #include "sandbox_internal.h"
-#include "vmrt_config.h"
-
-#if VMRT_HAVE_MNL
-#include <libmnl/libmnl.h>
-#endif
 
 int vmrt__sb_child_lo_up(void)
 {
@@ -43,19 +40,37 @@ int vmrt__sb_child_lo_up(void)
     return r;
 }
 
+/* Appends attribute TYPE with LEN bytes of DATA to the message in a buffer
+ * of CAP bytes; NULL when it does not fit. */
+static struct rtattr *put_attr(struct nlmsghdr *h, size_t cap, unsigned short type,
+                               const void *data, size_t len)
+{
+    size_t off = NLMSG_ALIGN(h->nlmsg_len);
+    if (off + RTA_SPACE(len) > cap)
+        return NULL;
+    struct rtattr *a = (struct rtattr *)((char *)h + off);
+    a->rta_type = type;
+    a->rta_len = (unsigned short)RTA_LENGTH(len);
+    if (len)
+        memcpy(RTA_DATA(a), data, len);
+    memset((char *)RTA_DATA(a) + len, 0, RTA_SPACE(len) - RTA_LENGTH(len));
+    h->nlmsg_len = (uint32_t)(off + RTA_SPACE(len));
+    return a;
+}
+
 /* Builds "tc qdisc add dev lo root tbf rate RATE burst B limit B" into buf.
- * Returns the message length, or VMRT_EUNSUPPORTED without libmnl. */
+ * Returns the message length, or -ENOBUFS when buf is too small. */
 int vmrt__sb_net_shaper_msg(uint64_t rate, void *buf, size_t len)
 {
-#if VMRT_HAVE_MNL
-    if (len < 128)
+    if (len < NLMSG_SPACE(sizeof(struct tcmsg)))
         return -ENOBUFS;
     memset(buf, 0, len);
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    struct nlmsghdr *nlh = buf;
+    nlh->nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
     nlh->nlmsg_type = RTM_NEWQDISC;
     nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
     nlh->nlmsg_seq = 1;
-    struct tcmsg *tc = mnl_nlmsg_put_extra_header(nlh, sizeof *tc);
+    struct tcmsg *tc = NLMSG_DATA(nlh);
     tc->tcm_family = AF_UNSPEC;
     tc->tcm_ifindex = 1; /* lo of a fresh namespace */
     tc->tcm_handle = 1u << 16;
@@ -66,20 +81,15 @@ int vmrt__sb_net_shaper_msg(uint64_t rate, void *buf, size_t len)
     q.rate.rate = rate >= UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
     q.rate.linklayer = TC_LINKLAYER_ETHERNET;
     q.limit = burst;
-    mnl_attr_put_strz(nlh, TCA_KIND, "tbf");
-    struct nlattr *opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
-    mnl_attr_put(nlh, TCA_TBF_PARMS, sizeof q, &q);
-    if (rate >= UINT32_MAX)
-        mnl_attr_put_u64(nlh, TCA_TBF_RATE64, rate);
-    mnl_attr_put_u32(nlh, TCA_TBF_BURST, burst);
-    mnl_attr_nest_end(nlh, opts);
+    struct rtattr *opts;
+    if (!put_attr(nlh, len, TCA_KIND, "tbf", sizeof "tbf") ||
+        !(opts = put_attr(nlh, len, TCA_OPTIONS | NLA_F_NESTED, NULL, 0)) ||
+        !put_attr(nlh, len, TCA_TBF_PARMS, &q, sizeof q) ||
+        (rate >= UINT32_MAX && !put_attr(nlh, len, TCA_TBF_RATE64, &rate, sizeof rate)) ||
+        !put_attr(nlh, len, TCA_TBF_BURST, &burst, sizeof burst))
+        return -ENOBUFS;
+    opts->rta_len = (unsigned short)((char *)nlh + nlh->nlmsg_len - (char *)opts);
     return (int)nlh->nlmsg_len;
-#else
-    (void)rate;
-    (void)buf;
-    (void)len;
-    return VMRT_EUNSUPPORTED;
-#endif
 }
 
 /* Sends the prepared qdisc request; returns 0 or -1 with errno. */

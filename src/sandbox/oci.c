@@ -18,10 +18,16 @@
 
 #include "sandbox_internal.h"
 
-static int parse_action(const char *s, int errno_ret, uint32_t *out)
+/* The errno of SCMP_ACT_ERRNO: 1..4095 (libseccomp refuses more, the
+ * kernel returns -errno). */
+#define MAX_ERRNO_RET 4095
+
+static int parse_action(const char *s, json_int_t errno_ret, uint32_t *out)
 {
     if (!s)
         return -EINVAL;
+    if (errno_ret < 0 || errno_ret > MAX_ERRNO_RET)
+        return -ERANGE;
     if (!strcmp(s, "SCMP_ACT_ALLOW"))
         *out = SCMP_ACT_ALLOW;
     else if (!strcmp(s, "SCMP_ACT_ERRNO"))
@@ -120,8 +126,12 @@ static int add_entry(void *rules, json_t *e, const char *path, size_t idx)
     if (!entry_applies(e))
         return 0;
     uint32_t action;
-    int eret = (int)json_integer_value(json_object_get(e, "errnoRet"));
-    if (parse_action(json_string_value(json_object_get(e, "action")), eret, &action) != 0)
+    json_int_t eret = json_integer_value(json_object_get(e, "errnoRet"));
+    int perr = parse_action(json_string_value(json_object_get(e, "action")), eret, &action);
+    if (perr == -ERANGE)
+        return vmrt__sb_fail(-EINVAL, "%s: syscalls[%zu]: errnoRet %lld not in 0..%d", path, idx,
+                             (long long)eret, MAX_ERRNO_RET);
+    if (perr != 0)
         return vmrt__sb_fail(-EINVAL, "%s: syscalls[%zu]: bad action", path, idx);
     struct scmp_arg_cmp args[6];
     unsigned n;
@@ -162,9 +172,15 @@ int vmrt__sb_oci_rules(const char *path, void *rules, uint32_t *def)
     if (!root)
         return vmrt__sb_fail(-EINVAL, "seccomp profile %s:%d: %s", path, jerr.line, jerr.text);
     int err = 0;
-    int def_errno = (int)json_integer_value(json_object_get(root, "defaultErrnoRet"));
-    if (!json_is_object(root) ||
-        parse_action(json_string_value(json_object_get(root, "defaultAction")), def_errno, def))
+    json_int_t def_errno = json_integer_value(json_object_get(root, "defaultErrnoRet"));
+    int perr = json_is_object(root)
+                   ? parse_action(json_string_value(json_object_get(root, "defaultAction")),
+                                  def_errno, def)
+                   : -EINVAL;
+    if (perr == -ERANGE)
+        err = vmrt__sb_fail(-EINVAL, "seccomp profile %s: defaultErrnoRet %lld not in 0..%d", path,
+                            (long long)def_errno, MAX_ERRNO_RET);
+    else if (perr)
         err = vmrt__sb_fail(-EINVAL, "seccomp profile %s: missing or bad defaultAction", path);
     json_t *list = json_object_get(root, "syscalls");
     size_t i;

@@ -441,7 +441,7 @@ static int plan_network(vmrt_sandbox_t *sb)
     int len = vmrt__sb_net_shaper_msg(sb->lim.max_network_bandwidth, sb->plan.tc_msg,
                                       sizeof sb->plan.tc_msg);
     if (len < 0)
-        return vmrt__sb_fail(len, "max_network_bandwidth: needs libmnl (built without it)");
+        return vmrt__sb_fail(len, "max_network_bandwidth: cannot build the qdisc request");
     sb->plan.tc_len = (unsigned)len;
     return 0;
 }

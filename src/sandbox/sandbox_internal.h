@@ -194,8 +194,10 @@ int vmrt__sb_child_landlock(const sb_plan_t *p);
 int vmrt__sb_child_drop_caps(void);
 int vmrt__sb_child_userns_map(const sb_plan_t *p);
 
-/* Detection (detect.c). */
+/* Detection (detect.c): _host() leaves cgroup_version and cgroup_root
+ * unset (0, "") — only _host_cgroups() scans the cgroup hierarchies. */
 const vmrt_sandbox_host_t *vmrt__sb_host(void);
+const vmrt_sandbox_host_t *vmrt__sb_host_cgroups(void);
 
 /* Errors with detail (sandbox.c). */
 int vmrt__sb_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,7 +21,7 @@ bin=$work/$name
 if ! "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
      -D_GNU_SOURCE -DVMRT_BUILDING -I"$src/include" -I"$src/src" -I"$build" -I"$build/src/sandbox" \
      "$src/tests/fuzz/$name.c" $instrumented "$build/src/libvmrt.a" \
-     $(pkg-config --libs libseccomp jansson) -lmnl -lpthread -lm -o "$bin" 2>"$work/build.log"; then
+     $(pkg-config --libs libseccomp jansson) -lpthread -lm -o "$bin" 2>"$work/build.log"; then
   if grep -q -e "fuzzer" -e "libclang_rt" "$work/build.log"; then
     echo "SKIP: clang cannot link libFuzzer:"; cat "$work/build.log"; exit 77
   fi

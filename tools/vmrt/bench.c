@@ -24,7 +24,7 @@
 #include "cli.h"
 
 #define MAX_ARGS  8
-#define MAX_PEERS 4
+#define MAX_PEERS 5
 #define MAX_REPS  101
 
 typedef struct bench_cmd {
@@ -266,7 +266,8 @@ static const bench_case_t cases[] = {
      {{"bwrap", {"peer-sandbox", "bwrap-container", "@N"}},
       {"crun", {"peer-sandbox", "crun", "@N"}},
       {"firejail", {"peer-sandbox", "firejail", "@N"}},
-      {"fork+exec", {"peer-sandbox", "fork-exec", "@N"}}}},
+      {"fork+exec", {"peer-sandbox", "fork-exec", "@N"}},
+      {"namespaces only", {"peer-ns-floor", "@N"}}}},
     {"sandbox",
      "start_container_cold",
      "us",

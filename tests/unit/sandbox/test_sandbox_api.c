@@ -3,6 +3,10 @@
 #include "sb_helpers.h"
 
 #include <jansson.h>
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
+
+#include "sandbox/sandbox_internal.h"
 
 VT_DEFINE_GLOBALS;
 
@@ -79,6 +83,31 @@ static void test_bad_profile_file(void **state)
     c.filter.profile = "/etc";
     ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
     ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "not a regular file"));
+    /* An errno the filter cannot return (found by fuzz_seccomp_profile: it
+     * failed in libseccomp with a message that named no file). */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/vmrt-test-profile-%d.json", (int)getpid());
+    static const char *const bad[] = {
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": -1}",
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 4096}",
+        "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"getppid\"], "
+        "\"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 70000}]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FILE *f = fopen(path, "w");
+        ASSERT_NOT_NULL(f);
+        fputs(bad[i], f);
+        fclose(f);
+        c.filter.profile = path;
+        ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+        ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), path));
+        ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "not in 0..4095"));
+    }
+    unlink(path);
+    vmrt_sandbox_config_init(&c);
+    c.filter.default_action = VMRT_SYSCALL_ERRNO;
+    c.filter.errno_value = -5;
+    ASSERT_EQ(vmrt_sandbox_new(&sb, &c, NULL), -EINVAL);
+    ASSERT_NOT_NULL(strstr(vmrt_sandbox_error(), "errno_value -5 not in 0..4095"));
 }
 
 static void test_host_detection(void **state)
@@ -248,6 +277,63 @@ static void test_failure_report(void **state)
     ASSERT_EQ(r.setup_errno, EINVAL);
 }
 
+/* The rtnetlink request for --max-net-bw with --net loopback, parsed back:
+ * RTM_NEWQDISC for ifindex 1 (lo of a fresh namespace), root, kind "tbf",
+ * nested options with the rate (RATE64 beside it from 2^32 bytes/s up) and
+ * the burst; a buffer too small is -ENOBUFS, not an overrun. */
+static void test_shaper_msg(void **state)
+{
+    (void)state;
+    static const uint64_t rates[] = {1000, 2u << 20, UINT32_MAX - 1ull, 10ull << 30};
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
+        _Alignas(8) char buf[256];
+        int len = vmrt__sb_net_shaper_msg(rates[i], buf, sizeof buf);
+        ASSERT_TRUE(len > 0 && len <= (int)sizeof buf);
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        ASSERT_EQ(h->nlmsg_len, (unsigned)len);
+        ASSERT_EQ(h->nlmsg_type, RTM_NEWQDISC);
+        ASSERT_EQ(h->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+        struct tcmsg *tc = NLMSG_DATA(h);
+        ASSERT_EQ(tc->tcm_ifindex, 1);
+        ASSERT_EQ(tc->tcm_parent, TC_H_ROOT);
+        int rest = len - (int)NLMSG_LENGTH(sizeof *tc);
+        bool kind = false, parms = false, burst = false, rate64 = false;
+        for (struct rtattr *a = (struct rtattr *)((char *)tc + NLMSG_ALIGN(sizeof *tc));
+             RTA_OK(a, rest); a = RTA_NEXT(a, rest)) {
+            if (a->rta_type == TCA_KIND) {
+                kind = !strcmp(RTA_DATA(a), "tbf");
+                continue;
+            }
+            ASSERT_EQ(a->rta_type, TCA_OPTIONS | NLA_F_NESTED);
+            int n = (int)RTA_PAYLOAD(a);
+            for (struct rtattr *o = RTA_DATA(a); RTA_OK(o, n); o = RTA_NEXT(o, n)) {
+                if (o->rta_type == TCA_TBF_PARMS) {
+                    struct tc_tbf_qopt q;
+                    memcpy(&q, RTA_DATA(o), sizeof q);
+                    ASSERT_EQ(q.rate.rate, rates[i] >= UINT32_MAX ? UINT32_MAX : rates[i]);
+                    parms = true;
+                } else if (o->rta_type == TCA_TBF_BURST) {
+                    uint32_t b;
+                    memcpy(&b, RTA_DATA(o), sizeof b);
+                    ASSERT_EQ(b, rates[i] / 10 > (256u << 10) ? rates[i] / 10 : 256u << 10);
+                    burst = true;
+                } else if (o->rta_type == TCA_TBF_RATE64) {
+                    uint64_t r;
+                    memcpy(&r, RTA_DATA(o), sizeof r);
+                    ASSERT_EQ(r, rates[i]);
+                    rate64 = true;
+                }
+            }
+            ASSERT_EQ(n, 0);
+        }
+        ASSERT_EQ(rest, 0);
+        ASSERT_TRUE(kind && parms && burst);
+        ASSERT_EQ(rate64, rates[i] >= UINT32_MAX);
+    }
+    char small[40];
+    ASSERT_EQ(vmrt__sb_net_shaper_msg(1000, small, sizeof small), -ENOBUFS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_none_spawn_inline),
         cmocka_unit_test(test_none_limits_downgrade_or_strict),
         cmocka_unit_test(test_failure_report),
+        cmocka_unit_test(test_shaper_msg),
     };
     VT_RUN("sandbox_api", tests);
 }
