@@ -4,6 +4,10 @@
  *       microseconds per run (the whole CLI, as a user runs it)
  *   process-cold | container-cold
  *       the same, each run after an untimed 50 ms pause
+ *   container-api
+ *       the same container through the library, as a VM embedding vmrt starts
+ *       one: vmrt_sandbox_new + _exec("/bin/true") + _wait + _free in this
+ *       process (no launcher program is started)
  *   syscall-none | syscall-default | syscall-strict
  *       nanoseconds per getppid() inside a PROCESS sandbox with that filter
  *       (answered by the kernel's seccomp cache when allowed unconditionally)
@@ -102,6 +106,26 @@ static int syscall_cost(const char *profile, bool use_ioctl, unsigned long n)
     return 0;
 }
 
+static double startup_api(unsigned long n)
+{
+    char *argv[] = {"/bin/true", NULL};
+    double t0 = bench_now_us();
+    for (unsigned long i = 0; i < n; i++) {
+        vmrt_sandbox_config_t c;
+        vmrt_sandbox_config_init(&c);
+        c.isolation_level = VMRT_ISOLATION_CONTAINER;
+        vmrt_sandbox_t *sb;
+        vmrt_sandbox_report_t r;
+        if (vmrt_sandbox_new(&sb, &c, NULL) || vmrt_sandbox_exec(sb, argv, NULL) ||
+            vmrt_sandbox_wait(sb, &r) || r.reason != VMRT_END_EXITED || r.exit_code) {
+            fprintf(stderr, "bench: sandbox failed: %s\n", vmrt_sandbox_error());
+            exit(1);
+        }
+        vmrt_sandbox_free(sb);
+    }
+    return (bench_now_us() - t0) / (double)n;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long n = argc == 3 ? strtoul(argv[2], NULL, 10) : 0;
@@ -118,6 +142,10 @@ int main(int argc, char **argv)
         char level[16];
         snprintf(level, sizeof level, "%.*s", (int)(strchr(c, '-') - c), c);
         printf("%.1f\n", startup(level, NULL, n, BENCH_COLD_GAP_US));
+        return 0;
+    }
+    if (!strcmp(c, "container-api")) {
+        printf("%.1f\n", startup_api(n));
         return 0;
     }
     if (!strcmp(c, "container-hostnet")) {
