@@ -140,11 +140,11 @@ typedef struct vmrt_sandbox_report {
     uint64_t cpu_user_ns;    /* CPU time, user, whole tree where known */
     uint64_t cpu_sys_ns;     /* CPU time, system */
     uint64_t wall_ns;        /* start to end */
-    uint64_t peak_memory;    /* cgroup peak, bytes; 0 if no cgroup */
+    uint64_t peak_memory;    /* cgroup peak, bytes (peak_memory_known) */
     uint64_t max_rss;        /* largest RSS of a process, bytes */
     uint64_t io_read_bytes;  /* storage bytes read */
     uint64_t io_write_bytes; /* storage bytes written */
-    uint64_t processes;      /* processes started (cgroup) or peak pids */
+    uint64_t processes;      /* most processes alive at once (pids cgroup; processes_known) */
     uint64_t ctx_switches;   /* voluntary + involuntary */
     /* Network traffic, counted where max_network_bandwidth is enforced on the
      * host's network (eBPF on the sandbox's cgroup); 0 otherwise. */
@@ -152,6 +152,10 @@ typedef struct vmrt_sandbox_report {
     uint64_t net_refused_packets; /* packets over the rate, dropped */
     unsigned n_notes;             /* downgrades and remarks */
     char notes[VMRT_SANDBOX_MAX_NOTES][112];
+    /* Whether peak_memory and processes were measured: they need a memory /
+     * pids cgroup (a memory or process limit creates one). When false the
+     * field is 0, the text report says "unknown" and the JSON has null. */
+    bool peak_memory_known, processes_known;
 } vmrt_sandbox_report_t;
 
 /* Host capabilities, detected once. */

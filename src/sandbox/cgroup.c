@@ -57,6 +57,16 @@ int vmrt__sb_read_file(const char *dir, const char *file, char *buf, size_t len)
     return (int)got;
 }
 
+bool vmrt__sb_read_u64_ok(const char *dir, const char *file, uint64_t *out)
+{
+    char buf[64];
+    char *end;
+    if (vmrt__sb_read_file(dir, file, buf, sizeof buf) <= 0)
+        return false;
+    *out = strtoull(buf, &end, 10);
+    return end != buf;
+}
+
 uint64_t vmrt__sb_read_u64(const char *dir, const char *file)
 {
     char buf[64];

@@ -137,7 +137,7 @@ int vmrt__sb_cgv1_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u)
     char buf[4096];
     if (cg->needed & (1u << SB_CG_MEMORY)) {
         const char *d = cg->dir[SB_CG_MEMORY];
-        u->mem_peak = vmrt__sb_read_u64(d, "memory.max_usage_in_bytes");
+        u->mem_known = vmrt__sb_read_u64_ok(d, "memory.max_usage_in_bytes", &u->mem_peak);
         if (vmrt__sb_read_file(d, "memory.oom_control", buf, sizeof buf) > 0)
             u->oom_kills = vmrt__sb_keyed_u64(buf, "oom_kill");
     }
@@ -145,7 +145,7 @@ int vmrt__sb_cgv1_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u)
         const char *d = cg->dir[SB_CG_PIDS];
         if (vmrt__sb_read_file(d, "pids.events", buf, sizeof buf) > 0)
             u->pids_max_events = vmrt__sb_keyed_u64(buf, "max");
-        u->pids_peak = vmrt__sb_read_u64(d, "pids.peak");
+        u->pids_known = vmrt__sb_read_u64_ok(d, "pids.peak", &u->pids_peak);
     }
     if (cg->needed & (1u << SB_CG_CPUACCT)) {
         const char *d = cg->dir[SB_CG_CPUACCT];

@@ -107,12 +107,12 @@ int vmrt__sb_cgv2_usage(const sb_cgroup_t *cg, sb_cgroup_usage_t *u)
         u->cpu_user_ns = vmrt__sb_keyed_u64(buf, "user_usec") * 1000;
         u->cpu_sys_ns = vmrt__sb_keyed_u64(buf, "system_usec") * 1000;
     }
-    u->mem_peak = vmrt__sb_read_u64(d, "memory.peak");
+    u->mem_known = vmrt__sb_read_u64_ok(d, "memory.peak", &u->mem_peak);
     if (vmrt__sb_read_file(d, "memory.events", buf, sizeof buf) > 0)
         u->oom_kills = vmrt__sb_keyed_u64(buf, "oom_kill");
     if (vmrt__sb_read_file(d, "pids.events", buf, sizeof buf) > 0)
         u->pids_max_events = vmrt__sb_keyed_u64(buf, "max");
-    u->pids_peak = vmrt__sb_read_u64(d, "pids.peak");
+    u->pids_known = vmrt__sb_read_u64_ok(d, "pids.peak", &u->pids_peak);
     if (vmrt__sb_read_file(d, "io.stat", buf, sizeof buf) > 0)
         sum_io(buf, &u->io_read, &u->io_write);
     return 0;

@@ -63,12 +63,18 @@ int vmrt_sandbox_report_print(const vmrt_sandbox_report_t *r, FILE *out)
     fprintf(out, "isolation: %s\n", vmrt_isolation_name(r->level));
     fprintf(out, "cpu_user: %.3f s\ncpu_sys: %.3f s\nwall: %.3f s\n", secs(r->cpu_user_ns),
             secs(r->cpu_sys_ns), secs(r->wall_ns));
-    fprintf(out, "peak_memory: %llu bytes\nmax_rss: %llu bytes\n",
-            (unsigned long long)r->peak_memory, (unsigned long long)r->max_rss);
+    if (r->peak_memory_known)
+        fprintf(out, "peak_memory: %llu bytes\n", (unsigned long long)r->peak_memory);
+    else
+        fputs("peak_memory: unknown (no memory cgroup; see max_rss)\n", out);
+    fprintf(out, "max_rss: %llu bytes\n", (unsigned long long)r->max_rss);
     fprintf(out, "io_read: %llu bytes\nio_write: %llu bytes\n",
             (unsigned long long)r->io_read_bytes, (unsigned long long)r->io_write_bytes);
-    fprintf(out, "processes: %llu\ncontext_switches: %llu\n", (unsigned long long)r->processes,
-            (unsigned long long)r->ctx_switches);
+    if (r->processes_known)
+        fprintf(out, "processes: %llu\n", (unsigned long long)r->processes);
+    else
+        fputs("processes: unknown (no pids cgroup; --max-procs makes one)\n", out);
+    fprintf(out, "context_switches: %llu\n", (unsigned long long)r->ctx_switches);
     if (r->net_out_bytes || r->net_in_bytes || r->net_refused_packets)
         fprintf(out, "net_out: %llu bytes\nnet_in: %llu bytes\nnet_refused: %llu packets\n",
                 (unsigned long long)r->net_out_bytes, (unsigned long long)r->net_in_bytes,
@@ -105,11 +111,13 @@ char *vmrt_sandbox_report_json(const vmrt_sandbox_report_t *r)
     bad |= set(o, "cpu_user_ns", json_integer((json_int_t)r->cpu_user_ns));
     bad |= set(o, "cpu_sys_ns", json_integer((json_int_t)r->cpu_sys_ns));
     bad |= set(o, "wall_ns", json_integer((json_int_t)r->wall_ns));
-    bad |= set(o, "peak_memory_bytes", json_integer((json_int_t)r->peak_memory));
+    bad |= set(o, "peak_memory_bytes",
+               r->peak_memory_known ? json_integer((json_int_t)r->peak_memory) : json_null());
     bad |= set(o, "max_rss_bytes", json_integer((json_int_t)r->max_rss));
     bad |= set(o, "io_read_bytes", json_integer((json_int_t)r->io_read_bytes));
     bad |= set(o, "io_write_bytes", json_integer((json_int_t)r->io_write_bytes));
-    bad |= set(o, "processes", json_integer((json_int_t)r->processes));
+    bad |= set(o, "processes",
+               r->processes_known ? json_integer((json_int_t)r->processes) : json_null());
     bad |= set(o, "context_switches", json_integer((json_int_t)r->ctx_switches));
     bad |= set(o, "net_out_bytes", json_integer((json_int_t)r->net_out_bytes));
     bad |= set(o, "net_in_bytes", json_integer((json_int_t)r->net_in_bytes));

@@ -127,6 +127,7 @@ typedef struct sb_cgroup_usage {
     uint64_t pids_max_events;
     uint64_t pids_peak;
     uint64_t io_read, io_write;
+    bool mem_known, pids_known; /* mem_peak / pids_peak were read */
 } sb_cgroup_usage_t;
 
 typedef struct sb_cgroup {
@@ -155,6 +156,8 @@ void vmrt__sb_cgroup_name(char *buf, size_t len);
 int vmrt__sb_write_file(const char *dir, const char *file, const char *text);
 int vmrt__sb_read_file(const char *dir, const char *file, char *buf, size_t len);
 uint64_t vmrt__sb_read_u64(const char *dir, const char *file);
+/* The same; false when the file is missing or holds no number. */
+bool vmrt__sb_read_u64_ok(const char *dir, const char *file, uint64_t *out);
 uint64_t vmrt__sb_keyed_u64(const char *text, const char *key);
 /* v1 controller mount point and v2 root; "" when absent. */
 const char *vmrt__sb_cgv1_mount(sb_ctrl_t c);

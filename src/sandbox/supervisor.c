@@ -211,6 +211,7 @@ static void fill_usage(vmrt_sandbox_t *sb, const sb_cgroup_usage_t *u)
         r->cpu_sys_ns = u->cpu_sys_ns;
     }
     r->peak_memory = u->mem_peak;
+    r->peak_memory_known = u->mem_known;
     r->max_rss = (uint64_t)sb->ru.ru_maxrss * 1024u;
     io_totals(sb, u, &r->io_read_bytes, &r->io_write_bytes);
     if (r->io_read_bytes < (uint64_t)sb->ru.ru_inblock * 512u)
@@ -218,6 +219,7 @@ static void fill_usage(vmrt_sandbox_t *sb, const sb_cgroup_usage_t *u)
     if (r->io_write_bytes < (uint64_t)sb->ru.ru_oublock * 512u)
         r->io_write_bytes = (uint64_t)sb->ru.ru_oublock * 512u;
     r->processes = u->pids_peak;
+    r->processes_known = u->pids_known;
     r->ctx_switches = (uint64_t)(sb->ru.ru_nvcsw + sb->ru.ru_nivcsw);
 }
 

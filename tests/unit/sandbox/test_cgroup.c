@@ -438,10 +438,15 @@ static void test_cgroups_removed(void **state)
     vmrt_limits_init(&l);
     l.max_memory = 64 << 20;
     l.max_processes = 16;
-    char *argv[] = {"/bin/true", NULL};
+    char *argv[] = {"/bin/sh", "-c", "/bin/true & /bin/true & wait", NULL};
     sbt_run_t run;
     sbt_run(&c, &l, argv, NULL, NULL, &run);
     SBT_ASSERT_REASON(&run, VMRT_END_EXITED);
+    /* both limits made cgroups, so both figures were measured */
+    ASSERT_TRUE(run.r.peak_memory_known);
+    ASSERT_TRUE(run.r.peak_memory > 0);
+    ASSERT_TRUE(run.r.processes_known);
+    ASSERT_IN_RANGE(run.r.processes, 1, 16);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "find /sys/fs/cgroup -maxdepth 4 -name 'vmrt-%d-*' | grep -q .",
              (int)getpid());

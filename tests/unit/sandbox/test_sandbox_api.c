@@ -149,6 +149,7 @@ static void test_report_formats(void **state)
     snprintf(r.syscall_name, sizeof r.syscall_name, "bpf");
     r.level = VMRT_ISOLATION_CONTAINER;
     r.peak_memory = 12345;
+    r.peak_memory_known = true; /* processes: not measured */
     r.n_notes = 1;
     snprintf(r.notes[0], sizeof r.notes[0], "a downgrade");
     char *s = vmrt_sandbox_report_json(&r);
@@ -160,6 +161,7 @@ static void test_report_formats(void **state)
     ASSERT_STR_EQ(json_string_value(json_object_get(o, "syscall")), "bpf");
     ASSERT_EQ(json_integer_value(json_object_get(o, "syscall_nr")), 321);
     ASSERT_EQ(json_integer_value(json_object_get(o, "peak_memory_bytes")), 12345);
+    ASSERT_TRUE(json_is_null(json_object_get(o, "processes")));
     ASSERT_STR_EQ(json_string_value(json_array_get(json_object_get(o, "notes"), 0)), "a downgrade");
     json_decref(o);
     free(s);
@@ -170,6 +172,8 @@ static void test_report_formats(void **state)
     ASSERT_NOT_NULL(strstr(buf, "reason: seccomp_violation\n"));
     ASSERT_NOT_NULL(strstr(buf, "syscall: bpf (321)\n"));
     ASSERT_NOT_NULL(strstr(buf, "note: a downgrade\n"));
+    ASSERT_NOT_NULL(strstr(buf, "peak_memory: 12345 bytes\n"));
+    ASSERT_NOT_NULL(strstr(buf, "processes: unknown ("));
 }
 
 static int ret_arg(void *arg)
