@@ -1,7 +1,9 @@
 /* Bounded stress: at least 1,000,000 coroutines (native and TSan) doing
  * random spawn/join, detached spawns, channel traffic, sleeps and migration
- * across vCPUs. Totals are checked exactly. Counts shrink under ASan and
- * qemu (VMRT_TEST_CONFIG) to keep each run well under a minute. */
+ * across vCPUs, at all three priorities, with round trips through a High
+ * echo coroutine (a lower-priority sender readies it: the High hand-off). Totals are checked
+ * exactly. Counts shrink under ASan and qemu (VMRT_TEST_CONFIG) to keep each run well under a
+ * minute. */
 #include "harness.h"
 
 #include <stdatomic.h>
@@ -15,7 +17,7 @@ VT_DEFINE_GLOBALS;
 #define WORKERS 100
 
 static long quota_per_worker;
-static vmrt_chan_t *ch;
+static vmrt_chan_t *ch, *hi_in, *hi_out;
 static atomic_long detached_done, sent_sum, recv_sum, spawned_total;
 static unsigned nvcpus;
 
@@ -33,6 +35,22 @@ static void *detached(void *arg)
     atomic_fetch_add_explicit(&detached_done, 1, memory_order_relaxed);
     return NULL;
 }
+
+/* High priority: echoes every value +1 until it receives -1. */
+static void *high_echo(void *arg)
+{
+    long v, n = 0;
+    while (vmrt_chan_recv(hi_in, &v, 0) == 0 && v >= 0) {
+        v++;
+        if (vmrt_chan_send(hi_out, &v, 0))
+            return NULL;
+        n++;
+    }
+    (void)arg;
+    return (void *)(intptr_t)n;
+}
+
+static atomic_long echo_trips;
 
 static uint64_t next(uint64_t *x)
 {
@@ -65,6 +83,12 @@ static void *worker(void *arg)
             }
             ASSERT_EQ(got, want);
             spawned += n;
+        } else if (op < 80) { /* a round trip through the High echo */
+            long v = (long)(next(&rng) % 1000), w;
+            ASSERT_OK(vmrt_chan_send(hi_in, &v, 0));
+            ASSERT_OK(vmrt_chan_recv(hi_out, &w, 0));
+            ASSERT_EQ(w, v + 1);
+            atomic_fetch_add_explicit(&echo_trips, 1, memory_order_relaxed);
         } else if (op < 85) { /* channel traffic */
             long v = (long)(next(&rng) % 1000), w;
             ASSERT_OK(vmrt_chan_send(ch, &v, 0));
@@ -103,25 +127,45 @@ static void test_stress(void **state)
     ASSERT_OK(vmrt_sched_new(&s, &cfg));
     ASSERT_OK(vmrt_sched_start(s));
     ASSERT_OK(vmrt_chan_new(&ch, sizeof(long), 64));
+    ASSERT_OK(vmrt_chan_new(&hi_in, sizeof(long), 0));
+    ASSERT_OK(vmrt_chan_new(&hi_out, sizeof(long), 0));
+    vmrt_coro_attr_t high;
+    vmrt_coro_attr_init(&high);
+    high.priority = VMRT_PRIO_HIGH;
+    vmrt_coro_t *echo;
+    ASSERT_OK(vmrt_sched_spawn(s, &echo, &high, high_echo, NULL));
     vmrt_coro_t *w[WORKERS];
-    for (int i = 0; i < WORKERS; i++)
-        ASSERT_OK(vmrt_sched_spawn(s, &w[i], NULL, worker, (void *)(intptr_t)i));
+    for (int i = 0; i < WORKERS; i++) {
+        vmrt_coro_attr_t a; /* a tenth of the workers Low, a tenth High */
+        vmrt_coro_attr_init(&a);
+        a.priority = i % 10 == 1 ? VMRT_PRIO_LOW : i % 10 == 2 ? VMRT_PRIO_HIGH : VMRT_PRIO_MEDIUM;
+        ASSERT_OK(vmrt_sched_spawn(s, &w[i], &a, worker, (void *)(intptr_t)i));
+    }
     for (int i = 0; i < WORKERS; i++)
         ASSERT_OK(vmrt_sched_join(w[i], NULL));
+    long stop = -1;
+    void *echoed;
+    ASSERT_OK(vmrt_chan_send(hi_in, &stop, 0)); /* (from this thread) */
+    ASSERT_OK(vmrt_sched_join(echo, &echoed));
+    ASSERT_EQ((long)(intptr_t)echoed, atomic_load(&echo_trips));
+    ASSERT_TRUE(atomic_load(&echo_trips) > 0);
     ASSERT_OK(vmrt_sched_stop(s, VMRT_SCHED_STOP_WAIT, 30000000000ull));
     vmrt_sched_stats_t st;
     ASSERT_OK(vmrt_sched_stats(s, &st));
     ASSERT_TRUE(atomic_load(&spawned_total) >= total);
-    ASSERT_EQ(st.total_coroutines, (uint64_t)atomic_load(&spawned_total) + WORKERS);
+    ASSERT_EQ(st.total_coroutines, (uint64_t)atomic_load(&spawned_total) + WORKERS + 1);
     ASSERT_EQ(st.active_coroutines, 0);
     ASSERT_EQ(atomic_load(&sent_sum), atomic_load(&recv_sum));
     ASSERT_EQ(vmrt_chan_len(ch), 0);
     ASSERT_TRUE(atomic_load(&detached_done) > 0);
     ASSERT_TRUE(st.migrations > 0);
-    fprintf(stderr, "stress: %lu coroutines, %lu switches, %lu steals, %lu migrations\n",
+    fprintf(stderr,
+            "stress: %lu coroutines, %lu switches, %lu steals, %lu migrations, %ld High echoes\n",
             (unsigned long)st.total_coroutines, (unsigned long)st.context_switches,
-            (unsigned long)st.steals, (unsigned long)st.migrations);
+            (unsigned long)st.steals, (unsigned long)st.migrations, atomic_load(&echo_trips));
     ASSERT_OK(vmrt_chan_destroy(ch));
+    ASSERT_OK(vmrt_chan_destroy(hi_in));
+    ASSERT_OK(vmrt_chan_destroy(hi_out));
     vmrt_sched_destroy(s);
 }
 
