@@ -103,8 +103,9 @@ int vmrt__sb_child_shape(const sb_plan_t *p)
         struct nlmsghdr h;
         char buf[512];
     } ack;
+    errno = 0; /* a short send or receive sets no errno: EPROTO then */
     if (send(s, p->tc_msg, p->tc_len, 0) != (ssize_t)p->tc_len)
-        err = errno;
+        err = errno ? errno : EPROTO;
     else if (recv(s, &ack, sizeof ack, 0) < (ssize_t)(sizeof ack.h + sizeof(struct nlmsgerr)))
         err = errno ? errno : EPROTO;
     else if (ack.h.nlmsg_type == NLMSG_ERROR)
