@@ -493,7 +493,7 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     vmrt__gc_mark_drain(gc, 0, true);
     gc->mk_work_limit = saved_limit;
     vmrt__gc_tlab_release_all(gc);
-    bool forced = force_compact || gc->compact_next;
+    bool forced = force_compact;
     /* A minor cycle's block statistics count old objects it did not mark:
      * only full cycles evacuate. */
     if (!gc->minor && (forced || (gc->cfg.compact && compaction_fits(gc))))
@@ -504,10 +504,8 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     atomic_store(&gc->phase, GC_IDLE);
     vmrt__gc_pacer_cycle_end(gc, live, !gc->minor);
     pthread_mutex_lock(&gc->st.lock);
-    gc->st.cycle_minor = gc->minor;
-    if (gc->minor) {
-        gc->st.s.minor_count++;
-    } else {
+    gc->st.cycle_minor = gc->minor; /* minor_count: with gc_count, in stats_cycle_end */
+    if (!gc->minor) {
         gc->st.s.live_full = live;
         if (live > gc->st.s.live_full_max)
             gc->st.s.live_full_max = live;
@@ -515,7 +513,6 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     pthread_mutex_unlock(&gc->st.lock);
     size_t a = atomic_load(&gc->alloc_bytes); /* keep what was allocated during the cycle */
     atomic_store(&gc->alloc_bytes, a > gc->pacer.alloc_at_start ? a - gc->pacer.alloc_at_start : 0);
-    gc->compact_next = false;
     return live;
 }
 

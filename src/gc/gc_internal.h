@@ -265,8 +265,7 @@ struct vmrt_gc {
     uint8_t epoch_base;      /* the epoch when this cycle started (see next_epoch) */
     _Atomic bool enabled, incremental;
     _Atomic int trigger;
-    bool compact_next; /* compact at the end of this cycle */
-    int trace;         /* VMRT_GCTRACE: 1 a line per cycle, 2 also per pause */
+    int trace; /* VMRT_GCTRACE: 1 a line per cycle, 2 also per pause */
     /* roots */
     pthread_mutex_t roots_lock;
     void ***globals;
