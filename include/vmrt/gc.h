@@ -257,6 +257,17 @@ static inline void vmrt_gc_write_card(vmrt_gc_mutator_t *m, void *obj, void *slo
                          (uint8_t)1, __ATOMIC_RELAXED);
 }
 
+/* The SATB half of the barrier alone, for embedders that load and store
+ * their slots themselves (e.g. with relaxed atomics, because other threads
+ * access the same slots): old, the reference the store is about to
+ * overwrite (not NULL), is recorded while marking. Then store, then
+ * vmrt_gc_write_card if the new value is a reference. */
+static inline void vmrt_gc_write_satb(vmrt_gc_mutator_t *m, void *old)
+{
+    if (__builtin_expect(((const vmrt_gc_mutator_fast_t *)m)->marking != 0, 0))
+        vmrt_gc_write_slow(m, old);
+}
+
 /* Stores val into the reference slot `slot` of heap object obj (obj must be
  * the object that contains slot; the old value must be a reference or
  * NULL). Every reference store into a heap object, initializing stores
