@@ -5,14 +5,15 @@
  *
  *   start   (thread holding gc->collecting) finish lazy sweeping, then in a
  *           pause: take back allocation caches; full: move to a fresh mark epoch,
- *           zero the blocks' marked bytes, clear the cards; minor: grey the
- *           old objects in dirty cards; turn the write barrier on, grey the
- *           roots.
+ *           zero the blocks' marked bytes, clear the cards; turn the write
+ *           barrier on, grey the roots.
  *   mark    a full collection drains the grey set in the same pause; an
  *           incremental cycle drains it in bounded steps (each a pause of
  *           about step_budget_ns), run by vmrt_gc_check_and_run_step and by
  *           allocation slow paths (assists). Each step first greys what the
- *           SATB barrier recorded.
+ *           SATB barrier recorded; in a minor cycle, the steps first grey
+ *           the old objects in dirty cards, a cursor's worth per step
+ *           within its deadline, and marking ends only once all are done.
  *   finish  when a step finds nothing grey: clear dead weak references,
  *           resurrect finalizable objects, pin conservatively referenced
  *           objects, compact, free dead large objects and empty blocks,
@@ -420,8 +421,10 @@ static void begin_marking(vmrt_gc_t *gc, bool full)
             vmrt__gc_cards_clear(gc);
     }
     set_marking(gc, 1);
-    if (!full)
-        vmrt__gc_scan_cards(gc, &gc->markers[0]);
+    /* Minor: the dirty cards are scanned by mark_some, within its deadline
+     * (over several steps of an incremental cycle). */
+    gc->cards_pending = !full;
+    gc->card_cursor = 0;
     vmrt__gc_scan_roots(gc, &gc->markers[0]);
 }
 
@@ -456,7 +459,11 @@ static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
         deadline = 0;
     }
     vmrt__gc_satb_drain(gc, &gc->markers[0]);
-    bool done = vmrt__gc_mark_drain(gc, deadline, !deadline || gc->cfg.parallel_steps);
+    if (gc->cards_pending)
+        gc->cards_pending = !vmrt__gc_scan_cards(gc, &gc->markers[0], deadline);
+    /* Marking cannot end before every dirty card was scanned. */
+    bool done = vmrt__gc_mark_drain(gc, deadline, !deadline || gc->cfg.parallel_steps) &&
+                !gc->cards_pending;
     pthread_mutex_lock(&gc->st.lock);
     gc->st.cycle_mark_ns += vmrt_now_ns() - t0;
     pthread_mutex_unlock(&gc->st.lock);
@@ -706,6 +713,16 @@ int vmrt_gc_check_and_run_step(vmrt_gc_mutator_t *m)
 void vmrt__gc_set_step_work(vmrt_gc_t *gc, size_t objects)
 {
     gc->mk_work_limit = objects;
+}
+
+void vmrt__gc_set_card_work(vmrt_gc_t *gc, size_t blocks)
+{
+    gc->card_work_limit = blocks;
+}
+
+bool vmrt__gc_cards_pending(vmrt_gc_t *gc)
+{
+    return gc->cards_pending;
 }
 
 void vmrt__gc_set_satb_lost(vmrt_gc_t *gc)

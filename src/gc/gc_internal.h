@@ -322,6 +322,9 @@ struct vmrt_gc {
     bool minor;             /* the running (or last) cycle is a minor one */
     _Atomic bool next_full; /* the pacer asks for a full cycle next */
     uint8_t *cards;         /* card table: (addr >> GC_CARD_SHIFT) & card_mask */
+    bool cards_pending;     /* minor cycle: dirty cards left to scan from card_cursor */
+    size_t card_cursor;     /* next block index whose cards vmrt__gc_scan_cards scans */
+    size_t card_work_limit; /* test hook: dirty blocks per vmrt__gc_scan_cards call (0: any) */
     size_t card_len;        /* bytes of the table (power of two) */
 };
 
@@ -374,8 +377,9 @@ static inline uint8_t *gc_card(const struct vmrt_gc *gc, uintptr_t addr)
 {
     return &gc->cards[(addr >> GC_CARD_SHIFT) & (gc->card_len - 1)];
 }
-void vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk); /* minor start pause */
-void vmrt__gc_cards_clear(struct vmrt_gc *gc);                 /* full start pause */
+bool vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk,
+                         uint64_t deadline);   /* minor cycle's pauses: true when done */
+void vmrt__gc_cards_clear(struct vmrt_gc *gc); /* full start pause */
 
 /* barrier.c */
 void vmrt__gc_satb_drain(struct vmrt_gc *gc, gc_marker_t *mk);
@@ -417,6 +421,8 @@ int vmrt__gc_collect_full(vmrt_gc_mutator_t *m, bool compact);   /* world runnin
 int vmrt__gc_step(vmrt_gc_mutator_t *m);                         /* world running */
 void vmrt__gc_set_step_work(struct vmrt_gc *gc, size_t objects); /* test hook */
 void vmrt__gc_set_satb_lost(struct vmrt_gc *gc);                 /* test hook */
+void vmrt__gc_set_card_work(struct vmrt_gc *gc, size_t blocks);  /* test hook */
+bool vmrt__gc_cards_pending(struct vmrt_gc *gc);                 /* test hook */
 bool vmrt__gc_is_marked(struct vmrt_gc *gc, const void *obj);    /* test hook */
 bool vmrt__gc_is_valid(struct vmrt_gc *gc, const void *obj);     /* test hook */
 void vmrt__gc_finish_sweep(struct vmrt_gc *gc);                  /* test hook */
