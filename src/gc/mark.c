@@ -123,7 +123,8 @@ static size_t ovf_push_n(struct vmrt_gc *gc, void *const *x, size_t n)
             n = gc->ovf_cap - gc->novf; /* what still fits */
         }
     }
-    memcpy(gc->ovf + gc->novf, x, n * sizeof *x);
+    if (n)
+        memcpy(gc->ovf + gc->novf, x, n * sizeof *x);
     gc->novf += n;
     atomic_store_explicit(&gc->novf_hint, gc->novf, memory_order_release);
     pthread_mutex_unlock(&gc->ovf_lock);
@@ -765,8 +766,10 @@ bool vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk, uint64_t deadline)
         (void)scan_large_range;
 #endif
         memset(c, 0, GC_CARDS_PER_BLOCK);
-        if ((deadline && vmrt_now_ns() >= deadline) ||
-            (gc->card_work_limit && ++dirty == gc->card_work_limit)) {
+        /* (The test hook's limit applies to steps only: deadline 0 means
+         * "to the end", e.g. a stop-the-world collection finishing the cycle.) */
+        if (deadline && (vmrt_now_ns() >= deadline ||
+                         (gc->card_work_limit && ++dirty == gc->card_work_limit))) {
             gc->card_cursor = i + 1;
             return i + 1 >= h->top;
         }
