@@ -107,7 +107,8 @@ typedef struct vmrt_gc_config {
      * cycle are old; minor cycles mark only from the roots and the old
      * objects written since the last cycle (a card table filled by
      * vmrt_gc_write) and free dead young objects; full cycles run when the
-     * old generation has grown by half the heap growth the pacer allows.
+     * old generation has grown by a quarter of the heap growth the pacer
+     * allows (or a minor cycle kept more than half of what was allocated).
      * Requires every reference store into a heap object, initializing
      * stores included, to go through vmrt_gc_write. */
     bool generational;
@@ -152,7 +153,10 @@ struct vmrt_gc_stats {
     uint64_t steals; /* work items stolen between markers */
     unsigned markers;
     uint64_t minor_count; /* completed minor (young-generation) cycles, part of gc_count */
-    size_t live_full;     /* live bytes after the last full cycle (exact reachability) */
+    size_t live_full;     /* bytes marked by the last full cycle: not exact reachability; it
+                             includes floating garbage (objects that died while an
+                             incremental cycle marked) and objects allocated during it
+                             (black), large ones at their size */
     size_t live_full_max; /* the largest live_full so far: "live data" for RSS ratios */
 };
 
@@ -251,6 +255,17 @@ static inline void vmrt_gc_write_card(vmrt_gc_mutator_t *m, void *obj, void *slo
     if (__atomic_load_n((const uint8_t *)obj - 4, __ATOMIC_RELAXED) == f->old_mark)
         __atomic_store_n(&f->cards[((uintptr_t)slot >> VMRT_GC_CARD_SHIFT) & f->card_mask],
                          (uint8_t)1, __ATOMIC_RELAXED);
+}
+
+/* The SATB half of the barrier alone, for embedders that load and store
+ * their slots themselves (e.g. with relaxed atomics, because other threads
+ * access the same slots): old, the reference the store is about to
+ * overwrite (not NULL), is recorded while marking. Then store, then
+ * vmrt_gc_write_card if the new value is a reference. */
+static inline void vmrt_gc_write_satb(vmrt_gc_mutator_t *m, void *old)
+{
+    if (__builtin_expect(((const vmrt_gc_mutator_fast_t *)m)->marking != 0, 0))
+        vmrt_gc_write_slow(m, old);
 }
 
 /* Stores val into the reference slot `slot` of heap object obj (obj must be

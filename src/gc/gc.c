@@ -4,15 +4,16 @@
  * minor (generational mode, see gc_internal.h):
  *
  *   start   (thread holding gc->collecting) finish lazy sweeping, then in a
- *           pause: take back allocation caches; full: flip the mark epoch,
- *           zero the blocks' marked bytes, clear the cards; minor: grey the
- *           old objects in dirty cards; turn the write barrier on, grey the
- *           roots.
+ *           pause: take back allocation caches; full: move to a fresh mark epoch,
+ *           zero the blocks' marked bytes, clear the cards; turn the write
+ *           barrier on, grey the roots.
  *   mark    a full collection drains the grey set in the same pause; an
  *           incremental cycle drains it in bounded steps (each a pause of
  *           about step_budget_ns), run by vmrt_gc_check_and_run_step and by
  *           allocation slow paths (assists). Each step first greys what the
- *           SATB barrier recorded.
+ *           SATB barrier recorded; in a minor cycle, the steps first grey
+ *           the old objects in dirty cards, a cursor's worth per step
+ *           within its deadline, and marking ends only once all are done.
  *   finish  when a step finds nothing grey: clear dead weak references,
  *           resurrect finalizable objects, pin conservatively referenced
  *           objects, compact, free dead large objects and empty blocks,
@@ -368,21 +369,62 @@ static void live_bytes_clear(vmrt_gc_t *gc)
         atomic_store_explicit(&h->blocks[i].live_bytes, 0, memory_order_relaxed);
 }
 
-/* Greys the roots. A full cycle flips the epoch (every object turns
+/* Sets every object's mark byte to 0 (white in a full cycle, whatever its
+ * epoch). O(heap); only after GC_EPOCHS - 1 restarts of one cycle. In a pause. */
+static void marks_reset(vmrt_gc_t *gc)
+{
+    gc_heap_t *h = &gc->heap;
+    for (size_t i = 0; i < h->top; i++) {
+        gc_block_t *b = &h->blocks[i];
+        uintptr_t start = gc_block_addr(h, b);
+        if (b->kind == GC_BLOCK_SMALL) {
+            for (size_t k = 0; k < b->nslots; k++) {
+                gc_hdr_t *o = (gc_hdr_t *)(start + k * b->slot_size);
+                if (o->type && !(o->type & 1))
+                    atomic_store_explicit(&o->mark, 0, memory_order_relaxed);
+            }
+        } else if (b->kind == GC_BLOCK_LARGE) {
+            gc_hdr_t *o = (gc_hdr_t *)(start + GC_LARGE_PREFIX);
+            atomic_store_explicit(&o->mark, 0, memory_order_relaxed);
+        }
+    }
+}
+
+/* The epoch of a full marking: a value no object holds. At the start of a
+ * cycle every object holds 0 or the last cycle's epoch (epoch_base): every
+ * block was swept [INV-EPOCH]. A restart (mark_some) must also avoid the
+ * epochs of the abandoned attempts, whose objects it has to see white: the
+ * epoch rotates through 1..GC_EPOCHS, and when it comes back to
+ * epoch_base, every mark is reset first. In a pause. */
+static uint8_t next_epoch(vmrt_gc_t *gc)
+{
+    uint8_t e = (uint8_t)(gc->epoch % GC_EPOCHS + 1);
+    if (e == gc->epoch_base) {
+        GC_TRACE(gc, "gc %llu: epochs exhausted by restarts; resetting every mark\n",
+                 (unsigned long long)gc->cycle);
+        marks_reset(gc);
+        gc->epoch_base = e; /* the values after it are free again */
+    }
+    return e;
+}
+
+/* Greys the roots. A full cycle moves to a fresh epoch (every object turns
  * white); a minor one keeps the old objects' marks (sticky mark bits) and
  * greys, as further roots, the old objects in dirty cards. In a pause. */
 static void begin_marking(vmrt_gc_t *gc, bool full)
 {
     gc->minor = !full;
     if (full) {
-        gc->epoch = (uint8_t)(3 - gc->epoch);
+        gc->epoch = next_epoch(gc);
         live_bytes_clear(gc);
         if (gc->cards)
             vmrt__gc_cards_clear(gc);
     }
     set_marking(gc, 1);
-    if (!full)
-        vmrt__gc_scan_cards(gc, &gc->markers[0]);
+    /* Minor: the dirty cards are scanned by mark_some, within its deadline
+     * (over several steps of an incremental cycle). */
+    gc->cards_pending = !full;
+    gc->card_cursor = 0;
     vmrt__gc_scan_roots(gc, &gc->markers[0]);
 }
 
@@ -396,6 +438,7 @@ static void begin_cycle(vmrt_gc_t *gc, bool full)
     gc->st.cycle_start_ns = vmrt_now_ns();
     pthread_mutex_unlock(&gc->st.lock);
     atomic_store(&gc->phase, GC_MARKING);
+    gc->epoch_base = gc->epoch;
     begin_marking(gc, full || !gc->cards);
 }
 
@@ -410,11 +453,17 @@ static bool mark_some(vmrt_gc_t *gc, uint64_t deadline)
         vmrt__gc_grey_clear(gc);
         vmrt__gc_satb_drain(gc, &gc->markers[0]);
         vmrt__gc_grey_clear(gc);
-        begin_marking(gc, true); /* a minor cycle cannot unmark: restart as a full one */
+        /* A minor cycle cannot unmark: restart as a full one, at an epoch
+         * that neither the old objects nor this cycle's marks hold. */
+        begin_marking(gc, true);
         deadline = 0;
     }
     vmrt__gc_satb_drain(gc, &gc->markers[0]);
-    bool done = vmrt__gc_mark_drain(gc, deadline, !deadline || gc->cfg.parallel_steps);
+    if (gc->cards_pending)
+        gc->cards_pending = !vmrt__gc_scan_cards(gc, &gc->markers[0], deadline);
+    /* Marking cannot end before every dirty card was scanned. */
+    bool done = vmrt__gc_mark_drain(gc, deadline, !deadline || gc->cfg.parallel_steps) &&
+                !gc->cards_pending;
     pthread_mutex_lock(&gc->st.lock);
     gc->st.cycle_mark_ns += vmrt_now_ns() - t0;
     pthread_mutex_unlock(&gc->st.lock);
@@ -451,7 +500,7 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     vmrt__gc_mark_drain(gc, 0, true);
     gc->mk_work_limit = saved_limit;
     vmrt__gc_tlab_release_all(gc);
-    bool forced = force_compact || gc->compact_next;
+    bool forced = force_compact;
     /* A minor cycle's block statistics count old objects it did not mark:
      * only full cycles evacuate. */
     if (!gc->minor && (forced || (gc->cfg.compact && compaction_fits(gc))))
@@ -462,10 +511,8 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     atomic_store(&gc->phase, GC_IDLE);
     vmrt__gc_pacer_cycle_end(gc, live, !gc->minor);
     pthread_mutex_lock(&gc->st.lock);
-    gc->st.cycle_minor = gc->minor;
-    if (gc->minor) {
-        gc->st.s.minor_count++;
-    } else {
+    gc->st.cycle_minor = gc->minor; /* minor_count: with gc_count, in stats_cycle_end */
+    if (!gc->minor) {
         gc->st.s.live_full = live;
         if (live > gc->st.s.live_full_max)
             gc->st.s.live_full_max = live;
@@ -473,7 +520,6 @@ static size_t finish_cycle(vmrt_gc_t *gc, bool force_compact)
     pthread_mutex_unlock(&gc->st.lock);
     size_t a = atomic_load(&gc->alloc_bytes); /* keep what was allocated during the cycle */
     atomic_store(&gc->alloc_bytes, a > gc->pacer.alloc_at_start ? a - gc->pacer.alloc_at_start : 0);
-    gc->compact_next = false;
     return live;
 }
 
@@ -667,6 +713,21 @@ int vmrt_gc_check_and_run_step(vmrt_gc_mutator_t *m)
 void vmrt__gc_set_step_work(vmrt_gc_t *gc, size_t objects)
 {
     gc->mk_work_limit = objects;
+}
+
+void vmrt__gc_set_card_work(vmrt_gc_t *gc, size_t blocks)
+{
+    gc->card_work_limit = blocks;
+}
+
+bool vmrt__gc_cards_pending(vmrt_gc_t *gc)
+{
+    return gc->cards_pending;
+}
+
+void vmrt__gc_set_satb_lost(vmrt_gc_t *gc)
+{
+    atomic_store(&gc->satb_lost, true);
 }
 
 bool vmrt__gc_is_marked(vmrt_gc_t *gc, const void *obj)

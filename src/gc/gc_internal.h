@@ -12,14 +12,15 @@
  * the second header word. A forwarded (evacuated) object has type =
  * new address | 1.
  *
- * Marking uses an epoch in the header's mark byte (1 or 2): an object is
- * black/grey when mark == gc->epoch. Every block is swept before the next
- * cycle flips the epoch, so a stale epoch always means "not marked this
- * cycle" [INV-EPOCH]. New objects are allocated with the current epoch
- * while marking (allocate-black), which is what SATB needs.
+ * Marking uses an epoch in the header's mark byte (1..GC_EPOCHS): an object
+ * is black/grey when mark == gc->epoch. Every block is swept before the
+ * next cycle moves the epoch, so a stale epoch always means "not marked this
+ * cycle" [INV-EPOCH]. A full marking that restarts (a lost SATB record)
+ * moves to yet another epoch, never back to one an object may hold. New objects are allocated with
+ * the current epoch while marking (allocate-black), which is what SATB needs.
  *
  * Generations (sticky mark bits): between cycles, in generational mode,
- * new objects get mark 0 (young). A full cycle flips the epoch; a minor
+ * new objects get mark 0 (young). A full cycle moves the epoch; a minor
  * cycle keeps it, so old objects (mark == epoch) stay marked and marking
  * stops at them, and its extra roots are the old objects in dirty cards
  * (vmrt_gc_write marks the card of a store into an old object between
@@ -54,6 +55,7 @@
 #define GC_DQ_CAP          (1u << 15)
 #define GC_CARD_SHIFT      VMRT_GC_CARD_SHIFT
 #define GC_CARDS_PER_BLOCK (GC_BLOCK_SIZE >> GC_CARD_SHIFT)
+#define GC_EPOCHS          255u /* mark values 1..GC_EPOCHS; 0 is young (generational) */
 
 typedef struct gc_hdr {
     uintptr_t type;       /* const vmrt_gc_type_t *; 0 = free slot; bit 0 = forwarded */
@@ -259,11 +261,11 @@ struct vmrt_gc {
     uint64_t stw_seq;        /* bumped at every resume */
     _Atomic int phase;       /* enum gc_phase */
     _Atomic bool collecting; /* a thread is sweeping up to / starting a cycle */
-    uint8_t epoch;           /* current mark value: 1 or 2 */
+    uint8_t epoch;           /* current mark value: 1..GC_EPOCHS */
+    uint8_t epoch_base;      /* the epoch when this cycle started (see next_epoch) */
     _Atomic bool enabled, incremental;
     _Atomic int trigger;
-    bool compact_next; /* compact at the end of this cycle */
-    int trace;         /* VMRT_GCTRACE: 1 a line per cycle, 2 also per pause */
+    int trace; /* VMRT_GCTRACE: 1 a line per cycle, 2 also per pause */
     /* roots */
     pthread_mutex_t roots_lock;
     void ***globals;
@@ -320,6 +322,9 @@ struct vmrt_gc {
     bool minor;             /* the running (or last) cycle is a minor one */
     _Atomic bool next_full; /* the pacer asks for a full cycle next */
     uint8_t *cards;         /* card table: (addr >> GC_CARD_SHIFT) & card_mask */
+    bool cards_pending;     /* minor cycle: dirty cards left to scan from card_cursor */
+    size_t card_cursor;     /* next block index whose cards vmrt__gc_scan_cards scans */
+    size_t card_work_limit; /* test hook: dirty blocks per vmrt__gc_scan_cards call (0: any) */
     size_t card_len;        /* bytes of the table (power of two) */
 };
 
@@ -372,8 +377,9 @@ static inline uint8_t *gc_card(const struct vmrt_gc *gc, uintptr_t addr)
 {
     return &gc->cards[(addr >> GC_CARD_SHIFT) & (gc->card_len - 1)];
 }
-void vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk); /* minor start pause */
-void vmrt__gc_cards_clear(struct vmrt_gc *gc);                 /* full start pause */
+bool vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk,
+                         uint64_t deadline);   /* minor cycle's pauses: true when done */
+void vmrt__gc_cards_clear(struct vmrt_gc *gc); /* full start pause */
 
 /* barrier.c */
 void vmrt__gc_satb_drain(struct vmrt_gc *gc, gc_marker_t *mk);
@@ -414,6 +420,9 @@ int vmrt__gc_poll(vmrt_gc_mutator_t *m); /* pacing from the allocation slow path
 int vmrt__gc_collect_full(vmrt_gc_mutator_t *m, bool compact);   /* world running */
 int vmrt__gc_step(vmrt_gc_mutator_t *m);                         /* world running */
 void vmrt__gc_set_step_work(struct vmrt_gc *gc, size_t objects); /* test hook */
+void vmrt__gc_set_satb_lost(struct vmrt_gc *gc);                 /* test hook */
+void vmrt__gc_set_card_work(struct vmrt_gc *gc, size_t blocks);  /* test hook */
+bool vmrt__gc_cards_pending(struct vmrt_gc *gc);                 /* test hook */
 bool vmrt__gc_is_marked(struct vmrt_gc *gc, const void *obj);    /* test hook */
 bool vmrt__gc_is_valid(struct vmrt_gc *gc, const void *obj);     /* test hook */
 void vmrt__gc_finish_sweep(struct vmrt_gc *gc);                  /* test hook */

@@ -107,23 +107,28 @@ static bool dq_empty(gc_deque_t *d)
 
 /* ---- Grey set ------------------------------------------------------------ */
 
-static bool ovf_push(struct vmrt_gc *gc, void *x)
+/* Pushes n items with one lock (publish: what the deque has no room for). */
+static size_t ovf_push_n(struct vmrt_gc *gc, void *const *x, size_t n)
 {
     pthread_mutex_lock(&gc->ovf_lock);
-    if (gc->novf == gc->ovf_cap) {
-        size_t cap = gc->ovf_cap ? gc->ovf_cap * 2 : 4096;
-        void **n = realloc(gc->ovf, cap * sizeof *n);
-        if (!n) {
-            pthread_mutex_unlock(&gc->ovf_lock);
-            return false;
+    if (gc->ovf_cap - gc->novf < n) {
+        size_t cap = gc->ovf_cap ? gc->ovf_cap : 4096;
+        while (cap - gc->novf < n)
+            cap *= 2;
+        void **nw = realloc(gc->ovf, cap * sizeof *nw);
+        if (nw) {
+            gc->ovf = nw;
+            gc->ovf_cap = cap;
+        } else {
+            n = gc->ovf_cap - gc->novf; /* what still fits */
         }
-        gc->ovf = n;
-        gc->ovf_cap = cap;
     }
-    gc->ovf[gc->novf++] = x;
+    if (n)
+        memcpy(gc->ovf + gc->novf, x, n * sizeof *x);
+    gc->novf += n;
     atomic_store_explicit(&gc->novf_hint, gc->novf, memory_order_release);
     pthread_mutex_unlock(&gc->ovf_lock);
-    return true;
+    return n;
 }
 
 static void *ovf_pop(struct vmrt_gc *gc)
@@ -147,9 +152,10 @@ static void process_edge(struct vmrt_gc *gc, gc_marker_t *mk, void *obj);
 static bool publish(struct vmrt_gc *gc, gc_marker_t *mk, bool all)
 {
     unsigned n = all ? mk->npriv : mk->npriv / 2, k = 0;
-    for (; k < n; k++)
-        if (!dq_push(&mk->dq, mk->priv[k]) && !ovf_push(gc, mk->priv[k]))
-            break;
+    while (k < n && dq_push(&mk->dq, mk->priv[k]))
+        k++;
+    if (k < n) /* the deque is full: the rest in bulk */
+        k += (unsigned)ovf_push_n(gc, mk->priv + k, n - k);
     memmove(mk->priv, mk->priv + k, (mk->npriv - k) * sizeof(void *));
     mk->npriv -= k;
     return k == n;
@@ -683,28 +689,51 @@ static void scan_large_range(struct vmrt_gc *gc, gc_marker_t *mk, gc_hdr_t *h, u
             edge_push(gc, mk, e[i]);
 }
 
-/* In the start pause of a minor cycle: every old object in a dirty card
- * may reference a young one (vmrt_gc_write marked the card when it stored
- * into the object since the last cycle ended), so it is a root of this
- * cycle: its references are greyed (old referents are marked already and
- * stop there). Cards are cleared as they are scanned; at the end of any
- * cycle no young object is left, so cards dirtied during an incremental
- * cycle only cost a look in the next minor one. Marker 0, world stopped. */
-void vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk)
+/* In the pauses of a minor cycle, from its start until the cursor reaches
+ * the top of the heap: every old object in a dirty card may reference a
+ * young one (vmrt_gc_write marked the card when it stored into the object
+ * since the last cycle ended), so it is a root of this cycle: its
+ * references are greyed (old referents are marked already and stop there).
+ * Cards are cleared as they are scanned; at the end of any cycle no young
+ * object is left, so cards dirtied during an incremental cycle only cost a
+ * look in the next minor one.
+ *
+ * Deferring cards to later steps is safe: while marking, the card barrier
+ * marks no card (old_mark matches no mark byte), so the cards hold what was
+ * dirtied before the cycle started; a reference that such an old object
+ * held then and that a store removed since was recorded by the SATB
+ * barrier (on from the start pause), and what a store put there since is
+ * black (allocated during the cycle) or was reachable at the start, i.e. is
+ * reached from the roots, the cards or the SATB records anyway. Marking
+ * ends only once the cursor is done (mark_some).
+ *
+ * Stops after the block during which the deadline (0: none) passed.
+ * Returns true when every block is done. Marker 0, world stopped. */
+bool vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk, uint64_t deadline)
 {
     gc_heap_t *h = &gc->heap;
     uint8_t e = gc->epoch;
-    for (size_t i = 0; i < h->top; i++) {
+    unsigned clean = 0;
+    size_t dirty = 0;
+    for (size_t i = gc->card_cursor; i < h->top; i++) {
         gc_block_t *b = &h->blocks[i];
         uintptr_t start = h->base + (i << GC_BLOCK_SHIFT);
         uint8_t *c = gc_card(gc, start);
-        if (!cards_dirty(c, GC_CARDS_PER_BLOCK))
+        if (!cards_dirty(c, GC_CARDS_PER_BLOCK)) {
+            if (deadline && ++clean % 512 == 0 && vmrt_now_ns() >= deadline) {
+                gc->card_cursor = i + 1;
+                return false;
+            }
             continue;
+        }
 #ifndef VMRT_TEST_NO_REMSET /* test: the remembered set ignored (must fail) */
-        /* A small block's marked bytes are exact here (every block was
-         * swept, recounting them, or is fully marked, since the last cycle
-         * ended): none means no old object, only young ones whose
-         * initializing stores dirtied the cards. */
+        /* A small block's marked bytes count its old objects (every block
+         * was swept, recounting them, or is fully marked, since the last
+         * cycle ended), plus what this cycle marked in it so far: none
+         * means no old object, only young ones whose initializing stores
+         * dirtied the cards. (Young objects marked since, and objects
+         * allocated black, now pass old_obj: scanning them again is only
+         * extra work.) */
         if (b->kind == GC_BLOCK_SMALL &&
             atomic_load_explicit(&b->live_bytes, memory_order_relaxed) != 0) {
             size_t ss = b->slot_size;
@@ -737,7 +766,16 @@ void vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk)
         (void)scan_large_range;
 #endif
         memset(c, 0, GC_CARDS_PER_BLOCK);
+        /* (The test hook's limit applies to steps only: deadline 0 means
+         * "to the end", e.g. a stop-the-world collection finishing the cycle.) */
+        if (deadline && (vmrt_now_ns() >= deadline ||
+                         (gc->card_work_limit && ++dirty == gc->card_work_limit))) {
+            gc->card_cursor = i + 1;
+            return i + 1 >= h->top;
+        }
     }
+    gc->card_cursor = h->top;
+    return true;
 }
 
 /* Clears every card of the heap (a full cycle needs none). In a pause. */

@@ -59,11 +59,12 @@ static size_t decayed_floor(const gc_pacer_t *p, uint64_t now)
  * after a phase with a large live heap the process already holds that
  * memory (peak RSS is paid), so collecting at a smaller goal would only
  * cost more cycles; as the floor decays, a heap whose live data stays
- * small shrinks back to 2x live and its free blocks go back to the OS. */
+ * small shrinks back to its goal, live * (1 + gogc/100) (1.3x at the
+ * default gogc 30), and its free blocks go back to the OS. */
 static void set_goal(struct vmrt_gc *gc, size_t live)
 {
     gc_pacer_t *p = &gc->pacer;
-    size_t base = p->live_full; /* exact live data (the last full cycle's) */
+    size_t base = p->live_full; /* bytes marked by the last full cycle */
     size_t goal = base + base / 100 * gc->cfg.gogc;
     if (goal < gc->cfg.min_heap)
         goal = gc->cfg.min_heap;

@@ -84,6 +84,8 @@ void vmrt__gc_stats_cycle_end(struct vmrt_gc *gc, size_t live)
     pthread_mutex_lock(&gc->st.lock);
     vmrt_gc_stats_t *s = &gc->st.s;
     s->gc_count++;
+    if (gc->st.cycle_minor)
+        s->minor_count++; /* with gc_count: a reader never sees minor_count > gc_count */
     s->live_bytes = live;
     s->last_cycle_ns = now - gc->st.cycle_start_ns;
     s->mark_time += gc->st.cycle_mark_ns;

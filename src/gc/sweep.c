@@ -5,7 +5,7 @@
  * without being touched, and blocks whose every slot is marked, which have
  * nothing to sweep and stay off the lists until the next cycle. Mutators sweep the blocks they are
  * about to allocate from (alloc.c: refill); whatever is left is swept by the thread that starts the
- * next cycle, before it flips the mark epoch [INV-EPOCH]. Large objects are swept in the pause (a
+ * next cycle, before it moves the mark epoch [INV-EPOCH]. Large objects are swept in the pause (a
  * list walk).
  *
  * Sweeping a block rebuilds its free list from every slot that is free,

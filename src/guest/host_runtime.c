@@ -214,12 +214,18 @@ static void rt_barrier(vg_host *hh, vg_obj *holder, vg_value *slot, vg_value v)
 {
     rhost *h = R(hh);
     atomic_fetch_add_explicit(&h->st.barriers, 1, memory_order_relaxed);
-    /* The engine stores v itself. SATB: only a deleted reference matters;
-     * generational: a stored reference marks the holder's card. */
-    if (vg_is_obj(*slot))
-        vmrt_gc_write(mutator(h), holder, slot, (void *)(uintptr_t)*slot);
-    else if (vg_is_obj(v))
-        vmrt_gc_write_card(mutator(h), holder, slot);
+    /* SATB: only a deleted reference matters; generational: a stored
+     * reference marks the holder's card, after the store. Other vCPUs load
+     * and store the same slot with relaxed atomics (vg_slot_load/store), so
+     * this does too, and stores v itself (the engine's own store of v that
+     * follows is then a no-op rewrite). */
+    vmrt_gc_mutator_t *m = mutator(h);
+    vg_value old = vg_slot_load(slot);
+    if (vg_is_obj(old))
+        vmrt_gc_write_satb(m, (void *)(uintptr_t)old);
+    vg_slot_store(slot, v);
+    if (vg_is_obj(v))
+        vmrt_gc_write_card(m, holder, slot);
 }
 
 /* ---- waiting --------------------------------------------------------------------------------- */

@@ -21,6 +21,9 @@ static const vmrt_gc_type_t bytes_type = {.name = "bytes", .size = 0, .elem_size
 /* Internal test hooks (src/gc). */
 void vmrt__gc_inject_mmap_failure(int after);
 void vmrt__gc_set_step_work(vmrt_gc_t *gc, size_t objects);
+void vmrt__gc_set_satb_lost(vmrt_gc_t *gc);
+void vmrt__gc_set_card_work(vmrt_gc_t *gc, size_t blocks);
+bool vmrt__gc_cards_pending(vmrt_gc_t *gc);
 bool vmrt__gc_is_marked(vmrt_gc_t *gc, const void *obj);
 bool vmrt__gc_is_valid(vmrt_gc_t *gc, const void *obj);
 void vmrt__gc_finish_sweep(vmrt_gc_t *gc);

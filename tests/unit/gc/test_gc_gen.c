@@ -205,12 +205,91 @@ static void test_incremental_minor(void **state)
     vmrt_gc_destroy(gc);
 }
 
+/* An incremental minor cycle scans the dirty cards over several steps (here
+ * one dirty block per step), and marking does not end while cards are left
+ * even when nothing is grey: young objects referenced only from old
+ * holders in many blocks all survive, including one whose only reference
+ * moved from a holder not scanned yet to another object (recorded by the
+ * SATB barrier). */
+#define CARD_HOLDERS 48
+static void test_incremental_minor_deferred_cards(void **state)
+{
+    (void)state;
+    vmrt_gc_config_t cfg;
+    gen_config(&cfg);
+    cfg.incremental = true;
+    cfg.markers = 1;
+    cfg.compact = false;
+    cfg.enabled = false;
+    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
+    cfg.threshold_bytes = 1;
+    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
+    vmrt_gc_t *gc;
+    vmrt_gc_mutator_t *m;
+    ASSERT_OK(vmrt_gc_new(&gc, &cfg));
+    ASSERT_OK(vmrt_gc_thread_attach(gc, &m));
+    /* Holders: reference arrays of ~8 KiB (8 per 64 KiB block: 6 blocks). */
+    void ***top = NULL;
+    ASSERT_OK(vmrt_gc_root_add(gc, (void **)&top));
+    top = vmrt_gc_alloc_array(m, &refs_type, CARD_HOLDERS);
+    ASSERT_NOT_NULL(top);
+    for (int i = 0; i < CARD_HOLDERS; i++) {
+        void **a = vmrt_gc_alloc_array(m, &refs_type, 1000);
+        ASSERT_NOT_NULL(a);
+        vmrt_gc_write(m, top, &top[i], a);
+    }
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL)); /* holders old */
+    for (int i = 0; i < CARD_HOLDERS; i++) {     /* young nodes, remembered by cards */
+        node_t *y = new_node(m, 100 + i);
+        ASSERT_NOT_NULL(y);
+        vmrt_gc_write(m, top[i], &top[i][500], y);
+    }
+    vmrt__gc_set_card_work(gc, 1);
+    vmrt_gc_set_enabled(gc, true);
+    ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1); /* starts a minor cycle */
+    vmrt_gc_set_enabled(gc, false);
+    ASSERT_TRUE(vmrt_gc_in_cycle(gc));
+    ASSERT_TRUE(vmrt__gc_cards_pending(gc)); /* the rest is left to the next steps */
+    int moved = -1;
+    for (int i = 0; i < CARD_HOLDERS && moved < 0; i++)
+        if (!vmrt__gc_is_marked(gc, top[i][500]))
+            moved = i;
+    ASSERT_TRUE(moved >= 0);
+    /* Move its only reference into a holder whose card may be scanned
+     * already; the SATB barrier records the deleted one. */
+    int to = (moved + 1) % CARD_HOLDERS;
+    vmrt_gc_write(m, top[to], &top[to][1], top[moved][500]);
+    vmrt_gc_write(m, top[moved], &top[moved][500], NULL);
+    int steps = 1;
+    while (vmrt_gc_in_cycle(gc)) {
+        ASSERT_EQ(vmrt_gc_check_and_run_step(m), 1);
+        steps++;
+    }
+    ASSERT_TRUE(steps > 2); /* one dirty block per step: several steps */
+    ASSERT_FALSE(vmrt__gc_cards_pending(gc));
+    vmrt__gc_finish_sweep(gc);
+    vmrt_gc_stats_t st;
+    vmrt_gc_stats(gc, &st);
+    ASSERT_EQ(st.minor_count, 1);
+    for (int i = 0; i < CARD_HOLDERS; i++) {
+        node_t *y = i == moved ? top[to][1] : top[i][500];
+        ASSERT_NOT_NULL(y);
+        ASSERT_TRUE(vmrt__gc_is_valid(gc, y));
+        ASSERT_EQ(y->value, 100 + i);
+    }
+    vmrt__gc_set_card_work(gc, 0);
+    ASSERT_OK(vmrt_gc_root_remove(gc, (void **)&top));
+    vmrt_gc_thread_detach(m);
+    vmrt_gc_destroy(gc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_old_to_young_survives_minor),
         cmocka_unit_test(test_minor_frees_young_only),
         cmocka_unit_test(test_incremental_minor),
+        cmocka_unit_test(test_incremental_minor_deferred_cards),
     };
     VT_RUN("gc_gen", tests);
 }
