@@ -7,8 +7,9 @@
  * kept running a coroutine for a whole time slice gets a preemption request
  * (if anything else is ready), honoured at the next safepoint. A request
  * still pending a tick later for a VMRT_CORO_SIGNAL_PREEMPT coroutine turns
- * into a signal. No clock is read on the vCPUs' switch path: slices are
- * measured in monitor ticks, like Go's sysmon.
+ * into a signal. A vCPU running a lower level than ready work is asked to
+ * yield at once (check_higher), vCPUs whose timers just fired first. No clock is read on the vCPUs'
+ * switch path: slices are measured in monitor ticks, like Go's sysmon.
  *
  * Every 10 ms it updates each vCPU's load EWMA (running + queued) and every
  * 100 ms moves queued work from the hottest vCPU to the coolest (mapper.c).
@@ -74,6 +75,33 @@ static void check_queue_age(struct vmrt_sched *s, vcpu_t *v, uint64_t tick)
     }
 }
 
+/* Strict priority between levels [SCHED-PRIO]: a vCPU running a lower level
+ * than ready work it could take (its own queues, or global work not yet
+ * promised to another vCPU this round: *global_left per level) is asked to
+ * yield at its next safepoint now, not at the end of its slice. High work
+ * asks at once when it becomes ready (vmrt__preempt_for_high); this covers
+ * the other levels — a Medium coroutine whose sleep the monitor ends while
+ * Low work holds every vCPU first asks the vCPU whose timer it was (the one
+ * it slept on: cache-warm), since timers run before this check. */
+static void check_higher(vcpu_t *v, uint64_t *global_left)
+{
+    int rp = atomic_load_explicit(&v->running_prio, relaxed);
+    if (rp <= VMRT_PRIO_HIGH || rp >= VMRT_PRIO_COUNT ||
+        atomic_load_explicit(&v->preempt_req, relaxed))
+        return;
+    for (int q = VMRT_PRIO_HIGH; q < rp; q++) {
+        if (fifo_count(&v->inbox[q]) || vmrt__deque_size(&v->dq[q])) {
+            vmrt__preempt_request(v);
+            return;
+        }
+        if (global_left[q]) {
+            global_left[q]--;
+            vmrt__preempt_request(v);
+            return;
+        }
+    }
+}
+
 static void update_load(vcpu_t *v)
 {
     uint64_t now_load = vcpu_queued(v) * 1000;
@@ -93,16 +121,30 @@ static void *monitor_main(void *arg)
         uint64_t now = vmrt_now_ns();
         atomic_store_explicit(&s->coarse_now, now, relaxed);
         unsigned n = atomic_load_explicit(&s->nslots, acquire);
+        bool fired[VMRT_SCHED_MAX_VCPUS] = {false};
         for (unsigned i = 0; i <= n; i++) {
             vcpu_t *v = i < n ? s->vcpus[i] : s->embed;
             if (!v || atomic_load_explicit(&v->online, relaxed) == V_OFFLINE)
                 continue;
-            vmrt__timer_run(v, now);
+            if (vmrt__timer_run(v, now) && i < n)
+                fired[i] = true;
             if (s->cfg.preemptive && !v->is_embed)
                 check_slice(s, v, tick);
             check_queue_age(s, v, tick);
             if (rounds % 10 == 0)
                 update_load(v);
+        }
+        if (s->cfg.preemptive) { /* vCPUs whose timers fired first */
+            uint64_t global_left[VMRT_PRIO_COUNT];
+            for (int q = 0; q < VMRT_PRIO_COUNT; q++)
+                global_left[q] = fifo_count(&s->global[q]);
+            for (int pass = 0; pass < 2; pass++)
+                for (unsigned i = 0; i < n; i++) {
+                    vcpu_t *v = s->vcpus[i];
+                    if (v && fired[i] == (pass == 0) &&
+                        atomic_load_explicit(&v->online, relaxed) == V_ONLINE)
+                        check_higher(v, global_left);
+                }
         }
         if (++rounds % 100 == 0)
             vmrt__rebalance(s);

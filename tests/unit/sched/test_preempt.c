@@ -127,6 +127,57 @@ static void test_high_priority_latency(void **state)
     ASSERT_TRUE(worst < 40000000);
 }
 
+/* A Medium coroutine whose sleeps end while Low spinners (with safepoints)
+ * hold every vCPU runs within about a monitor tick (1 ms), not at the end of
+ * a Low slice (200 ms here): the monitor asks a vCPU running a lower level to
+ * yield as soon as higher work is ready. Returns the worst lateness of 10
+ * sleeps of 2 ms. */
+static void *medium_sleeper(void *arg)
+{
+    (void)arg;
+    uint64_t worst = 0;
+    for (int i = 0; i < 10; i++) {
+        uint64_t t0 = vmrt_now_ns();
+        ASSERT_OK(vmrt_sleep_ns(2000000));
+        uint64_t late = vmrt_now_ns() - t0 - 2000000;
+        if (late > worst)
+            worst = late;
+    }
+    return (void *)(uintptr_t)worst;
+}
+
+static uint64_t medium_over_low_worst(void)
+{
+    atomic_store(&stop_spin, false);
+    vmrt_sched_t *s = make(2, 200000000);
+    vmrt_coro_attr_t low;
+    vmrt_coro_attr_init(&low);
+    low.priority = VMRT_PRIO_LOW;
+    vmrt_coro_t *sp[4], *m;
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &sp[i], &low, spinner, NULL));
+    usleep(5000);
+    ASSERT_OK(vmrt_sched_spawn(s, &m, NULL, medium_sleeper, NULL));
+    void *worst;
+    ASSERT_OK(vmrt_sched_join(m, &worst));
+    atomic_store(&stop_spin, true);
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(vmrt_sched_join(sp[i], NULL));
+    vmrt_sched_destroy(s);
+    return (uint64_t)(uintptr_t)worst;
+}
+
+static void test_medium_preempts_low(void **state)
+{
+    (void)state;
+    /* Without the check every sleep waits up to a 200 ms slice; 50 ms is
+     * the bound for a noisy host, with two more tries. */
+    uint64_t worst = 0;
+    for (int attempt = 0; attempt < 3 && (worst = medium_over_low_worst()) >= 50000000; attempt++)
+        fprintf(stderr, "attempt %d: a sleep ended %.1f ms late\n", attempt + 1, worst / 1e6);
+    ASSERT_TRUE(worst < 50000000);
+}
+
 /* The same with the waker a Medium coroutine (its own vCPU takes the High
  * one as soon as the waker blocks). */
 static void *medium_waker(void *arg)
@@ -494,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_high_priority_latency),
         cmocka_unit_test(test_high_priority_latency_coroutine_waker),
         cmocka_unit_test(test_high_runs_at_channel_send),
+        cmocka_unit_test(test_medium_preempts_low),
         cmocka_unit_test(test_starvation_bound),
         cmocka_unit_test(test_fairness),
         cmocka_unit_test(test_signal_preemption),
