@@ -147,8 +147,10 @@ static void *pp_ponger(void *arg)
 }
 
 /* A round trip over two unbuffered channels between two coroutines of one
- * vCPU thread: each side blocks every time (the direct hand-off's case). */
-static int case_chan_pingpong(unsigned long n)
+ * vCPU thread: each side blocks every time (the direct hand-off's case). With
+ * a High ponger, each ping readies a High coroutine that the Medium pinger's
+ * vCPU must yield to (the High hand-off's case). */
+static int pingpong(unsigned long n, vmrt_prio_t ponger_prio)
 {
     vmrt_sched_config_t cfg;
     vmrt_sched_config_init(&cfg);
@@ -156,35 +158,26 @@ static int case_chan_pingpong(unsigned long n)
     cfg.preemptive = false;
     vmrt_sched_t *s;
     vmrt_coro_t *a, *b;
+    vmrt_coro_attr_t pa;
+    vmrt_coro_attr_init(&pa);
+    pa.priority = ponger_prio;
     if (vmrt_chan_new(&pp_ping, sizeof(unsigned long), 0) ||
         vmrt_chan_new(&pp_pong, sizeof(unsigned long), 0) || vmrt_sched_new(&s, &cfg) ||
-        vmrt_sched_start(s) || vmrt_sched_spawn(s, &a, NULL, pp_pinger, (void *)(uintptr_t)n) ||
-        vmrt_sched_spawn(s, &b, NULL, pp_ponger, (void *)(uintptr_t)n) ||
+        vmrt_sched_start(s) || vmrt_sched_spawn(s, &b, &pa, pp_ponger, (void *)(uintptr_t)n) ||
+        vmrt_sched_spawn(s, &a, NULL, pp_pinger, (void *)(uintptr_t)n) ||
         vmrt_sched_join(a, NULL) || vmrt_sched_join(b, NULL))
         return 1;
     return 0; /* process exit frees the scheduler */
 }
 
-/* The same with a High ponger: each ping readies a High coroutine that the
- * Medium pinger's vCPU must yield to (the High hand-off's case). */
+static int case_chan_pingpong(unsigned long n)
+{
+    return pingpong(n, VMRT_PRIO_MEDIUM);
+}
+
 static int case_chan_pingpong_high(unsigned long n)
 {
-    vmrt_sched_config_t cfg;
-    vmrt_sched_config_init(&cfg);
-    cfg.vcpus = 1;
-    cfg.preemptive = false;
-    vmrt_sched_t *s;
-    vmrt_coro_t *a, *b;
-    vmrt_coro_attr_t high;
-    vmrt_coro_attr_init(&high);
-    high.priority = VMRT_PRIO_HIGH;
-    if (vmrt_chan_new(&pp_ping, sizeof(unsigned long), 0) ||
-        vmrt_chan_new(&pp_pong, sizeof(unsigned long), 0) || vmrt_sched_new(&s, &cfg) ||
-        vmrt_sched_start(s) || vmrt_sched_spawn(s, &b, &high, pp_ponger, (void *)(uintptr_t)n) ||
-        vmrt_sched_spawn(s, &a, NULL, pp_pinger, (void *)(uintptr_t)n) ||
-        vmrt_sched_join(a, NULL) || vmrt_sched_join(b, NULL))
-        return 1;
-    return 0;
+    return pingpong(n, VMRT_PRIO_HIGH);
 }
 
 typedef struct pair {
