@@ -67,4 +67,16 @@ static inline void gc_test_config(vmrt_gc_config_t *cfg)
         cfg->markers = 1;
 }
 
+/* Incremental marking driven one step at a time by the test: one marker, a
+ * cycle as soon as anything is allocated, and no time bound on a step (the
+ * test sets the work per step with vmrt__gc_set_step_work). */
+static inline void gc_test_stepwise(vmrt_gc_config_t *cfg)
+{
+    cfg->incremental = true;
+    cfg->markers = 1;
+    cfg->trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
+    cfg->threshold_bytes = 1;
+    cfg->step_budget_ns = 10ull * 1000 * 1000 * 1000;
+}
+
 #endif

@@ -31,12 +31,8 @@ static void test_moved_reference_survives(void **state)
     (void)state;
     vmrt_gc_config_t cfg;
     gc_test_config(&cfg);
-    cfg.incremental = true;
-    cfg.markers = 1;
+    gc_test_stepwise(&cfg);
     cfg.compact = false;
-    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
-    cfg.threshold_bytes = 1;
-    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
     /* The race is set up for a full cycle: in a minor one, the chain that
      * earlier cycles promoted would be old, i.e. marked already (minor
      * cycles and the card barrier: test_gc_gen). */
@@ -101,12 +97,8 @@ static void test_long_array_incremental(void **state)
     (void)state;
     vmrt_gc_config_t cfg;
     gc_test_config(&cfg);
-    cfg.incremental = true;
-    cfg.markers = 1;
+    gc_test_stepwise(&cfg);
     cfg.compact = false;
-    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
-    cfg.threshold_bytes = 1;
-    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
     vmrt_gc_t *gc;
     vmrt_gc_mutator_t *m;
     ASSERT_OK(vmrt_gc_new(&gc, &cfg));
@@ -181,14 +173,10 @@ static void run_restarts(bool generational, int restarts)
 {
     vmrt_gc_config_t cfg;
     gc_test_config(&cfg);
-    cfg.incremental = true;
-    cfg.markers = 1;
+    gc_test_stepwise(&cfg);
     cfg.compact = false;
     cfg.enabled = false;
     cfg.generational = generational;
-    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
-    cfg.threshold_bytes = 1;
-    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
     vmrt_gc_t *gc;
     vmrt_gc_mutator_t *m;
     ASSERT_OK(vmrt_gc_new(&gc, &cfg));

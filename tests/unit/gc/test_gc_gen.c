@@ -144,11 +144,7 @@ static void test_incremental_minor(void **state)
     (void)state;
     vmrt_gc_config_t cfg;
     gen_config(&cfg);
-    cfg.incremental = true;
-    cfg.markers = 1;
-    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
-    cfg.threshold_bytes = 1;
-    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
+    gc_test_stepwise(&cfg);
     vmrt_gc_t *gc;
     vmrt_gc_mutator_t *m;
     ASSERT_OK(vmrt_gc_new(&gc, &cfg));
@@ -217,13 +213,7 @@ static void test_incremental_minor_deferred_cards(void **state)
     (void)state;
     vmrt_gc_config_t cfg;
     gen_config(&cfg);
-    cfg.incremental = true;
-    cfg.markers = 1;
-    cfg.compact = false;
-    cfg.enabled = false;
-    cfg.trigger = VMRT_GC_TRIGGER_FIXED_THRESHOLD;
-    cfg.threshold_bytes = 1;
-    cfg.step_budget_ns = 10ull * 1000 * 1000 * 1000;
+    gc_test_stepwise(&cfg);
     vmrt_gc_t *gc;
     vmrt_gc_mutator_t *m;
     ASSERT_OK(vmrt_gc_new(&gc, &cfg));

@@ -60,6 +60,26 @@ static void *stamp(void *arg)
     return NULL;
 }
 
+/* Saturating Low load: LOW_SPINNERS Low coroutines spinning with safepoints
+ * (two per vCPU of make(2, ...)), until low_load_stop. */
+#define LOW_SPINNERS 4
+static void low_load_start(vmrt_sched_t *s, vmrt_coro_t *sp[LOW_SPINNERS])
+{
+    atomic_store(&stop_spin, false);
+    vmrt_coro_attr_t low;
+    vmrt_coro_attr_init(&low);
+    low.priority = VMRT_PRIO_LOW;
+    for (int i = 0; i < LOW_SPINNERS; i++)
+        ASSERT_OK(vmrt_sched_spawn(s, &sp[i], &low, spinner, NULL));
+}
+
+static void low_load_stop(vmrt_coro_t *sp[LOW_SPINNERS])
+{
+    atomic_store(&stop_spin, true);
+    for (int i = 0; i < LOW_SPINNERS; i++)
+        ASSERT_OK(vmrt_sched_join(sp[i], NULL));
+}
+
 /* A spinner with safepoints on the only vCPU cannot keep another coroutine
  * of its level from running beyond about a time slice. */
 static void test_time_slice(void **state)
@@ -87,16 +107,12 @@ static void test_time_slice(void **state)
  * every vCPU runs at once, not after a slice. */
 static uint64_t high_latency_worst(void)
 {
-    atomic_store(&stop_spin, false);
     vmrt_sched_t *s = make(2, 50000000); /* 50 ms slices: only the fast path helps */
-    vmrt_coro_attr_t low, high;
-    vmrt_coro_attr_init(&low);
-    low.priority = VMRT_PRIO_LOW;
+    vmrt_coro_attr_t high;
     vmrt_coro_attr_init(&high);
     high.priority = VMRT_PRIO_HIGH;
-    vmrt_coro_t *sp[4];
-    for (int i = 0; i < 4; i++)
-        ASSERT_OK(vmrt_sched_spawn(s, &sp[i], &low, spinner, NULL));
+    vmrt_coro_t *sp[LOW_SPINNERS];
+    low_load_start(s, sp);
     usleep(10000);
     uint64_t worst = 0;
     for (int i = 0; i < 20; i++) {
@@ -108,9 +124,7 @@ static uint64_t high_latency_worst(void)
             worst = ran - t0;
         usleep(1000);
     }
-    atomic_store(&stop_spin, true);
-    for (int i = 0; i < 4; i++)
-        ASSERT_OK(vmrt_sched_join(sp[i], NULL));
+    low_load_stop(sp);
     vmrt_sched_destroy(s);
     return worst;
 }
@@ -148,21 +162,14 @@ static void *medium_sleeper(void *arg)
 
 static uint64_t medium_over_low_worst(void)
 {
-    atomic_store(&stop_spin, false);
     vmrt_sched_t *s = make(2, 200000000);
-    vmrt_coro_attr_t low;
-    vmrt_coro_attr_init(&low);
-    low.priority = VMRT_PRIO_LOW;
-    vmrt_coro_t *sp[4], *m;
-    for (int i = 0; i < 4; i++)
-        ASSERT_OK(vmrt_sched_spawn(s, &sp[i], &low, spinner, NULL));
+    vmrt_coro_t *sp[LOW_SPINNERS], *m;
+    low_load_start(s, sp);
     usleep(5000);
     ASSERT_OK(vmrt_sched_spawn(s, &m, NULL, medium_sleeper, NULL));
     void *worst;
     ASSERT_OK(vmrt_sched_join(m, &worst));
-    atomic_store(&stop_spin, true);
-    for (int i = 0; i < 4; i++)
-        ASSERT_OK(vmrt_sched_join(sp[i], NULL));
+    low_load_stop(sp);
     vmrt_sched_destroy(s);
     return (uint64_t)(uintptr_t)worst;
 }
@@ -199,22 +206,16 @@ static void *medium_waker(void *arg)
 static void test_high_priority_latency_coroutine_waker(void **state)
 {
     (void)state;
-    atomic_store(&stop_spin, false);
     vmrt_sched_t *s = make(2, 50000000);
-    vmrt_coro_attr_t low, high;
-    vmrt_coro_attr_init(&low);
-    low.priority = VMRT_PRIO_LOW;
+    vmrt_coro_attr_t high;
     vmrt_coro_attr_init(&high);
     high.priority = VMRT_PRIO_HIGH;
-    vmrt_coro_t *sp[4], *w;
-    for (int i = 0; i < 4; i++)
-        ASSERT_OK(vmrt_sched_spawn(s, &sp[i], &low, spinner, NULL));
+    vmrt_coro_t *sp[LOW_SPINNERS], *w;
+    low_load_start(s, sp);
     ASSERT_OK(vmrt_sched_spawn(s, &w, NULL, medium_waker, &high));
     void *worst;
     ASSERT_OK(vmrt_sched_join(w, &worst));
-    atomic_store(&stop_spin, true);
-    for (int i = 0; i < 4; i++)
-        ASSERT_OK(vmrt_sched_join(sp[i], NULL));
+    low_load_stop(sp);
     ASSERT_TRUE((uintptr_t)worst < 40000000); /* well under one 50 ms slice */
     vmrt_sched_destroy(s);
 }
