@@ -433,14 +433,13 @@ task_t *vmrt__handoff_take_high(vcpu_t *v, task_t *cur)
 task_t *vmrt__handoff_take(vcpu_t *v, task_t *cur)
 {
     struct vmrt_sched *s = v->s;
+    if (atomic_load_explicit(&v->preempt_req, relaxed))
+        return vmrt__handoff_take_high(v, cur); /* only to a High one, if any */
     if (v->is_embed || v->pick_count == 0)
         return NULL;
-    if (atomic_load_explicit(&v->preempt_req, relaxed) &&
-        fifo_count(&s->global[VMRT_PRIO_HIGH]) == 1)
-        return vmrt__handoff_take_high(v, cur);
     int p = atomic_load_explicit(&v->running_prio, relaxed);
     if (p >= VMRT_PRIO_COUNT || vmrt__deque_size(&v->dq[p]) != 1 ||
-        atomic_load_explicit(&v->preempt_req, relaxed) || atomic_load_explicit(&s->stw, relaxed) ||
+        atomic_load_explicit(&s->stw, relaxed) ||
         atomic_load_explicit(&v->online, relaxed) != V_ONLINE || fifo_count(&v->inbox[p]) ||
         (atomic_load_explicit(&v->fair_req, relaxed) & (1u << p)))
         return NULL;
