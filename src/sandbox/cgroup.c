@@ -69,10 +69,9 @@ bool vmrt__sb_read_u64_ok(const char *dir, const char *file, uint64_t *out)
 
 uint64_t vmrt__sb_read_u64(const char *dir, const char *file)
 {
-    char buf[64];
-    if (vmrt__sb_read_file(dir, file, buf, sizeof buf) <= 0)
-        return 0;
-    return strtoull(buf, NULL, 10);
+    uint64_t v = 0;
+    vmrt__sb_read_u64_ok(dir, file, &v);
+    return v;
 }
 
 /* Value of "key N" or "key=N" in a keyed file's text; 0 when absent. */

@@ -61,7 +61,6 @@ static void hand_over_listener(const sb_plan_t *p, int fd)
     sb_msg_t m;
     memset(&m, 0, sizeof m);
     m.kind = SB_MSG_LISTENER;
-    m.fd = fd;
     union {
         char buf[CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;

@@ -7,8 +7,9 @@
  * (lo is always ifindex 1 in a new namespace) with the kernel's own
  * <linux/rtnetlink.h> layout macros, and the child only sends it and reads
  * the ack. (It was built with libmnl; there is no static libmnl to link into
- * the static `vmrt`, and the message is one header and five attributes.) HOST is refused (shaping
- * it would shape the host; a veth pair with NAT is not implemented); NONE has nothing to shape.
+ * the static `vmrt`, and the message is one header and five attributes.) HOST is policed
+ * on the sandbox's cgroup instead, by an eBPF program ([SB-NETBW], netbw.c); NONE has
+ * nothing to shape.
  * Child-side code: [SB-CHILD-ASYNC-SAFE].
  */
 #include <errno.h>

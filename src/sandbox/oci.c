@@ -18,15 +18,11 @@
 
 #include "sandbox_internal.h"
 
-/* The errno of SCMP_ACT_ERRNO: 1..4095 (libseccomp refuses more, the
- * kernel returns -errno). */
-#define MAX_ERRNO_RET 4095
-
 static int parse_action(const char *s, json_int_t errno_ret, uint32_t *out)
 {
     if (!s)
         return -EINVAL;
-    if (errno_ret < 0 || errno_ret > MAX_ERRNO_RET)
+    if (errno_ret < 0 || errno_ret > SB_MAX_ERRNO)
         return -ERANGE;
     if (!strcmp(s, "SCMP_ACT_ALLOW"))
         *out = SCMP_ACT_ALLOW;
@@ -130,7 +126,7 @@ static int add_entry(void *rules, json_t *e, const char *path, size_t idx)
     int perr = parse_action(json_string_value(json_object_get(e, "action")), eret, &action);
     if (perr == -ERANGE)
         return vmrt__sb_fail(-EINVAL, "%s: syscalls[%zu]: errnoRet %lld not in 0..%d", path, idx,
-                             (long long)eret, MAX_ERRNO_RET);
+                             (long long)eret, SB_MAX_ERRNO);
     if (perr != 0)
         return vmrt__sb_fail(-EINVAL, "%s: syscalls[%zu]: bad action", path, idx);
     struct scmp_arg_cmp args[6];
@@ -179,7 +175,7 @@ int vmrt__sb_oci_rules(const char *path, void *rules, uint32_t *def)
                    : -EINVAL;
     if (perr == -ERANGE)
         err = vmrt__sb_fail(-EINVAL, "seccomp profile %s: defaultErrnoRet %lld not in 0..%d", path,
-                            (long long)def_errno, MAX_ERRNO_RET);
+                            (long long)def_errno, SB_MAX_ERRNO);
     else if (perr)
         err = vmrt__sb_fail(-EINVAL, "seccomp profile %s: missing or bad defaultAction", path);
     json_t *list = json_object_get(root, "syscalls");

@@ -712,7 +712,6 @@ static int await_exec(vmrt_sandbox_t *sb)
             snprintf(sb->report.setup_step, sizeof sb->report.setup_step, "seccomp-listener");
             sb->report.setup_errno = EBADF;
             err = vmrt__sb_fail(-EBADF, "seccomp listener: not received");
-            fd = -1;
         }
         if (fd >= 0 && fd != sb->listener)
             close(fd); /* an fd the message should not carry */

@@ -33,11 +33,14 @@
 /* Exit codes a sandbox child uses when set-up fails before exec. */
 enum { SB_CHILD_SETUP_EXIT = 125 };
 
+/* The largest errno a filter can return (SECCOMP_RET_ERRNO keeps 12 bits;
+ * libseccomp refuses more). */
+#define SB_MAX_ERRNO 4095
+
 /* A message from the child. */
 typedef struct sb_msg {
     int kind; /* SB_MSG_* */
     int err;  /* errno of the failed step */
-    int fd;   /* LISTENER: the fd number in the child (the fd itself rides SCM_RIGHTS) */
     char step[48];
 } sb_msg_t;
 

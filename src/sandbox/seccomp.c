@@ -310,8 +310,9 @@ static int export_bpf(scmp_filter_ctx ctx, sb_filter_t *out)
 
 static int build_rules(const vmrt_syscall_filter_t *f, vmrt_isolation_t level, rule_set_t *rs)
 {
-    if (f->errno_value < 0 || f->errno_value > 4095) /* what SECCOMP_RET_ERRNO can return */
-        return vmrt__sb_fail(-EINVAL, "filter: errno_value %d not in 0..4095", f->errno_value);
+    if (f->errno_value < 0 || f->errno_value > SB_MAX_ERRNO)
+        return vmrt__sb_fail(-EINVAL, "filter: errno_value %d not in 0..%d", f->errno_value,
+                             SB_MAX_ERRNO);
     const char *profile = f->profile;
     if (!profile)
         profile = level == VMRT_ISOLATION_FULL ? "strict" : "default";

@@ -236,17 +236,17 @@ static void finish(vmrt_sandbox_t *sb)
     fill_usage(sb, &u);
     if (r->reason != VMRT_END_SETUP_FAILED)
         r->reason = sb->forced != VMRT_END_RUNNING ? sb->forced : status_reason(sb, &u);
-    if (r->reason == VMRT_END_SETUP_FAILED)
-        ; /* the child's status is our own set-up code, not the guest's */
-    else if (WIFEXITED(sb->status))
-        r->exit_code = WEXITSTATUS(sb->status);
-    if (r->reason == VMRT_END_FILE_SIZE_LIMIT && WIFEXITED(sb->status))
-        vmrt__sb_note(r,
-                      "file_size_limit: inferred from exit status %d (128+SIGXFSZ: a child "
-                      "killed by the limit)",
-                      r->exit_code);
-    else if (WIFSIGNALED(sb->status))
+    if (WIFSIGNALED(sb->status)) {
         r->signal = WTERMSIG(sb->status);
+    } else if (WIFEXITED(sb->status) && r->reason != VMRT_END_SETUP_FAILED) {
+        /* (after a set-up failure the status is our own code, not the guest's) */
+        r->exit_code = WEXITSTATUS(sb->status);
+        if (r->reason == VMRT_END_FILE_SIZE_LIMIT)
+            vmrt__sb_note(r,
+                          "file_size_limit: inferred from exit status %d (128+SIGXFSZ: a child "
+                          "killed by the limit)",
+                          r->exit_code);
+    }
     sb_netbw_stats_t nb;
     if (vmrt__sb_netbw_stats(&sb->netbw, &nb) == 0) {
         r->net_out_bytes = nb.bytes[0];
