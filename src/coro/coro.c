@@ -313,16 +313,16 @@ void vmrt__coro_yield_as(vmrt_coro_state_t state)
 #define CTX_PARK_SLOT 7 /* MXCSR/FCW word, r15, r14, r13, r12, rbx, rbp, then park */
 #elif defined(__aarch64__)
 #define CTX_PARK_SLOT 21 /* [sp + 168]: after the FPCR word at [sp + 160] */
+#else
+/* A hand-off cannot fall back to a plain yield: the scheduler has already
+ * made `to` the running coroutine when it calls vmrt__coro_handoff. */
+#error "vmrt__coro_handoff needs the park slot of this architecture's switch frame"
 #endif
 
 void vmrt__coro_handoff(vmrt_coro_t *to, vmrt_coro_state_t state)
 {
     struct thread_state *t = tls_before_switch();
     vmrt_coro_t *co = t->current;
-#ifndef CTX_PARK_SLOT
-    (void)to;
-    vmrt__coro_yield_as(state);
-#else
     /* The resumer's frame waits for co's state: make it wait for to's. */
     ((_Atomic int **)co->resumer_sp)[CTX_PARK_SLOT] = &to->state;
     /* to's own frame (saved by a yield, park NULL) now stores co's state
@@ -348,7 +348,6 @@ void vmrt__coro_handoff(vmrt_coro_t *to, vmrt_coro_state_t state)
     arrived(co);
 #else
     vmrt__ctx_switch(&co->sp, to->sp, encode_state(state), NULL);
-#endif
 #endif
 }
 

@@ -134,7 +134,11 @@ static void *monitor_main(void *arg)
             if (rounds % 10 == 0)
                 update_load(v);
         }
-        if (s->cfg.preemptive) { /* vCPUs whose timers fired first */
+        /* vCPUs whose timers fired first: the woken coroutine then runs on
+         * the vCPU it slept on. Latency benchmark (Medium sender, High
+         * receiver, Low load), p50 of six runs each: 0.26-0.28 us with this
+         * order, 0.26-0.54 us with one pass in vCPU order. */
+        if (s->cfg.preemptive) {
             uint64_t global_left[VMRT_PRIO_COUNT];
             for (int q = 0; q < VMRT_PRIO_COUNT; q++)
                 global_left[q] = fifo_count(&s->global[q]);

@@ -54,11 +54,20 @@ static task_t *running_task(vcpu_t *v)
     return t && t->co == vmrt_coro_self() ? t : NULL;
 }
 
-static void preempted_yield(vcpu_t *v, _Atomic uint64_t *counter)
+/* Leaves the running coroutine READY after a preemption request: straight to
+ * next when given (a lone High coroutine, vmrt__handoff_take_high; it
+ * requeues the yielder on arrival), else back to the loop, which requeues it
+ * on the global FIFO [SCHED-FAIR]. */
+static void preempted_yield(vcpu_t *v, _Atomic uint64_t *counter, task_t *next)
 {
     vmrt__preempt_clear(v);
     atomic_store_explicit(counter, atomic_load_explicit(counter, relaxed) + 1, relaxed);
     v->take_oldest = true;
+    if (next) {
+        v->handoff_yield = true;
+        vmrt__coro_handoff(next->co, VMRT_CORO_READY);
+        return;
+    }
     v->preempted = true;
     vmrt__coro_yield_as(VMRT_CORO_READY);
 }
@@ -76,17 +85,7 @@ void vmrt_safepoint_slow(void)
     if (!atomic_load_explicit(&v->preempt_req, relaxed))
         return;
     /* asked to yield for a High coroutine that waits alone: straight to it */
-    task_t *cur = running_task(v), *next = vmrt__handoff_take_high(v, cur);
-    if (next) {
-        atomic_store_explicit(&v->c.preempt_coop,
-                              atomic_load_explicit(&v->c.preempt_coop, relaxed) + 1, relaxed);
-        v->take_oldest = true;
-        v->handoff_yield = true;
-        vmrt__coro_handoff(next->co, VMRT_CORO_READY);
-        vmrt__handoff_arrived(); /* (a no-op: a READY coroutine is not handed off to) */
-        return;
-    }
-    preempted_yield(v, &v->c.preempt_coop);
+    preempted_yield(v, &v->c.preempt_coop, vmrt__handoff_take_high(v, running_task(v)));
 }
 
 /* A waker that is itself a lower-priority coroutine on a vCPU asks only its
@@ -245,7 +244,7 @@ __asm__(".text\n"
 void vmrt__preempt_yield(void)
 {
     vcpu_t *v = vmrt__vcpu_self();
-    preempted_yield(v, &v->c.preempt_signal);
+    preempted_yield(v, &v->c.preempt_signal, NULL);
 }
 #endif /* __x86_64__ */
 
@@ -320,7 +319,7 @@ static void sigurg_handler(int sig, siginfo_t *si, void *uctx)
      * this thread meanwhile; the frame restores the interrupted signal mask. */
     if (pc_denied((uintptr_t)uc->uc_mcontext.pc))
         goto out;
-    preempted_yield(v, &v->c.preempt_signal);
+    preempted_yield(v, &v->c.preempt_signal, NULL);
 #endif
 out:
     errno = saved; /* (after a yield: the thread the coroutine resumed on) */
