@@ -257,9 +257,13 @@ int main(int argc, char **argv)
         printf("%.3f\n", (double)st.pause_p99 / 1e3);
     else if (!strcmp(metric, "rss"))
         printf("%ld\n", ru.ru_maxrss);
-    else if (!strcmp(metric, "rss_live") && st.live_full_max)
+    else if (!strcmp(metric, "rss_live")) {
+        if (!st.live_full_max) {
+            fprintf(stderr, "vmrt-bench-gc: rss_live: no full cycle ran, so no live data\n");
+            return 1;
+        }
         printf("%.3f\n", (double)ru.ru_maxrss * 1024 / (double)st.live_full_max);
-    else if (!strcmp(metric, "pauses")) /* for the CDF plot: one line per pause (us) */
+    } else if (!strcmp(metric, "pauses")) /* for the CDF plot: one line per pause (us) */
         for (int i = 0; i < VMRT_GC_PAUSE_BUCKETS; i++)
             for (uint64_t k = 0; k < st.pause_hist[i]; k++) /* bucket [2^i, 2^(i+1)) ns */
                 printf("%.3f\n", 1.5 * (double)(1ull << i) / 1e3);

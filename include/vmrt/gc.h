@@ -231,7 +231,7 @@ typedef struct vmrt_gc_mutator_fast {
     uint32_t poll;     /* nonzero: the GC asks this mutator to reach a safepoint */
     uint32_t marking;  /* nonzero: marking in progress, the write barrier is on */
     uint32_t old_mark; /* the header mark of an old object (0x100: not generational) */
-    uint8_t *cards;    /* card table (a private dummy byte when not generational) */
+    uint8_t *cards;    /* card table (NULL when not generational: old_mark matches nothing) */
     uintptr_t card_mask;
     /* Allocation buffers: per size class, the free list this mutator owns,
      * and the second header word of a new object of the class (mark epoch,

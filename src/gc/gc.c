@@ -199,13 +199,9 @@ int vmrt_gc_thread_attach(vmrt_gc_t *gc, vmrt_gc_mutator_t **out)
             m->stack_hi = (uintptr_t)lo + sz;
         pthread_attr_destroy(&attr);
     }
-    if (gc->cards) {
-        m->fast.cards = gc->cards;
-        m->fast.card_mask = gc->card_len - 1;
-    } else {
-        m->fast.cards = &m->card_dummy;
-        m->fast.card_mask = 0;
-    }
+    m->fast.cards = gc->cards; /* NULL when not generational: old_mark then matches no
+                                  mark byte, so the barrier never stores into it */
+    m->fast.card_mask = gc->cards ? gc->card_len - 1 : 0;
     pthread_mutex_lock(&gc->mu);
     vmrt__gc_wait_pause_end_locked(gc);
     m->fast.marking = atomic_load(&gc->phase) == GC_MARKING;
@@ -425,6 +421,7 @@ static void begin_marking(vmrt_gc_t *gc, bool full)
      * (over several steps of an incremental cycle). */
     gc->cards_pending = !full;
     gc->card_cursor = 0;
+    gc->card_traced = NULL;
     vmrt__gc_scan_roots(gc, &gc->markers[0]);
 }
 

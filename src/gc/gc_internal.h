@@ -202,7 +202,6 @@ struct vmrt_gc_mutator {
     jmp_buf regs;                        /* callee-saved registers when it parked */
     size_t alloc_since_check;            /* bytes handed out since the last pacing check */
     uint8_t epoch;                       /* mark value for new objects */
-    uint8_t card_dummy;                  /* the card table when not generational */
     struct vmrt_gc_mutator *next, *prev; /* gc->mutators */
 };
 
@@ -319,11 +318,13 @@ struct vmrt_gc {
     uint64_t finish_ns;   /* duration of the last incremental mark termination */
     bool finish_deferred; /* this cycle's termination was left to the next pause */
     /* generational mode (sticky mark bits) */
-    bool minor;             /* the running (or last) cycle is a minor one */
-    _Atomic bool next_full; /* the pacer asks for a full cycle next */
-    uint8_t *cards;         /* card table: (addr >> GC_CARD_SHIFT) & card_mask */
-    bool cards_pending;     /* minor cycle: dirty cards left to scan from card_cursor */
-    size_t card_cursor;     /* next block index whose cards vmrt__gc_scan_cards scans */
+    bool minor;                   /* the running (or last) cycle is a minor one */
+    _Atomic bool next_full;       /* the pacer asks for a full cycle next */
+    uint8_t *cards;               /* card table: (addr >> GC_CARD_SHIFT) & card_mask */
+    bool cards_pending;           /* minor cycle: dirty cards left to scan from card_cursor */
+    size_t card_cursor;           /* next block index whose cards vmrt__gc_scan_cards scans */
+    struct gc_block *card_traced; /* head block of the traced large object greyed last
+                                     by the card scan (each is scanned whole, once) */
     size_t card_work_limit; /* test hook: dirty blocks per vmrt__gc_scan_cards call (0: any) */
     size_t card_len;        /* bytes of the table (power of two) */
 };

@@ -658,17 +658,13 @@ static inline bool old_obj(const gc_hdr_t *h, uint8_t epoch)
 
 /* Greys the young objects that the part [lo, hi) of old large object h
  * references: the elements of a reference array in that range (and the
- * fixed part's references when the range overlaps it); an object with a
- * trace callback is scanned whole. */
+ * fixed part's references when the range overlaps it). (An object with a
+ * trace callback is scanned whole instead, once: vmrt__gc_scan_cards.) */
 static void scan_large_range(struct vmrt_gc *gc, gc_marker_t *mk, gc_hdr_t *h, uintptr_t lo,
                              uintptr_t hi)
 {
     const vmrt_gc_type_t *t = gc_type(h);
     void **obj = gc_payload(h);
-    if (t->trace) {
-        grey_push(gc, mk, obj);
-        return;
-    }
     uintptr_t fixed_end = (uintptr_t)obj + t->size;
     if (lo < fixed_end)
         for (uint64_t m = t->ref_map; m; m &= m - 1) {
@@ -736,13 +732,16 @@ bool vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk, uint64_t deadline)
          * extra work.) */
         if (b->kind == GC_BLOCK_SMALL &&
             atomic_load_explicit(&b->live_bytes, memory_order_relaxed) != 0) {
-            size_t ss = b->slot_size;
+            size_t ss = b->slot_size, next = 0; /* slots below next are done */
             for (size_t k = 0; k < GC_CARDS_PER_BLOCK; k++) {
                 if (!c[k])
                     continue;
                 size_t lo = (k << GC_CARD_SHIFT) / ss, hi = (((k + 1) << GC_CARD_SHIFT) - 1) / ss;
                 if (hi >= b->nslots)
                     hi = b->nslots - 1;
+                if (lo < next) /* a slot across two dirty cards: once */
+                    lo = next;
+                next = hi + 1;
                 for (size_t s = lo; s <= hi; s++) {
                     gc_hdr_t *o = (gc_hdr_t *)(start + s * ss);
                     if (old_obj(o, e) && has_refs(gc_type(o)))
@@ -752,12 +751,19 @@ bool vmrt__gc_scan_cards(struct vmrt_gc *gc, gc_marker_t *mk, uint64_t deadline)
         } else if (b->kind == GC_BLOCK_LARGE || b->kind == GC_BLOCK_LARGE_CONT) {
             gc_block_t *head = b->kind == GC_BLOCK_LARGE ? b : b - b->run;
             gc_hdr_t *o = (gc_hdr_t *)(gc_block_addr(h, head) + GC_LARGE_PREFIX);
-            if (old_obj(o, e) && has_refs(gc_type(o)))
-                for (size_t k = 0; k < GC_CARDS_PER_BLOCK; k++)
-                    if (c[k]) {
-                        uintptr_t lo = start + (k << GC_CARD_SHIFT);
-                        scan_large_range(gc, mk, o, lo, lo + ((size_t)1 << GC_CARD_SHIFT));
-                    }
+            const vmrt_gc_type_t *t = gc_type(o);
+            if (old_obj(o, e) && has_refs(t)) {
+                if (!t->trace) {
+                    for (size_t k = 0; k < GC_CARDS_PER_BLOCK; k++)
+                        if (c[k]) {
+                            uintptr_t lo = start + (k << GC_CARD_SHIFT);
+                            scan_large_range(gc, mk, o, lo, lo + ((size_t)1 << GC_CARD_SHIFT));
+                        }
+                } else if (gc->card_traced != head) { /* scanned whole: once, not per card */
+                    gc->card_traced = head;
+                    grey_push(gc, mk, gc_payload(o));
+                }
+            }
         }
 #else
         (void)b;

@@ -214,16 +214,16 @@ static void rt_barrier(vg_host *hh, vg_obj *holder, vg_value *slot, vg_value v)
 {
     rhost *h = R(hh);
     atomic_fetch_add_explicit(&h->st.barriers, 1, memory_order_relaxed);
-    /* SATB: only a deleted reference matters; generational: a stored
-     * reference marks the holder's card, after the store. Other vCPUs load
-     * and store the same slot with relaxed atomics (vg_slot_load/store), so
-     * this does too, and stores v itself (the engine's own store of v that
-     * follows is then a no-op rewrite). */
+    /* SATB: only a deleted reference matters (the slot still holds it; other
+     * vCPUs use the same slot with relaxed atomics, so this load does too);
+     * generational: a stored reference marks the holder's card. The engine
+     * stores v right after this returns, with no safepoint in between, and
+     * cards are read only with the world stopped, so marking the card first
+     * is the same as after the store. */
     vmrt_gc_mutator_t *m = mutator(h);
     vg_value old = vg_slot_load(slot);
     if (vg_is_obj(old))
         vmrt_gc_write_satb(m, (void *)(uintptr_t)old);
-    vg_slot_store(slot, v);
     if (vg_is_obj(v))
         vmrt_gc_write_card(m, holder, slot);
 }

@@ -273,6 +273,50 @@ static void test_incremental_minor_deferred_cards(void **state)
     vmrt_gc_destroy(gc);
 }
 
+/* A large object with a trace callback is scanned whole when a minor cycle
+ * finds it in dirty cards: once, however many of its cards are dirty (it
+ * used to be scanned once per dirty card, quadratic in its size). */
+static int traced_calls;
+static void trace_refs(void *obj, vmrt_gc_visitor_t *v)
+{
+    traced_calls++;
+    void **e = obj;
+    for (size_t i = 0; i < vmrt_gc_length(obj); i++)
+        vmrt_gc_visit(v, &e[i]);
+}
+static const vmrt_gc_type_t traced_refs_type = {
+    .name = "traced refs", .elem_size = sizeof(void *), .trace = trace_refs};
+
+static void test_traced_large_scanned_once(void **state)
+{
+    (void)state;
+    vmrt_gc_config_t cfg;
+    gen_config(&cfg);
+    vmrt_gc_t *gc;
+    vmrt_gc_mutator_t *m;
+    ASSERT_OK(vmrt_gc_new(&gc, &cfg));
+    ASSERT_OK(vmrt_gc_thread_attach(gc, &m));
+    enum { N = 20000, STRIDE = 64 }; /* 160 KB: ~310 cards of 64 slots, all dirtied */
+    void **arr = NULL;
+    ASSERT_OK(vmrt_gc_root_add(gc, (void **)&arr));
+    arr = vmrt_gc_alloc_array(m, &traced_refs_type, N);
+    ASSERT_NOT_NULL(arr);
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_FULL)); /* old now */
+    for (long i = 0; i < N; i += STRIDE)
+        vmrt_gc_write(m, arr, &arr[i], new_node(m, i));
+    traced_calls = 0;
+    ASSERT_OK(vmrt_gc_collect(m, VMRT_GC_MINOR));
+    vmrt__gc_finish_sweep(gc);
+    ASSERT_EQ(traced_calls, 1);
+    for (long i = 0; i < N; i += STRIDE) {
+        ASSERT_TRUE(vmrt__gc_is_valid(gc, arr[i]));
+        ASSERT_EQ(((node_t *)arr[i])->value, i);
+    }
+    ASSERT_OK(vmrt_gc_root_remove(gc, (void **)&arr));
+    vmrt_gc_thread_detach(m);
+    vmrt_gc_destroy(gc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_minor_frees_young_only),
         cmocka_unit_test(test_incremental_minor),
         cmocka_unit_test(test_incremental_minor_deferred_cards),
+        cmocka_unit_test(test_traced_large_scanned_once),
     };
     VT_RUN("gc_gen", tests);
 }
