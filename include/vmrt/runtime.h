@@ -74,6 +74,11 @@ VMRT_API const char *vmrt_runtime_config_key(size_t i, const char **help);
  * and the rest are cancelled) and stops the threads; destroy frees
  * everything (shutting down first if needed) and writes the coroutine pool's
  * leak report — coroutines never finished or never joined — to stderr. */
+/* Applies the in-process caps that the sandbox limits imply (vmrt_runtime_new
+ * does this to its copy): with no gc.max_heap, the GC heap limit becomes 3/4
+ * of limits.max_memory; sched.vcpus is capped at limits.vcpus and at
+ * ceil(limits.cpu_quota). */
+VMRT_API void vmrt_runtime_config_apply_limits(vmrt_runtime_config_t *cfg);
 VMRT_API int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg);
 VMRT_API int vmrt_runtime_start(vmrt_runtime_t *rt);
 VMRT_API int vmrt_runtime_shutdown(vmrt_runtime_t *rt, uint64_t timeout_ns);

@@ -165,7 +165,7 @@ static void gc_enumerate_stacks(void *ctx, void (*visit)(void *arg, const void *
  * vCPU count is capped at limits.vcpus and at ceil(limits.cpu_quota). They
  * apply at every isolation level; at none they are the only memory and CPU
  * caps there are. */
-static void apply_limits(vmrt_runtime_config_t *cfg)
+void vmrt_runtime_config_apply_limits(vmrt_runtime_config_t *cfg)
 {
     const vmrt_limits_t *l = &cfg->limits;
     if (!cfg->gc.max_heap && l->max_memory) {
@@ -195,7 +195,7 @@ int vmrt_runtime_new(vmrt_runtime_t **out, const vmrt_runtime_config_t *cfg)
     rt->cfg = *cfg;
     if (rt->cfg.seccomp_profile[0])
         rt->cfg.sandbox.filter.profile = rt->cfg.seccomp_profile;
-    apply_limits(&rt->cfg);
+    vmrt_runtime_config_apply_limits(&rt->cfg);
     pthread_mutex_init(&rt->mu, NULL);
     pthread_mutex_init(&rt->trace_mu, NULL);
     pthread_cond_init(&rt->trace_cv, NULL);

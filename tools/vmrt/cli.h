@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 /* Exit codes shared by every subcommand. */
@@ -25,15 +26,18 @@ int parse_duration(const char *s, uint64_t *out_ns);
 /* Plain unsigned decimal within [min, max]. */
 int parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
+/* The time ns from now on clock clk, for pthread_cond_timedwait. */
+struct timespec timespec_in(clockid_t clk, long ns);
+
 struct vmrt_sandbox_report;
 /* The exit status for a sandbox's end report, as `vmrt exec` and `vmrt run`
  * document it: the guest's code; 128+N for signal N; 125 set-up failed (126
  * not executable, 127 not found); 240 out of memory, 241 seccomp violation,
  * 242 CPU time, 243 wall time, 244 disk I/O, 245 process limit, 246 file
  * size, 247 killed. */
-/* The time ns from now on clock clk, for pthread_cond_timedwait. */
-struct timespec timespec_in(clockid_t clk, long ns);
 int sandbox_end_status(const struct vmrt_sandbox_report *r);
+/* Prints the report as text or one JSON line; 0, -ENOMEM or -EIO. */
+int print_sandbox_report(bool json, const struct vmrt_sandbox_report *r, FILE *out);
 
 int cmd_run(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

@@ -260,36 +260,24 @@ static int parse(exec_opts_t *o, int argc, char **argv)
     return i;
 }
 
-static int print_report(bool json, const vmrt_sandbox_report_t *r, FILE *out)
-{
-    if (!json)
-        return vmrt_sandbox_report_print(r, out);
-    char *s = vmrt_sandbox_report_json(r);
-    if (!s)
-        return -ENOMEM;
-    fprintf(out, "%s\n", s);
-    free(s);
-    return ferror(out) ? -EIO : 0;
-}
-
 /* Writes the report to --report-file (opened up front) or stderr. A report
  * file that cannot be written at the end gets an error message and the
  * report on stderr instead: the exit status stays the guest's. */
 static void write_report(exec_opts_t *o, const vmrt_sandbox_report_t *r)
 {
     if (!o->report_out) {
-        if (print_report(o->json, r, stderr) != 0)
+        if (print_sandbox_report(o->json, r, stderr) != 0)
             fprintf(stderr, "vmrt: exec: cannot format the report\n");
         return;
     }
-    int err = print_report(o->json, r, o->report_out);
+    int err = print_sandbox_report(o->json, r, o->report_out);
     if (fclose(o->report_out) != 0 && !err)
         err = -errno;
     o->report_out = NULL;
     if (err) {
         fprintf(stderr, "vmrt: exec: --report-file %s: cannot write: %s; the report follows\n",
                 o->report_file, strerror(-err));
-        print_report(o->json, r, stderr);
+        print_sandbox_report(o->json, r, stderr);
     }
 }
 

@@ -14,7 +14,6 @@
  * isolation none too (the wall and CPU time are supervised in-process there).
  */
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -393,14 +392,7 @@ static int run_sandboxed(vm_job_t *job, plan_t *p)
     if (job->plan->stats || err) {
         FILE *out = err ? stderr : stdout; /* a failure's report goes with its message */
         fputs("--- sandbox report ---\n", out);
-        if (job->plan->stats == 2) {
-            char *j = vmrt_sandbox_report_json(&rep);
-            if (j)
-                fprintf(out, "%s\n", j);
-            free(j);
-        } else {
-            vmrt_sandbox_report_print(&rep, out);
-        }
+        print_sandbox_report(job->plan->stats == 2, &rep, out);
     }
     if (rep.reason == VMRT_END_EXITED)
         return rep.exit_code;
@@ -515,35 +507,29 @@ static unsigned report_downgrades(const vmrt_runtime_config_t *cfg)
         fprintf(stderr, "vmrt: run: %s: isolation none: %s\n", what, buf);                         \
         n++;                                                                                       \
     } while (0)
-    if (l->max_memory) {
-        if (cfg->gc.max_heap)
-            NOTE("limits.memory (--memory): the process is not capped; the GC heap limit "
-                 "stays gc.heap_max (%llu bytes)",
-                 (unsigned long long)cfg->gc.max_heap);
-        else
-            NOTE("limits.memory (--memory): the process is not capped; the GC heap is, at 3/4 "
-                 "of it (%llu bytes)",
-                 (unsigned long long)(l->max_memory / 4 * 3 + l->max_memory % 4 * 3 / 4));
-    }
+    vmrt_runtime_config_t eff = *cfg; /* what vmrt_runtime_new will run with */
+    vmrt_runtime_config_apply_limits(&eff);
+    if (l->max_memory)
+        NOTE("limits.memory (--memory): the process is not capped; the GC heap limit is %llu "
+             "bytes (%s)",
+             (unsigned long long)eff.gc.max_heap,
+             cfg->gc.max_heap ? "gc.heap_max" : "3/4 of the memory limit");
     if (l->vcpus || l->cpu_quota > 0)
         NOTE("limits.cpus/cpu_quota (--cpus/--cpu-quota): no cpuset or quota; the vCPU count "
-             "is capped at %llu instead",
-             (unsigned long long)(l->vcpus && (!(l->cpu_quota > 0) || l->vcpus < ceil(l->cpu_quota))
-                                      ? l->vcpus
-                                      : (uint64_t)ceil(l->cpu_quota)));
-    static const struct {
-        size_t off;
+             "is %u instead",
+             eff.sched.vcpus);
+    const struct {
+        uint64_t value;
         const char *name;
     } plain[] = {
-        {offsetof(vmrt_limits_t, max_processes), "limits.procs (--max-procs)"},
-        {offsetof(vmrt_limits_t, max_open_files), "limits.files (--max-files)"},
-        {offsetof(vmrt_limits_t, max_file_size), "limits.file_size (--max-file-size)"},
-        {offsetof(vmrt_limits_t, max_disk_io), "limits.disk_io (--max-disk-io)"},
-        {offsetof(vmrt_limits_t, max_disk_bw), "limits.disk_bw"},
-        {offsetof(vmrt_limits_t, max_network_bandwidth), "limits.net_bw (--max-net-bw)"},
+        {l->max_processes, "limits.procs (--max-procs)"},
+        {l->max_open_files, "limits.files (--max-files)"},
+        {l->max_file_size, "limits.file_size (--max-file-size)"},
+        {l->max_disk_io, "limits.disk_io (--max-disk-io)"},
+        {l->max_network_bandwidth, "limits.net_bw (--max-net-bw)"},
     };
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
-        if (*(const uint64_t *)((const char *)l + plain[i].off))
+        if (plain[i].value)
             NOTE("%s: not enforced (needs --isolation process or higher)", plain[i].name);
     if (cfg->sandbox.net == VMRT_NET_NONE || cfg->sandbox.net == VMRT_NET_LOOPBACK)
         NOTE("sandbox.net (--net): the VM shares the host's network (needs --isolation "

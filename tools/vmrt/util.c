@@ -86,6 +86,18 @@ struct timespec timespec_in(clockid_t clk, long ns)
     return ts;
 }
 
+int print_sandbox_report(bool json, const struct vmrt_sandbox_report *r, FILE *out)
+{
+    if (!json)
+        return vmrt_sandbox_report_print(r, out);
+    char *s = vmrt_sandbox_report_json(r);
+    if (!s)
+        return -ENOMEM;
+    fprintf(out, "%s\n", s);
+    free(s);
+    return ferror(out) ? -EIO : 0;
+}
+
 int sandbox_end_status(const struct vmrt_sandbox_report *r)
 {
     switch (r->reason) {

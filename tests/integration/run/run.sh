@@ -146,7 +146,7 @@ PY
 grep -q "downgrade: isolation none: limits.cpus" "$tmp/err" && ok "--cpus downgrade noted" || bad "--cpus downgrade not noted"
 vmrt run --stats=json --cpu-quota 0.5 --vcpus 2 "$examples/ping-pong.vasm" >"$tmp/out" 2>"$tmp/err"
 python3 -c 'import json,sys; t=open(sys.argv[1]).read(); assert json.loads(t[t.index("{"):])["sched"]["vcpu_count"] == 1' "$tmp/out" &&
-  grep -q "capped at 1 instead" "$tmp/err" && ok "--cpu-quota 0.5 caps the vCPUs at 1" || { bad "--cpu-quota 0.5"; cat "$tmp/err"; }
+  grep -q "vCPU count is 1 instead" "$tmp/err" && ok "--cpu-quota 0.5 caps the vCPUs at 1" || { bad "--cpu-quota 0.5"; cat "$tmp/err"; }
 vmrt run --max-files 10 --max-procs 5 "$examples/ping-pong.vasm" >"$tmp/out" 2>"$tmp/err"; rc=$?
 [ $rc -eq 0 ] && grep -q "downgrade: isolation none: limits.files" "$tmp/err" &&
   grep -q "downgrade: isolation none: limits.procs" "$tmp/err" && ok "unenforceable limits at none: downgrades noted" ||

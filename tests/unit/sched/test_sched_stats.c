@@ -116,7 +116,6 @@ static void test_parks_and_wakeups(void **state)
     ASSERT_OK(vmrt_sched_join(co, NULL));
     ASSERT_OK(vmrt_sched_stats(s, &after));
     ASSERT_TRUE(after.parks >= before.parks + 5);
-    ASSERT_TRUE(after.wakeups >= before.wakeups);
     vmrt_sched_destroy(s);
 }
 
@@ -422,6 +421,7 @@ static void test_adaptive_spin(void **state)
     fprintf(stderr, "parks in %d round trips: spin 1 us %llu, adaptive %llu\n", PP_ROUNDS,
             (unsigned long long)fixed, (unsigned long long)adaptive);
     ASSERT_TRUE(adaptive < PP_ROUNDS / 4);
+    ASSERT_TRUE(adaptive < fixed / 2); /* the window, not the workload, removed the parks */
 }
 
 int main(void)
