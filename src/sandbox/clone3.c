@@ -86,8 +86,8 @@ pid_t vmrt__sb_clone_into(unsigned long flags, int cgroup_fd, void *stack, size_
     ca.pidfd = (uint64_t)(uintptr_t)pidfd;
     ca.exit_signal = SIGCHLD;
     ca.cgroup = (uint64_t)cgroup_fd;
-    if (share_vm && SB_HAVE_CLONE3_STACK) {
 #if SB_HAVE_CLONE3_STACK
+    if (share_vm) {
         ca.flags |= CLONE_VM;
         ca.stack = (uint64_t)(uintptr_t)stack;
         ca.stack_size = stack_size;
@@ -97,8 +97,9 @@ pid_t vmrt__sb_clone_into(unsigned long flags, int cgroup_fd, void *stack, size_
             return -1;
         }
         return (pid_t)r;
-#endif
     }
+#endif
+    (void)share_vm; /* (without a stack-switching clone3: a fork-like copy) */
     (void)stack;
     (void)stack_size;
     long r = syscall(SYS_clone3, &ca, sizeof ca);

@@ -632,7 +632,7 @@ static pid_t do_clone(vmrt_sandbox_t *sb, void *stack_top, bool share_vm)
         }
         p->cg2_born_in = false; /* no clone3 (old kernel, filtered): join by writing */
     }
-    if (pid < 0 && share_vm)
+    if (share_vm)
         pid = clone(vmrt__sb_child_main, stack_top, (int)(flags | CLONE_VM | CLONE_PIDFD),
                     &sb->plan, &pidfd);
     if (pid < 0)

@@ -606,8 +606,8 @@ static double estimate_s(const options_t *o)
 /* Bar chart per suite: ours vs each peer, normalised to the peer (= 1.0). */
 static void write_plots(const options_t *o)
 {
-    const char *suites[] = {"coro", "sched", "gc", "sandbox"};
-    for (size_t s = 0; s < sizeof suites / sizeof suites[0]; s++) {
+    const char *const *suites = all_suites;
+    for (size_t s = 0; s < N_SUITES; s++) {
         char dat[4096], png[4096], gp[4096];
         unsigned rows = 0;
         snprintf(dat, sizeof dat, "%s/%s.dat", o->plot_dir, suites[s]);
