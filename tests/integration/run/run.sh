@@ -88,10 +88,13 @@ else
       name=$(basename "$f" .vasm)
       [ "$name" = echo-server ] && continue # needs a network: below
       [ "$name" = skynet ] && [ "$cfg" = tsan ] && continue
-      if timeout 120 ${MESON_EXE_WRAPPER:-} "$vmrt_bin" run --isolation $lvl --vcpus 2 \
-          "$examples/$name.vasm" >"$tmp/out" 2>"$tmp/err" &&
-         cmp -s "$tmp/out" "$examples/$name.out"; then ok "$name at isolation $lvl"
-      else bad "$name at isolation $lvl"; head -5 "$tmp/err"; fi
+      timeout 120 ${MESON_EXE_WRAPPER:-} "$vmrt_bin" run --isolation $lvl --vcpus 2 \
+          "$examples/$name.vasm" >"$tmp/out" 2>"$tmp/err"; rc=$?
+      if [ $rc -eq 0 ] && cmp -s "$tmp/out" "$examples/$name.out"; then ok "$name at isolation $lvl"
+      else
+        bad "$name at isolation $lvl (exit $rc)"; head -5 "$tmp/err"
+        diff "$tmp/out" "$examples/$name.out" | head -5
+      fi
     done
   done
   if timeout 120 "$vmrt_bin" run --isolation container --net loopback --vcpus 2 \
